@@ -1,0 +1,218 @@
+"""Pydantic models of thead's file manifests.
+
+A manifest is one JSON file::
+
+    {"kind": "thead.landmarks", "schema_version": "1.0",
+     "producer": {"stage", "thead_version", "argv", "config"},
+     "conventions": {...}, "upstream": "../landmarks/manifest.json",
+     "items": [{"id", "status", "error", "source", "outputs": {...}, "meta": {...}}]}
+
+Every path inside (``source``, ``upstream``, ``outputs``) is POSIX and relative to the folder holding the
+manifest. Arrays live in ``.npy``/``.npz`` files beside it, never inline; ``meta`` holds sizes, rates and
+summaries. Each kind has typed ``outputs``/``meta`` models (below); JSON Schemas generated from them live in
+``manifests/`` (``thead manifest schema``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+Status = Literal["done", "failed", "skipped"]
+
+
+class Producer(BaseModel):
+    """What wrote the manifest: stage name, thead version, full command line and resolved config."""
+
+    model_config = ConfigDict(extra="forbid")
+    stage: str
+    thead_version: str
+    argv: list[str] = Field(default_factory=list)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class _Open(BaseModel):
+    # Newer minor versions may add fields; readers of the same major keep them.
+    model_config = ConfigDict(extra="allow")
+
+
+class MediaMeta(_Open):
+    """Facts about the input medium shared by every kind."""
+
+    media_type: Optional[Literal["video", "image"]] = None
+    width: Optional[int] = Field(None, description="frame width, pixels")
+    height: Optional[int] = Field(None, description="frame height, pixels")
+    fps: Optional[float] = Field(None, description="constant frame rate of the decoded stream, frames/s")
+    n_frames: Optional[int] = None
+    duration_s: Optional[float] = None
+    has_audio: Optional[bool] = None
+
+
+# ---- thead.landmarks -------------------------------------------------------------------------------------------
+class LandmarksOutputs(_Open):
+    landmarks: Optional[str] = Field(
+        None,
+        description="npz: landmarks (T,68,2) float32 px (NaN where no face), boxes (T,4) float32 x0,y0,x1,y1 px, "
+        "detected (T,) bool, tracked (T,) bool, interpolated (T,) bool, score (T,) float32, timestamps_s (T,) float64",
+    )
+    preview: Optional[str] = Field(None, description="landmark overlay (MP4 for videos, PNG for images)")
+
+
+class LandmarksMeta(MediaMeta):
+    detector: Optional[str] = None
+    detected_fraction: Optional[float] = Field(None, description="fraction of frames with a face, 0-1")
+    n_faces: Optional[int] = Field(None, description="faces seen on the first frame with a face (images: all)")
+    n_redetections: Optional[int] = None
+
+
+# ---- thead.3dmm -----------------------------------------------------------------------------------------------
+class FitOutputs(_Open):
+    params: Optional[str] = Field(
+        None,
+        description="npz: identity (K_id,), expression (T,K_exp), rotation (T,3) rad (pitch,yaw,roll), "
+        "translation (T,2) px, scale (T,) px/model-unit, reproj_err_px (T,), reproj_err_iod (T,), valid (T,) bool",
+    )
+    preview: Optional[str] = Field(None, description="3DMM mesh overlay (MP4 / PNG)")
+
+
+class FitMeta(MediaMeta):
+    face_model: Optional[str] = None
+    k_id: Optional[int] = None
+    k_exp: Optional[int] = None
+    exp_names: Optional[list[str]] = None
+    reproj_err_px_median: Optional[float] = None
+    reproj_err_iod_median: Optional[float] = Field(None, description="median per-frame error / inter-ocular distance")
+    reproj_err_iod_p95: Optional[float] = None
+
+
+# ---- thead.au -------------------------------------------------------------------------------------------------
+class AUOutputs(_Open):
+    csv: Optional[str] = Field(None, description="OpenFace-style CSV: frame, timestamp, success, AU01_r..AU45_r (0-5)")
+    expression: Optional[str] = Field(None, description="npy (T,K) float32 in [0,1]: raw expression coefficients")
+    plot: Optional[str] = Field(None, description="PNG of AU curves over time")
+
+
+class AUMeta(MediaMeta):
+    au_names: Optional[list[str]] = None
+    from_openface: Optional[bool] = None
+    blinks: Optional[int] = Field(None, description="AU45 peaks above 2.0 (blink count)")
+
+
+# ---- thead.frames ---------------------------------------------------------------------------------------------
+class FramesOutputs(_Open):
+    image: Optional[str] = Field(None, description="PNG (single image input)")
+    frames: Optional[str] = Field(None, description="folder of PNGs 000000.png ... (video input)")
+    video: Optional[str] = Field(None, description="MP4 of the frames (video input), with the source audio")
+    preview: Optional[str] = Field(None, description="contact sheet / before-after PNG")
+
+
+class FramesMeta(MediaMeta):
+    operation: Optional[str] = None
+
+
+class Item(BaseModel):
+    """One input's record. ``outputs`` paths are relative to the manifest's folder."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    status: Status
+    error: Optional[str] = None
+    source: Optional[str] = Field(None, description="the input medium, relative to the manifest")
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Manifest(BaseModel):
+    """A manifest of any kind; ``KINDS`` gives each kind's typed outputs and meta."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    schema_version: str = SCHEMA_VERSION
+    producer: Producer
+    conventions: dict[str, str] = Field(default_factory=dict)
+    upstream: Optional[str] = Field(None, description="manifest this one was made from, relative path")
+    items: list[Item] = Field(default_factory=list)
+
+
+class KindSpec(BaseModel):
+    kind: str
+    description: str
+    outputs: type[BaseModel]
+    meta: type[BaseModel]
+    required_outputs: tuple[str, ...]
+    conventions: dict[str, str] = Field(default_factory=dict)
+
+
+_LMK_CONV = {
+    "landmarks": "ibug/Multi-PIE 68 points in dlib order, 0-based; (x, y) pixels, origin top-left of the frame, "
+    "0-based pixel centres",
+    "boxes": "x0, y0, x1, y1 pixels",
+    "time": "frame i is at timestamps_s[i] (constant rate fps after resampling)",
+}
+
+KINDS: dict[str, KindSpec] = {
+    "thead.landmarks": KindSpec(
+        kind="thead.landmarks",
+        description="68-point facial landmarks per frame of a video or image (one subject per clip)",
+        outputs=LandmarksOutputs,
+        meta=LandmarksMeta,
+        required_outputs=("landmarks",),
+        conventions=_LMK_CONV,
+    ),
+    "thead.3dmm": KindSpec(
+        kind="thead.3dmm",
+        description="3DMM fit: identity shared by the clip, per-frame expression, rotation, translation, scale",
+        outputs=FitOutputs,
+        meta=FitMeta,
+        required_outputs=("params",),
+        conventions={
+            "camera": "weak perspective: p = scale * (R @ X)[:2] * (1, -1) + translation; X in model units "
+            "(ICT: cm; x to the subject's left, y up, z towards the camera); p in pixels (x right, y down)",
+            "rotation": "R = Rz(roll) @ Ry(yaw) @ Rx(pitch), radians",
+            "expression": "ICT: blendshape weights in [0, 1]; BFM: unbounded coefficients",
+        },
+    ),
+    "thead.au": KindSpec(
+        kind="thead.au",
+        description="Facial action-unit intensities per frame (OpenFace naming and 0-5 scale)",
+        outputs=AUOutputs,
+        meta=AUMeta,
+        required_outputs=("csv", "expression"),
+        conventions={"au": "AUxx_r intensities 0-5 (OpenFace); expression coefficients 0-1"},
+    ),
+    "thead.frames": KindSpec(
+        kind="thead.frames",
+        description="Processed frames (frontalized crops, CLAHE output) as PNG images or PNG folders",
+        outputs=FramesOutputs,
+        meta=FramesMeta,
+        required_outputs=(),
+        conventions={"images": "RGB uint8 PNG"},
+    ),
+}
+
+
+def item_model(kind: str) -> type[BaseModel]:
+    """A pydantic model of one item of ``kind`` with typed ``outputs`` and ``meta`` (used for schemas/validation)."""
+    spec = KINDS[kind]
+    from pydantic import create_model
+
+    return create_model(
+        f"{kind.split('.')[-1].capitalize()}Item",
+        __base__=Item,
+        outputs=(spec.outputs, Field(default_factory=spec.outputs)),
+        meta=(spec.meta, Field(default_factory=spec.meta)),
+    )
+
+
+def manifest_model(kind: str) -> type[BaseModel]:
+    """A pydantic model of a whole manifest of ``kind`` (kind fixed to that literal)."""
+    from pydantic import create_model
+
+    return create_model(
+        f"{kind.split('.')[-1].capitalize()}Manifest",
+        __base__=Manifest,
+        kind=(Literal[kind], kind),  # type: ignore[valid-type]
+        items=(list[item_model(kind)], Field(default_factory=list)),  # type: ignore[valid-type]
+    )

@@ -1,0 +1,23 @@
+"""ffmpeg-backed video/audio I/O and Pillow image I/O."""
+
+from pathlib import Path
+
+from thead.media.audio import SAMPLE_RATE, extract_audio, has_audio, load_audio
+from thead.media.image import IMAGE_EXTENSIONS, read_image, write_image
+from thead.media.video import VIDEO_EXTENSIONS, FrameReader, VideoInfo, VideoWriter, probe_video
+
+
+def media_type(path: Path) -> str | None:
+    """'video', 'image' or None, from the file suffix."""
+    suf = Path(path).suffix.lower()
+    if suf in VIDEO_EXTENSIONS:
+        return "video"
+    if suf in IMAGE_EXTENSIONS:
+        return "image"
+    return None
+
+
+__all__ = [
+    "SAMPLE_RATE", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameReader", "VideoInfo", "VideoWriter",
+    "extract_audio", "has_audio", "load_audio", "media_type", "probe_video", "read_image", "write_image",
+]
