@@ -8,7 +8,8 @@ after every step), rotation ``r_t`` = (pitch, yaw, roll) radians with R = Rz(rol
 ``tr_t`` (px) and scale ``s_t`` (px per model unit).
 
 Objective (a standard landmark-fitting energy; thead's choice of weights, tuned on the sample clips):
-    sum_t w_j |p_tj - l_tj|^2 / d_t^2 / 68           data term, d_t = inter-ocular distance (px), jaw points halved
+    sum_t w_j |p_tj - l_tj|^2 / d_t^2 / 68           data term, d_t = inter-ocular distance (px); jaw points
+                                                     weighted 0.5 (contour ambiguity), eye points 3 (blinks)
   + lam_id |a|^2 / T_valid-independent                 identity prior (ICT weights ~ N(0, 1))
   + lam_exp mean |e_t|^2                                 expression prior
   + lam_smooth_exp mean |e_t - e_{t-1}|^2 + lam_smooth_pose mean |r_t - r_{t-1}|^2   temporal smoothness
@@ -26,16 +27,18 @@ from thead.face.facemodel import FaceModel
 from thead.face.landmarks import interocular
 
 JAW = slice(0, 17)
+EYES = slice(36, 48)
 
 
 @dataclass
 class FitConfig:
     k_id: int = 100  # identity modes used (ICT has 100)
     lam_id: float = 1e-5
-    lam_exp: float = 1e-6
+    lam_exp: float = 1e-4
     lam_smooth_exp: float = 1e-4
     lam_smooth_pose: float = 1e-3
     jaw_weight: float = 0.5
+    eye_weight: float = 3.0  # ibug 36-47: eyelids carry the blink signal
     iters_rigid: int = 150
     iters: int = 700
     lr: float = 0.05
@@ -43,7 +46,7 @@ class FitConfig:
 
 @dataclass
 class FitResult:
-    identity: np.ndarray  # (K_id,) float32
+    identity: np.ndarray  # (K_id,) float32, all of the model's modes (unused ones 0)
     expression: np.ndarray  # (T, K_exp) float32
     rotation: np.ndarray  # (T, 3) float32 radians: pitch, yaw, roll
     translation: np.ndarray  # (T, 2) float32 px
@@ -148,6 +151,7 @@ def fit_landmarks(model: FaceModel, landmarks: np.ndarray, cfg: FitConfig | None
     inv_d2 = torch.tensor(1.0 / d**2, dtype=torch.float64)
     w = torch.ones(68, dtype=torch.float64)
     w[JAW] = cfg.jaw_weight
+    w[EYES] = cfg.eye_weight
 
     a = torch.zeros(k_id, dtype=torch.float64, requires_grad=True)
     e = torch.zeros(T, model.k_exp, dtype=torch.float64, requires_grad=True)
@@ -190,8 +194,10 @@ def fit_landmarks(model: FaceModel, landmarks: np.ndarray, cfg: FitConfig | None
         p = project().numpy()
     err_px = np.linalg.norm(p - lmk, axis=-1).mean(-1)
     err_px = np.where(valid, err_px, np.nan)
+    identity = np.zeros(model.k_id, np.float32)  # modes beyond k_id stay at their prior mean
+    identity[:k_id] = a.detach().numpy()
     return FitResult(
-        identity=a.detach().numpy().astype(np.float32), expression=e.detach().numpy().astype(np.float32),
+        identity=identity, expression=e.detach().numpy().astype(np.float32),
         rotation=r.detach().numpy().astype(np.float32), translation=tr.detach().numpy().astype(np.float32),
         scale=np.exp(ls.detach().numpy()).astype(np.float32), reproj_err_px=err_px.astype(np.float32),
         reproj_err_iod=(err_px / d).astype(np.float32), valid=valid,

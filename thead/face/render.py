@@ -73,7 +73,7 @@ class Rasterizer:
         self._depth = ctx.depth_renderbuffer((self.width, self.height))
         self.fbo = ctx.framebuffer(color_attachments=[self._attr, self._mask], depth_attachment=self._depth)
 
-    def render(self, verts_px: np.ndarray, triangles: np.ndarray, attributes: np.ndarray
+    def render(self, verts_px: np.ndarray, triangles: np.ndarray, attributes: np.ndarray, cull_back: bool = False
                ) -> tuple[np.ndarray, np.ndarray]:
         """Rasterise one mesh.
 
@@ -81,6 +81,7 @@ class Rasterizer:
             verts_px: (V, 3) float: x, y in pixels (0-based pixel centres, y down) and depth (larger = closer).
             triangles: (F, 3) int vertex indices.
             attributes: (V, C) float, C <= 4, interpolated linearly across each triangle.
+            cull_back: skip triangles facing away from the camera (counter-clockwise = front, seen from +z).
 
         Returns:
             (H, W, C) float32 attributes of the closest surface per pixel (0 where empty) and (H, W) bool coverage.
@@ -103,7 +104,12 @@ class Rasterizer:
         self.fbo.use()
         self.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         ctx.enable(moderngl.DEPTH_TEST)
-        ctx.disable(moderngl.CULL_FACE)
+        if cull_back:
+            ctx.enable(moderngl.CULL_FACE)
+            ctx.front_face = "ccw"
+            ctx.cull_face = "back"
+        else:
+            ctx.disable(moderngl.CULL_FACE)
         vao.render(moderngl.TRIANGLES)
         attr = np.frombuffer(self.fbo.read(components=4, attachment=0, dtype="f4"), np.float32)
         mask = np.frombuffer(self.fbo.read(components=1, attachment=1, dtype="f4"), np.float32)

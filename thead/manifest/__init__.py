@@ -11,6 +11,7 @@ from thead.manifest.io import (
     make_producer,
     merge_manifests,
     parse_shard,
+    read_json,
     relpath,
     tmp_path,
     upgrade_manifest,
@@ -22,6 +23,6 @@ from thead.manifest.models import KINDS, SCHEMA_VERSION, Item, Manifest, Produce
 __all__ = [
     "KINDS", "SCHEMA_VERSION", "Item", "LoadedManifest", "Manifest", "ManifestWriter", "Producer",
     "atomic_save_npy", "atomic_save_npz", "atomic_write_text", "in_shard", "load_manifest", "make_producer",
-    "manifest_model", "merge_manifests", "parse_shard", "relpath", "tmp_path", "upgrade_manifest",
+    "manifest_model", "merge_manifests", "parse_shard", "read_json", "relpath", "tmp_path", "upgrade_manifest",
     "validate_manifest", "write_manifest",
 ]

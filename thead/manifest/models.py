@@ -97,7 +97,7 @@ class AUOutputs(_Open):
 class AUMeta(MediaMeta):
     au_names: Optional[list[str]] = None
     from_openface: Optional[bool] = None
-    blinks: Optional[int] = Field(None, description="AU45 peaks above 2.0 (blink count)")
+    blinks: Optional[int] = Field(None, description="runs of AU45 above 1.0, at most 1 s long (blink count)")
 
 
 # ---- thead.frames ---------------------------------------------------------------------------------------------

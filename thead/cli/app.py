@@ -1,0 +1,77 @@
+"""The typer app, shared options and exit-code handling (0 ok, 1 error, 2 usage, 3 some items failed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="thead",
+    help="Composable stages for talking-head synthesis research (GATH, FLNet, FACIAL). Every stage reads media or "
+    "a manifest and writes a manifest for the next stage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+STATE = {"debug": False}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+    STATE["debug"] = debug
+
+
+# Options used by every per-item stage.
+def workers_opt():
+    return typer.Option(1, "--workers", "-j", min=1, help="Worker processes (one item per process).")
+
+
+def shard_opt():
+    return typer.Option(None, "--shard", metavar="K/N",
+                        help="Process only shard K of N (0-based; deterministic by item id); merge shards with "
+                        "'thead manifest merge'.")
+
+
+def json_opt():
+    return typer.Option(False, "--json", help="Print a machine-readable summary on stdout.")
+
+
+def progress_opt():
+    return typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr.")
+
+
+def preview_opt():
+    return typer.Option(True, "--preview/--no-preview", help="Write overlays/plots to look at.")
+
+
+def parse_shard_or_exit(spec: Optional[str]):
+    from thead.manifest import parse_shard
+
+    try:
+        return parse_shard(spec)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--shard") from None
+
+
+def finish(res, as_json: bool) -> int:
+    """Print the summary and return the exit code."""
+    s = res.summary()
+    if as_json:
+        print(json.dumps(s))
+    else:
+        msg = f"{s['done']} done ({s['reused']} reused), {s['failed']} failed -> {s['manifest']}"
+        print(msg, file=sys.stderr)
+    return res.exit_code
+
+
+def argv() -> list[str]:
+    return ["thead"] + sys.argv[1:]
+
+
+def paths(inputs: list[Path]) -> list[Path]:
+    return [Path(p) for p in inputs]

@@ -1,0 +1,266 @@
+"""Run one stage over many items: input discovery, sharding, resume, a process pool, progress and exit status.
+
+A stage supplies ``process(work: WorkItem, out_dir: Path, config: dict) -> (outputs, meta)``, a module-level
+function (so worker processes can import it) that writes its outputs atomically and returns their absolute paths
+and the item's metadata, or raises. ``run_stage`` records every result in the output manifest's journal as it
+arrives and writes the manifest at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from thead.errors import InputError, TheadError
+from thead.manifest import Item, ManifestWriter, in_shard, load_manifest, make_producer
+
+ProcessFn = Callable[["WorkItem", Path, dict], tuple[dict[str, Path], dict[str, Any]]]
+
+
+@dataclass
+class WorkItem:
+    """One unit of work: an input medium and, when it comes from a manifest, the upstream item's files and meta."""
+
+    id: str
+    source: Optional[Path]
+    upstream: dict[str, Path] = field(default_factory=dict)  # upstream outputs, absolute paths
+    meta: dict[str, Any] = field(default_factory=dict)  # upstream meta
+    error: Optional[str] = None  # set when the input is already known to be unusable
+
+
+@dataclass
+class StageResult:
+    manifest_path: Path
+    n_done: int
+    n_failed: int
+    n_skipped: int
+    n_reused: int
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.n_failed else 0
+
+    def summary(self) -> dict:
+        return dict(manifest=str(self.manifest_path), done=self.n_done, failed=self.n_failed,
+                    skipped=self.n_skipped, reused=self.n_reused)
+
+
+_ID_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_id(name: str) -> str:
+    s = _ID_RE.sub("_", name).strip("._") or "item"
+    return s
+
+
+def discover(inputs: list[Path], media: tuple[str, ...] = ("video", "image"),
+             accept_kinds: tuple[str, ...] = ()) -> tuple[list[WorkItem], Optional[Path]]:
+    """Turn CLI inputs into work items.
+
+    Args:
+        inputs: files, folders (scanned one level, sorted) or manifests (``*.json``).
+        media: media types a plain input may be.
+        accept_kinds: manifest kinds accepted as input; a manifest's done items become work items with their
+            ``source`` and outputs resolved; failed upstream items are carried as failed.
+
+    Returns:
+        work items (unique ids) and the input manifest's path when one was given.
+
+    Raises:
+        InputError: a named path that does not exist, a manifest mixed with other inputs, an empty folder.
+        ManifestError: a manifest of the wrong kind / version.
+    """
+    from thead.media import media_type
+
+    items: list[WorkItem] = []
+    upstream_path = None
+    jsons = [p for p in inputs if Path(p).suffix == ".json"]
+    if jsons:
+        if len(inputs) != 1:
+            raise InputError("give either one manifest or media files/folders, not both")
+        lm = load_manifest(jsons[0], accept_kinds or None)
+        upstream_path = lm.path
+        for it in lm.items:
+            w = WorkItem(id=it.id, source=lm.resolve(it.source), meta=dict(it.meta),
+                         upstream={k: lm.resolve(v) for k, v in it.outputs.items() if isinstance(v, str)})
+            if it.status != "done":
+                w.error = f"upstream item {it.status}: {it.error or ''}".strip()
+            items.append(w)
+        return items, upstream_path
+    files: list[Path] = []
+    for p in map(Path, inputs):
+        if not p.exists():
+            raise InputError(f"{p}: no such file or folder")
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+            if not found:
+                raise InputError(f"{p}: folder has no files")
+            files.extend(found)
+        else:
+            files.append(p)
+    seen: dict[str, int] = {}
+    for f in files:
+        base = safe_id(f.stem)
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        iid = base if n == 0 else f"{base}-{n + 1}"
+        w = WorkItem(id=iid, source=f.resolve())
+        mt = media_type(f)
+        if mt is None:
+            w.error = f"{f.name}: not an image or video (unsupported suffix {f.suffix or '(none)'})"
+        elif mt not in media:
+            w.error = f"{f.name}: a {mt} is not accepted by this stage"
+        else:
+            w.meta["media_type"] = mt
+        items.append(w)
+    return items, upstream_path
+
+
+def _init_worker() -> None:
+    # one core per worker: the pool provides the parallelism
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def _run_one(process: ProcessFn, work: WorkItem, out_dir: Path, config: dict, debug: bool):
+    try:
+        outputs, meta = process(work, out_dir, config)
+        return "done", None, outputs, meta
+    except TheadError as e:
+        return "failed", str(e), {}, {}
+    except Exception as e:  # noqa: BLE001 - an item's failure must not stop the batch
+        msg = f"{type(e).__name__}: {e}"
+        if debug:
+            msg += "\n" + traceback.format_exc()
+        return "failed", msg, {}, {}
+
+
+def run_stage(
+    stage: str,
+    kind: str,
+    process: ProcessFn,
+    items: list[WorkItem],
+    out_dir: Path,
+    config: dict,
+    workers: int = 1,
+    shard: Optional[tuple[int, int]] = None,
+    upstream: Optional[Path] = None,
+    progress: bool = True,
+    debug: bool = False,
+    argv: Optional[list[str]] = None,
+) -> StageResult:
+    """Process ``items`` into a manifest of ``kind`` in ``out_dir``.
+
+    Items already ``done`` in a previous manifest/journal there (with their files) are kept, not redone. With
+    ``shard=(k, n)`` only the items whose id hashes to shard k are processed and the manifest is named
+    ``manifest.shard-k-of-n.json`` (merge with ``thead manifest merge``).
+
+    Returns:
+        counts and the manifest path; ``exit_code`` is 3 when any item failed.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.console import Console
+
+    out_dir = Path(out_dir)
+    name = "manifest.json" if shard is None else f"manifest.shard-{shard[0]}-of-{shard[1]}.json"
+    producer = make_producer(stage, dict(config, workers=workers, shard=shard), argv)
+    writer = ManifestWriter(out_dir, kind, producer, name=name, upstream=upstream)
+    mine = [w for w in items if in_shard(w.id, shard)]
+    todo: list[WorkItem] = []
+    reused = 0
+    for w in mine:
+        if writer.is_done(w.id):
+            writer.keep_previous(w.id)
+            reused += 1
+        elif w.error is not None:
+            writer.add(Item(id=w.id, status="failed", error=w.error, source=_rel(writer, w.source), meta=w.meta))
+        else:
+            todo.append(w)
+
+    console = Console(stderr=True)
+    prog = Progress(TextColumn(f"[bold]{stage}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)
+
+    def record(w: WorkItem, res) -> None:
+        status, err, outputs, meta = res
+        rel_out = {k: writer.rel(v) for k, v in outputs.items()} if status == "done" else {}
+        writer.add(Item(id=w.id, status=status, error=err, source=_rel(writer, w.source), outputs=rel_out,
+                        meta=dict(w.meta, **meta)))
+        if status == "failed":
+            console.print(f"[red]failed[/] {w.id}: {err.splitlines()[0] if err else ''}", highlight=False)
+
+    with prog:
+        task = prog.add_task("", total=len(todo))
+        cfg = dict(config)
+        if workers <= 1 or len(todo) <= 1:
+            for w in todo:
+                prog.update(task, description=w.id)
+                cfg["_progress"] = (prog, w.id) if progress else None
+                record(w, _run_one(process, w, out_dir.resolve(), cfg, debug))
+                prog.advance(task)
+        else:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                     initializer=_init_worker) as ex:
+                pending = {ex.submit(_run_one, process, w, out_dir.resolve(), cfg, debug): w for w in todo}
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        w = pending.pop(f)
+                        record(w, f.result())
+                        prog.advance(task)
+    m = writer.finish()
+    st = [it.status for it in m.items]
+    return StageResult(writer.path, st.count("done"), st.count("failed"), st.count("skipped"), reused)
+
+
+def _rel(writer: ManifestWriter, p: Optional[Path]) -> Optional[str]:
+    return writer.rel(p) if p is not None else None
+
+
+class FrameProgress:
+    """Per-frame progress inside one item (only when running in-process): ``tick()`` per frame."""
+
+    def __init__(self, config: dict, total: int, label: str = "frames"):
+        p = config.get("_progress")
+        self.prog = p[0] if p else None
+        self.task = self.prog.add_task(f"  {p[1]} {label}", total=total or None) if self.prog else None
+
+    def tick(self, n: int = 1) -> None:
+        if self.prog is not None:
+            self.prog.advance(self.task, n)
+
+    def close(self) -> None:
+        if self.prog is not None:
+            self.prog.remove_task(self.task)
+
+
+def require(work: WorkItem, key: str) -> Path:
+    """An upstream output of ``work`` that must exist."""
+    p = work.upstream.get(key)
+    if p is None or not Path(p).exists():
+        raise InputError(f"{work.id}: upstream output {key!r} missing ({p})")
+    return Path(p)
+
+
+def strip_private(config: dict) -> dict:
+    return {k: v for k, v in config.items() if not k.startswith("_")}
+
+

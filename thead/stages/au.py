@@ -1,0 +1,83 @@
+"""extract-au: FACS action-unit intensities (OpenFace naming, 0-5) from a 3DMM fit, or from OpenFace CSVs
+-> ``thead.au``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from thead.manifest import atomic_save_npy
+from thead.runner import StageResult, WorkItem, discover, require, run_stage
+from thead.stages import fit3dmm
+from thead.stages.common import ensure_upstream
+
+KIND = "thead.au"
+
+
+def _write(work: WorkItem, out_dir: Path, au: np.ndarray, cols: list[str], ts: np.ndarray, success: np.ndarray,
+           expression: np.ndarray, fps: float, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
+    from thead.face.au import count_blinks, write_openface_csv
+    from thead.viz import plot_au_curves
+
+    csv_path = out_dir / f"{work.id}.au.csv"
+    exp_path = out_dir / f"{work.id}.expression.npy"
+    write_openface_csv(csv_path, au, ts, success, cols)
+    atomic_save_npy(exp_path, expression.astype(np.float32))
+    outputs = {"csv": csv_path, "expression": exp_path}
+    meta: dict[str, Any] = dict(au_names=cols, n_frames=int(len(au)))
+    if "AU45_r" in cols and len(au) > 1:
+        meta["blinks"] = count_blinks(au[:, cols.index("AU45_r")], fps)[0]
+    if cfg["preview"]:
+        outputs["plot"] = plot_au_curves(out_dir / f"{work.id}.au.png", au, cols, ts, title=work.id)
+    return outputs, meta
+
+
+def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
+    from thead.face.au import AU_COLUMNS, au_from_blendshapes
+
+    d = np.load(require(work, "params"))
+    names = [str(s) for s in d["exp_names"]]
+    expr = d["expression"]
+    au = au_from_blendshapes(expr, names)
+    fps = float(work.meta.get("fps") or 25.0)
+    return _write(work, out_dir, au, AU_COLUMNS, d["timestamps_s"], d["valid"], expr, fps, cfg)
+
+
+def process_openface(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
+    from thead.face.au import AU_MAX, read_openface_csv
+
+    au, cols, ts, success = read_openface_csv(work.source)
+    fps = 1.0 / float(np.median(np.diff(ts))) if len(ts) > 1 and np.median(np.diff(ts)) > 0 else 30.0
+    outputs, meta = _write(work, out_dir, au, cols, ts, success, np.clip(au / AU_MAX, 0, 1), fps, cfg)
+    meta.update(from_openface=True, fps=fps)
+    return outputs, meta
+
+
+def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview: bool = True, workers: int = 1,
+        shard=None, progress: bool = True, debug: bool = False, argv=None, model: Optional[str] = None,
+        **landmark_opts) -> StageResult:
+    """AU intensities per frame.
+
+    Inputs: a ``thead.3dmm`` manifest, or media (landmarks and the 3DMM fit then run first into ``out_dir``), or
+    with ``from_openface`` OpenFace FeatureExtraction CSV files. Outputs per item: ``<id>.au.csv`` (frame,
+    timestamp, success, AUxx_r 0-5), ``<id>.expression.npy`` (T, K) float32 in [0, 1] (GATH's AU coefficients: the
+    blendshape weights, or AU/5 for OpenFace input) and ``<id>.au.png`` (AU curves).
+    """
+    if from_openface:
+        from thead.runner import WorkItem as W, safe_id
+
+        items = []
+        for p in map(Path, inputs):
+            files = sorted(p.glob("*.csv")) if p.is_dir() else [p]
+            items += [W(id=safe_id(f.stem), source=f.resolve()) for f in files]
+        return run_stage("extract-au", KIND, process_openface, items, out_dir, dict(preview=preview,
+                         from_openface=True), workers, shard, None, progress, debug, argv)
+    inputs, _ = ensure_upstream(
+        inputs, fit3dmm.KIND, out_dir,
+        lambda d: fit3dmm.run(inputs, d, model=model, preview=preview, workers=workers, shard=shard,
+                              progress=progress, debug=debug, argv=argv, **landmark_opts), "3dmm")
+    items, up = discover(inputs, accept_kinds=(fit3dmm.KIND,))
+    return run_stage("extract-au", KIND, process, items, out_dir, dict(preview=preview), workers, shard, up,
+                     progress, debug, argv)

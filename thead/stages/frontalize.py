@@ -1,0 +1,111 @@
+"""frontalize: Hassner-style frontal crops (GATH: 100x100) of images and video frames -> ``thead.frames``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
+from thead.stages import landmarks as lmk_stage
+from thead.stages.common import cached, ensure_upstream
+
+KIND = "thead.frames"
+SHEET_TILES = 24
+
+
+def _frontalizer(cfg: dict):
+    from thead.face.facemodel import load_face_model
+    from thead.face.frontalize import Frontalizer
+
+    return cached(("front", cfg["size"], cfg["model"]), lambda: Frontalizer(load_face_model(cfg["model"]),
+                                                                           cfg["size"]))
+
+
+def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
+    from thead.errors import NoFaceError
+    from thead.manifest import tmp_path
+    from thead.media import FrameReader, VideoWriter, read_image, write_image
+    from thead.viz import contact_sheet, sample_indices
+
+    d = np.load(require(work, "landmarks"))
+    lm = d["landmarks"]
+    ok = np.isfinite(lm).all(axis=(1, 2))
+    if not ok.any():
+        raise NoFaceError(f"{work.id}: no frame with landmarks")
+    front = _frontalizer(cfg)
+    size = cfg["size"]
+    meta = dict(operation="frontalize", size=size, width=size, height=size)
+    if work.meta.get("media_type") == "image":
+        out, _ = front(read_image(work.source), lm[0])
+        return {"image": write_image(out_dir / f"{work.id}.png", out)}, dict(meta, n_frames=1)
+    folder = out_dir / f"{work.id}.frames"
+    tmp_folder = tmp_path(folder)
+    tmp_folder.mkdir(parents=True, exist_ok=True)
+    reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=len(lm))
+    keep = set(sample_indices(len(lm), SHEET_TILES))
+    tiles, labels = [], []
+    bar = FrameProgress(cfg, len(lm), "frontalize")
+    blank = np.zeros((size, size, 3), np.uint8)
+    with VideoWriter(out_dir / f"{work.id}.frontal.mp4", reader.fps,
+                     audio_from=work.source if work.meta.get("has_audio") else None) as vw:
+        for i, _, rgb in reader:
+            out = front(rgb, lm[i])[0] if ok[i] else blank
+            write_image(tmp_folder / f"{i:06d}.png", out)
+            vw.write(out)
+            if i in keep:
+                tiles.append(out)
+                labels.append(i)
+            bar.tick()
+    bar.close()
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    tmp_folder.replace(folder)
+    sheet = write_image(out_dir / f"{work.id}.sheet.png", contact_sheet(tiles, 8, labels))
+    return ({"frames": folder, "video": vw.path, "preview": sheet},
+            dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
+
+
+def run(inputs: list[Path], out_dir: Path, size: int = 100, model: Optional[str] = None, workers: int = 1,
+        shard=None, progress: bool = True, debug: bool = False, argv=None, **landmark_opts) -> StageResult:
+    """Frontalize faces (Hassner et al. 2015) to ``size`` x ``size`` RGB crops.
+
+    Inputs: a ``thead.landmarks`` manifest or media (landmarks are then extracted into ``out_dir/landmarks``).
+    Outputs: images -> ``<id>.png``; videos -> ``<id>.frames/000000.png ...`` (black where no face), an MP4 with the
+    source audio and a contact sheet; plus ``contact_sheet.png`` over all items.
+    """
+    from thead.manifest import load_manifest
+    from thead.media import write_image
+    from thead.viz import contact_sheet, sample_indices
+
+    inputs, _ = ensure_upstream(
+        inputs, lmk_stage.KIND, out_dir,
+        lambda d: lmk_stage.run(inputs, d, workers=workers, shard=shard, progress=progress, debug=debug,
+                                argv=argv, **landmark_opts), "landmarks")
+    items, up = discover(inputs, accept_kinds=(lmk_stage.KIND,))
+    res = run_stage("frontalize", KIND, process, items, out_dir, dict(size=size, model=model), workers, shard, up,
+                    progress, debug, argv)
+    _sheet(load_manifest(res.manifest_path), Path(out_dir) / "contact_sheet.png")
+    return res
+
+
+def _sheet(lm, path: Path) -> None:
+    """One tile per image item, a few frames per video item."""
+    from thead.media import read_image, write_image
+    from thead.viz import contact_sheet, sample_indices
+
+    tiles, labels = [], []
+    for it in lm.done():
+        if "image" in it.outputs:
+            tiles.append(read_image(lm.output(it, "image")))
+            labels.append(it.id[:14])
+        elif "frames" in it.outputs:
+            files = sorted(lm.output(it, "frames").glob("*.png"))
+            for k in sample_indices(len(files), 4):
+                tiles.append(read_image(files[k]))
+                labels.append(f"{it.id[:10]}#{k}")
+    if tiles:
+        write_image(path, contact_sheet(tiles, 8, labels))
