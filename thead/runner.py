@@ -204,6 +204,8 @@ def run_stage(
                         meta=dict(w.meta, **meta)))
         if status == "failed":
             console.print(f"[red]failed[/] {w.id}: {err.splitlines()[0] if err else ''}", highlight=False)
+        elif meta.get("note"):
+            console.print(f"[yellow]note[/] {w.id}: {meta['note']}", highlight=False)
 
     with prog:
         task = prog.add_task("", total=len(todo))

@@ -11,34 +11,35 @@ def _register() -> None:
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point: runs the app and maps outcomes to exit codes."""
-    import click
-
+    """Entry point: runs the app and maps outcomes to exit codes (0 ok, 1 error, 2 usage, 3 items failed)."""
     from thead.cli.app import STATE, app
     from thead.errors import EXIT_ERROR, EXIT_USAGE, TheadError
 
     _register()
     try:
         rv = app(args=args, standalone_mode=False, prog_name="thead")
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        print("error: aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         print("error: interrupted (finished items are kept; rerun to resume)", file=sys.stderr)
         sys.exit(130)
-    except (TheadError, ValueError, OSError) as e:
+    except TheadError as e:
         if STATE["debug"]:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     except Exception as e:  # noqa: BLE001 - one clean line, traceback only with --debug
+        # Click-style exceptions (typer vendors its own click, so match by shape, not by class):
+        name = type(e).__name__
+        if name == "Exit":
+            sys.exit(getattr(e, "exit_code", 0))
+        if name == "Abort":
+            print("error: aborted", file=sys.stderr)
+            sys.exit(130)
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
+            e.show()
+            sys.exit(EXIT_USAGE)
         if STATE["debug"]:
             traceback.print_exc()
-        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        msg = str(e) if isinstance(e, (ValueError, OSError)) else f"{name}: {e}"
+        print(f"error: {msg}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -165,8 +165,10 @@ class LandmarkExtractor:
         import cv2
 
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        boxes, scores = self.detect(gray, 0)
-        if not boxes and self.upsample > 0 and gray.size <= 2000 * 2000:
+        # Stills are one-off: upsample (finds faces down to ~40 px, e.g. in group photos) unless the image is big.
+        up = self.upsample if max(gray.shape) <= 1280 else 0
+        boxes, scores = self.detect(gray, up)
+        if not boxes and up == 0 and self.upsample > 0 and gray.size <= 2000 * 2000:
             boxes, scores = self.detect(gray, self.upsample)
         res = _empty(1)
         res.n_faces = len(boxes)

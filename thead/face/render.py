@@ -22,8 +22,9 @@ void main() {
     // pixel centres at integer coordinates; y down in pixels, up in NDC; larger depth = closer to the camera
     float x = 2.0 * (in_pos.x + 0.5) / size.x - 1.0;
     float y = 1.0 - 2.0 * (in_pos.y + 0.5) / size.y;
-    float z = 1.0 - 2.0 * (in_pos.z - zrange.x) / max(zrange.y - zrange.x, 1e-6);
-    gl_Position = vec4(x, y, clamp(z, -1.0, 1.0), 1.0);
+    // inside (-1, 1): the farthest vertex must not sit on the far plane, where the depth test rejects it
+    float z = 0.99 - 1.98 * (in_pos.z - zrange.x) / max(zrange.y - zrange.x, 1e-6);
+    gl_Position = vec4(x, y, z, 1.0);
     v_attr = in_attr;
 }
 """

@@ -30,6 +30,40 @@ def tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
 
 
+_TMP_RE = None
+
+
+def remove_stale_tmp(folder: Path) -> list[Path]:
+    """Delete temporary files/folders (``.<stem>.<pid>.tmp<suffix>``) left in ``folder`` by killed processes.
+
+    Only those whose writing process no longer runs are removed, so concurrent shard runs sharing a folder are
+    safe. Returns what was removed.
+    """
+    import re
+    import shutil
+
+    global _TMP_RE
+    if _TMP_RE is None:
+        _TMP_RE = re.compile(r"^\..+\.(\d+)\.tmp(\.[^/]*)?$")
+    removed = []
+    for p in Path(folder).glob(".*.tmp*"):
+        m = _TMP_RE.match(p.name)
+        if not m:
+            continue
+        pid = int(m.group(1))
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process exists
+            alive = True
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            alive = True
+        if not alive:
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -319,6 +353,7 @@ class ManifestWriter:
         self.upstream = relpath(upstream, self.dir) if upstream else None
         self.items: dict[str, Item] = {}
         self._previous: dict[str, Item] = {}
+        remove_stale_tmp(self.dir)
         if self.path.exists():
             try:
                 lm = load_manifest(self.path, kind)

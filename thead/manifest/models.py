@@ -48,6 +48,7 @@ class MediaMeta(_Open):
     n_frames: Optional[int] = None
     duration_s: Optional[float] = None
     has_audio: Optional[bool] = None
+    note: Optional[str] = Field(None, description="something the user should know (e.g. several faces seen)")
 
 
 # ---- thead.landmarks -------------------------------------------------------------------------------------------

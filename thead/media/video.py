@@ -175,10 +175,17 @@ class FrameReader:
                 proc.stdout.close()
                 rc = proc.wait()
             stopped_early = self.max_frames is not None and i >= self.max_frames
+            errf.seek(0)
+            err = errf.read()
             if (rc != 0 and not stopped_early) or i == 0:
-                errf.seek(0)
-                msg = _ffmpeg_error_line(errf.read()) if rc != 0 else "no frames decoded"
+                msg = _ffmpeg_error_line(err) if rc != 0 else "no frames decoded"
                 raise InputError(f"{info.path}: video decoding failed after {i} frames ({msg})")
+            # A truncated file whose index survived decodes partially and ffmpeg still exits 0: compare the
+            # frame count with the duration the container claims.
+            if not stopped_early and i < self.n_frames_expected - max(2, 0.02 * self.n_frames_expected):
+                detail = f"; {_ffmpeg_error_line(err)}" if err.strip() else ""
+                raise InputError(f"{info.path}: truncated or corrupt video (decoded {i} of "
+                                 f"{self.n_frames_expected} frames{detail})")
 
 
 class VideoWriter:

@@ -39,6 +39,8 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
             raise NoFaceError(f"{src.name}: no face found")
         meta = dict(media_type="image", width=rgb.shape[1], height=rgb.shape[0], n_frames=1, fps=None,
                     n_faces=res.n_faces, detected_fraction=1.0, detector=cfg["detector"])
+        if res.n_faces > 1:
+            meta["note"] = f"{res.n_faces} faces seen; kept the largest, most central one"
         if cfg["preview"]:
             s = preview_scale(rgb.shape[1], rgb.shape[0])
             img = rgb
@@ -83,6 +85,9 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                     vfr_input=info.is_vfr, n_faces=res.n_faces, detected_fraction=float(res.detected.mean()),
                     n_redetections=res.n_redetections, n_subject_switches=res.n_switches,
                     n_interpolated=filled, detector=cfg["detector"], redetect_every=cfg["redetect_every"])
+        if res.n_faces > 1 or res.n_switches:
+            meta["note"] = (f"{res.n_faces} faces on the first frame with a face, {res.n_switches} subject "
+                            f"switch(es); kept the largest, most central face")
     atomic_save_npz(npz, **res.arrays())
     return outputs, meta
 

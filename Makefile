@@ -1,0 +1,30 @@
+# Two entry points for a new user (README.md): `make demo` and `make test`. Both install what they need first.
+PYTHON ?= python3
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := ffmpeg make libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri
+
+.PHONY: demo test install install-system install-python schemas clean
+
+install-system:
+	@if ! command -v ffmpeg >/dev/null || ! ldconfig -p | grep -q libEGL_mesa; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+install-python:
+	$(PYTHON) -m pip install -q torch==2.13.0
+	$(PYTHON) -m pip install -q -e ".[test]"
+
+install: install-system install-python
+
+# Main job: the preprocessing chain on the bundled clips and portraits, ending in demo_out/report.md
+demo: install
+	$(MAKE) -f stages/preprocess.mk WORK=demo_out
+
+test: install
+	$(PYTHON) -m pytest -q
+
+schemas:
+	thead manifest schema -o manifests
+
+clean:
+	rm -rf demo_out thead_out .pytest_cache

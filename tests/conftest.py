@@ -1,0 +1,96 @@
+"""Shared fixtures: real sample media (bundled examples/data and the product's ../shared/data), small clips cut
+from them with ffmpeg, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "data"
+SHARED = Path(os.environ.get("THEAD_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared(rel: str) -> Path:
+    p = SHARED / rel
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: the product's sample media (../shared/data) is required by the tests")
+    return p
+
+
+@pytest.fixture(scope="session")
+def vfr_clip() -> Path:
+    return EXAMPLES / "videos" / "video-retalking_face_1.mp4"
+
+
+@pytest.fixture(scope="session")
+def clip25() -> Path:
+    return EXAMPLES / "videos" / "LivePortrait_d20.mp4"
+
+
+@pytest.fixture(scope="session")
+def happy() -> Path:
+    return EXAMPLES / "portraits" / "SadTalker_happy1.png"
+
+
+@pytest.fixture(scope="session")
+def sad() -> Path:
+    return EXAMPLES / "portraits" / "SadTalker_sad1.png"
+
+
+def cut(src: Path, dst: Path, seconds: float, start: float = 0.0, audio: bool = True) -> Path:
+    """A short re-encoded piece of a real clip (ffmpeg)."""
+    args = ["ffmpeg", "-v", "error", "-y", "-ss", str(start), "-i", str(src), "-t", str(seconds),
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    args += ["-c:a", "aac"] if audio else ["-an"]
+    subprocess.run(args + [str(dst)], check=True)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def short_clips(tmp_path_factory, clip25, vfr_clip) -> Path:
+    """A folder of three ~1.2 s real clips (two with audio, one without)."""
+    d = tmp_path_factory.mktemp("short")
+    cut(clip25, d / "a.mp4", 1.2)
+    cut(vfr_clip, d / "b.mp4", 1.2, start=1.0)
+    cut(clip25, d / "c.mp4", 1.2, start=3.0, audio=False)
+    return d
+
+
+@pytest.fixture(scope="session")
+def clip_landmarks(clip25):
+    """Landmarks of the bundled 25 fps clip (computed once)."""
+    from thead.face.landmarks import LandmarkExtractor
+    from thead.media import FrameReader
+
+    return LandmarkExtractor().video(FrameReader(clip25))
+
+
+@pytest.fixture(scope="session")
+def blink_clip_landmarks():
+    """Landmarks of a clip with clear blinks (../shared/data video-retalking_face_4.mp4)."""
+    from thead.face.landmarks import LandmarkExtractor
+    from thead.media import FrameReader
+
+    return LandmarkExtractor().video(FrameReader(shared("videos/video-retalking_face_4.mp4")))
+
+
+def eye_aspect_ratio(lm: np.ndarray) -> np.ndarray:
+    """Soukupova & Cech (2016) eye aspect ratio averaged over both eyes: (T, 68, 2) -> (T,)."""
+    def one(idx):
+        p = lm[:, idx]
+        return (np.linalg.norm(p[:, 1] - p[:, 5], axis=-1) + np.linalg.norm(p[:, 2] - p[:, 4], axis=-1)) / (
+            2 * np.linalg.norm(p[:, 0] - p[:, 3], axis=-1))
+
+    return (one(list(range(36, 42))) + one(list(range(42, 48)))) / 2
+
+
+def run_cli(*args, cwd=None, timeout=600) -> subprocess.CompletedProcess:
+    """Run ``python -m thead ARGS`` and capture its output."""
+    return subprocess.run([sys.executable, "-m", "thead", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
