@@ -194,8 +194,8 @@ def run_stage(
             todo.append(w)
 
     console = Console(stderr=True)
-    prog = Progress(TextColumn(f"[bold]{stage}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                    TimeRemainingColumn(), console=console, disable=not progress, transient=False)
+    prog = Progress(TextColumn(f"[bold]{stage}[/]"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.description}"), TimeRemainingColumn(), console=console, disable=not progress)
 
     def record(w: WorkItem, res) -> None:
         status, err, outputs, meta = res

@@ -22,8 +22,8 @@ def _write(tmp_path, items, kind="thead.landmarks", name="manifest.json", sub="m
 def test_round_trip_and_relative_paths(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "a.npz").write_bytes(b"x")
-    m, path = _write(tmp_path, [Item(id="a", status="done", source="../video.mp4", outputs={"landmarks": "a.npz"},
-                                     meta={"fps": 25.0})])
+    item = Item(id="a", status="done", source="../video.mp4", outputs={"landmarks": "a.npz"}, meta={"fps": 25.0})
+    m, path = _write(tmp_path, [item])
     data = json.loads(path.read_text())
     assert data["kind"] == "thead.landmarks" and data["schema_version"] == "1.0"
     assert data["producer"]["argv"] == ["thead", "x"] and data["producer"]["config"] == {"a": 1}
@@ -67,8 +67,9 @@ def test_upgrade_older_minor(tmp_path):
 
 def test_invalid_manifest_message(tmp_path):
     p = tmp_path / "bad.json"
-    p.write_text('{"kind": "thead.landmarks", "schema_version": "1.0", "producer": {"stage": "x", "thead_version": "0.1.0"}, '
-                 '"items": [{"id": "a", "status": "maybe"}]}')
+    p.write_text(json.dumps({"kind": "thead.landmarks", "schema_version": "1.0",
+                             "producer": {"stage": "x", "thead_version": "0.1.0"},
+                             "items": [{"id": "a", "status": "maybe"}]}))
     with pytest.raises(ManifestError, match="items.0.status"):
         load_manifest(p)
     p.write_text("{not json")

@@ -1,7 +1,6 @@
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 from tests.conftest import EXAMPLES, ROOT, cut
 

@@ -75,6 +75,32 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+class atomic_folder:
+    """``with atomic_folder(final) as tmp:`` fill ``tmp``; on success it replaces ``final``, on error it is removed."""
+
+    def __init__(self, final: Path):
+        self.final = Path(final)
+        self.tmp = tmp_path(self.final)
+
+    def __enter__(self) -> Path:
+        import shutil
+
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import shutil
+
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        if self.final.exists():
+            shutil.rmtree(self.final)
+        os.replace(self.tmp, self.final)
+
+
 def atomic_save_npz(path: Path, **arrays: Any) -> None:
     """``np.savez_compressed`` to a temporary name, then rename into place."""
     import numpy as np

@@ -21,7 +21,7 @@ def _op(cfg: dict):
 
 
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
-    from thead.manifest import tmp_path
+    from thead.manifest import atomic_folder
     from thead.media import FrameReader, VideoWriter, media_type, read_image, write_image
 
     op = _op(cfg)
@@ -30,18 +30,12 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     if "frames" in work.upstream:  # a thead.frames item holding a PNG folder
         files = sorted(work.upstream["frames"].glob("*.png"))
         folder = out_dir / f"{work.id}.frames"
-        tmp_folder = tmp_path(folder)
-        tmp_folder.mkdir(parents=True, exist_ok=True)
         bar = FrameProgress(cfg, len(files))
-        for f in files:
-            write_image(tmp_folder / f.name, op(read_image(f)))
-            bar.tick()
+        with atomic_folder(folder) as tmp_folder:
+            for f in files:
+                write_image(tmp_folder / f.name, op(read_image(f)))
+                bar.tick()
         bar.close()
-        if folder.exists():
-            import shutil
-
-            shutil.rmtree(folder)
-        tmp_folder.replace(folder)
         return {"frames": folder}, dict(meta, n_frames=len(files))
     if "image" in work.upstream:
         src = work.upstream["image"]

@@ -25,7 +25,7 @@ def _frontalizer(cfg: dict):
 
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     from thead.errors import NoFaceError
-    from thead.manifest import tmp_path
+    from thead.manifest import atomic_folder
     from thead.media import FrameReader, VideoWriter, read_image, write_image
     from thead.viz import contact_sheet, sample_indices
 
@@ -41,15 +41,14 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
         out, _ = front(read_image(work.source), lm[0])
         return {"image": write_image(out_dir / f"{work.id}.png", out)}, dict(meta, n_frames=1)
     folder = out_dir / f"{work.id}.frames"
-    tmp_folder = tmp_path(folder)
-    tmp_folder.mkdir(parents=True, exist_ok=True)
     reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=len(lm))
     keep = set(sample_indices(len(lm), SHEET_TILES))
     tiles, labels = [], []
     bar = FrameProgress(cfg, len(lm), "frontalize")
     blank = np.zeros((size, size, 3), np.uint8)
-    with VideoWriter(out_dir / f"{work.id}.frontal.mp4", reader.fps,
-                     audio_from=work.source if work.meta.get("has_audio") else None) as vw:
+    with atomic_folder(folder) as tmp_folder, VideoWriter(
+            out_dir / f"{work.id}.frontal.mp4", reader.fps,
+            audio_from=work.source if work.meta.get("has_audio") else None) as vw:
         for i, _, rgb in reader:
             out = front(rgb, lm[i])[0] if ok[i] else blank
             write_image(tmp_folder / f"{i:06d}.png", out)
@@ -59,11 +58,6 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                 labels.append(i)
             bar.tick()
     bar.close()
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    tmp_folder.replace(folder)
     sheet = write_image(out_dir / f"{work.id}.sheet.png", contact_sheet(tiles, 8, labels))
     return ({"frames": folder, "video": vw.path, "preview": sheet},
             dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
@@ -78,8 +72,6 @@ def run(inputs: list[Path], out_dir: Path, size: int = 100, model: Optional[str]
     source audio and a contact sheet; plus ``contact_sheet.png`` over all items.
     """
     from thead.manifest import load_manifest
-    from thead.media import write_image
-    from thead.viz import contact_sheet, sample_indices
 
     inputs, _ = ensure_upstream(
         inputs, lmk_stage.KIND, out_dir,
