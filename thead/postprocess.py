@@ -45,12 +45,16 @@ def clahe(rgb: np.ndarray, clip_limit: float = 0.01, tiles: int = 8, mode: str =
         return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
     # HSV's V is max(R, G, B); changing V with hue and saturation fixed scales all three channels by V'/V, done
     # here in float to avoid the 8-bit hue quantisation of an HSV round trip.
-    v = rgb.max(axis=2)
-    v_eq = op.apply(np.ascontiguousarray(v)).astype(np.float32)
-    gain = v_eq / np.maximum(v.astype(np.float32), 1.0)
-    out = rgb.astype(np.float32) * gain[..., None]
-    out[v == 0] = v_eq[v == 0, None]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    # (OpenCV's element-wise ops: several times faster than the same numpy expressions on 2 cores)
+    r, g, b = cv2.split(np.ascontiguousarray(rgb))
+    v = cv2.max(cv2.max(r, g), b)
+    v_eq = op.apply(v)
+    gain = cv2.divide(v_eq, v, scale=1.0, dtype=cv2.CV_32F)  # x / 0 gives 0
+    out = cv2.multiply(rgb, cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)  # rounds and saturates
+    black = v == 0
+    if black.any():  # hue is undefined at V = 0: the pixel becomes grey at its equalized value
+        out[black] = v_eq[black, None]
+    return out
 
 
 def clahe_skimage(rgb: np.ndarray, clip_limit: float = 0.01, tiles: int = 8, mode: str = "value") -> np.ndarray:

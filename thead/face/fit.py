@@ -39,8 +39,8 @@ class FitConfig:
     lam_smooth_pose: float = 1e-3
     jaw_weight: float = 0.5
     eye_weight: float = 3.0  # ibug 36-47: eyelids carry the blink signal
-    iters_rigid: int = 150
-    iters: int = 700
+    iters_rigid: int = 100
+    iters: int = 450
     lr: float = 0.05
 
 
@@ -131,6 +131,7 @@ def fit_landmarks(model: FaceModel, landmarks: np.ndarray, cfg: FitConfig | None
     """
     import torch
 
+    DTYPE = torch.float32  # pixel-scale residuals are well within float32; float64 is several times slower
     cfg = cfg or FitConfig()
     lmk = np.asarray(landmarks, np.float64)
     valid = np.isfinite(lmk).all(axis=(1, 2))
@@ -139,26 +140,26 @@ def fit_landmarks(model: FaceModel, landmarks: np.ndarray, cfg: FitConfig | None
     T = len(lmk)
     k_id = min(cfg.k_id, model.k_id)
     idx = model.landmarks68
-    mean = torch.tensor(model.mean_shape[idx], dtype=torch.float64)
-    A_id = torch.tensor(model.id_basis[:k_id, idx], dtype=torch.float64)
-    A_exp = torch.tensor(model.exp_basis[:, idx], dtype=torch.float64)
+    mean = torch.tensor(model.mean_shape[idx], dtype=DTYPE)
+    A_id = torch.tensor(model.id_basis[:k_id, idx], dtype=DTYPE)
+    A_exp = torch.tensor(model.exp_basis[:, idx], dtype=DTYPE)
     rot0, tr0, sc0 = init_rigid(model.mean_shape[idx].astype(np.float64), lmk)
 
-    target = torch.tensor(np.nan_to_num(lmk), dtype=torch.float64)
-    vmask = torch.tensor(valid, dtype=torch.float64)
+    target = torch.tensor(np.nan_to_num(lmk), dtype=DTYPE)
+    vmask = torch.tensor(valid, dtype=DTYPE)
     d = interocular(np.nan_to_num(lmk))
     d = np.where(valid, np.maximum(d, 1.0), 1.0)
-    inv_d2 = torch.tensor(1.0 / d**2, dtype=torch.float64)
-    w = torch.ones(68, dtype=torch.float64)
+    inv_d2 = torch.tensor(1.0 / d**2, dtype=DTYPE)
+    w = torch.ones(68, dtype=DTYPE)
     w[JAW] = cfg.jaw_weight
     w[EYES] = cfg.eye_weight
 
-    a = torch.zeros(k_id, dtype=torch.float64, requires_grad=True)
-    e = torch.zeros(T, model.k_exp, dtype=torch.float64, requires_grad=True)
-    r = torch.tensor(rot0, requires_grad=True)
-    tr = torch.tensor(tr0, requires_grad=True)
-    ls = torch.tensor(np.log(sc0), requires_grad=True)
-    flip = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    a = torch.zeros(k_id, dtype=DTYPE, requires_grad=True)
+    e = torch.zeros(T, model.k_exp, dtype=DTYPE, requires_grad=True)
+    r = torch.tensor(rot0, dtype=DTYPE, requires_grad=True)
+    tr = torch.tensor(tr0, dtype=DTYPE, requires_grad=True)
+    ls = torch.tensor(np.log(sc0), dtype=DTYPE, requires_grad=True)
+    flip = torch.tensor([1.0, -1.0], dtype=DTYPE)
     n_valid = float(valid.sum())
 
     def project():

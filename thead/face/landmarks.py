@@ -236,7 +236,7 @@ class LandmarkExtractor:
                     since = 0
             if pts is not None:
                 prev = pts
-                last_box = landmark_box(pts) if tracked else box
+                last_box = box  # detector convention in both cases (tracked boxes come from the ratios)
                 lms.append(pts)
                 boxes.append(np.asarray(box, np.float32))
                 det.append(True)
