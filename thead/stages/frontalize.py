@@ -71,8 +71,10 @@ def run(inputs: list[Path], out_dir: Path, size: int = 100, model: Optional[str]
     Outputs: images -> ``<id>.png``; videos -> ``<id>.frames/000000.png ...`` (black where no face), an MP4 with the
     source audio and a contact sheet; plus ``contact_sheet.png`` over all items.
     """
+    from thead.face.facemodel import load_face_model
     from thead.manifest import load_manifest
 
+    load_face_model(model)  # a bad --model is one error up front
     inputs, _ = ensure_upstream(
         inputs, lmk_stage.KIND, out_dir,
         lambda d: lmk_stage.run(inputs, d, workers=workers, shard=shard, progress=progress, debug=debug,

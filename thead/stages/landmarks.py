@@ -86,7 +86,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                     n_redetections=res.n_redetections, n_subject_switches=res.n_switches,
                     n_interpolated=filled, detector=cfg["detector"], redetect_every=cfg["redetect_every"])
         if res.n_faces > 1 or res.n_switches:
-            meta["note"] = (f"{res.n_faces} faces on the first frame with a face, {res.n_switches} subject "
+            meta["note"] = (f"{res.n_faces} face(s) on the first frame with a face, {res.n_switches} subject "
                             f"switch(es); kept the largest, most central face")
     atomic_save_npz(npz, **res.arrays())
     return outputs, meta
