@@ -101,8 +101,12 @@ def test_multi_face_image_reports_count(tmp_path):
 def test_wrong_manifest_kind_and_version(tmp_path, happy):
     r = run_cli("extract-landmarks", happy, "-o", tmp_path / "l", "--no-progress", "--no-preview")
     assert r.returncode == 0
-    r = run_cli("extract-au", tmp_path / "l" / "manifest.json", "-o", tmp_path / "au")
-    assert r.returncode == 1 and "expected thead.3dmm" in r.stderr
+    r = run_cli("postprocess-clahe", tmp_path / "l" / "manifest.json", "-o", tmp_path / "cl")
+    assert r.returncode == 1 and "expected thead.frames" in r.stderr
+    r = run_cli("fit-3dmm", tmp_path / "l" / "manifest.json", "-o", tmp_path / "fit", "--no-preview")
+    assert r.returncode == 0  # the right kind
+    r = run_cli("frontalize", tmp_path / "fit" / "manifest.json", "-o", tmp_path / "fr")
+    assert r.returncode == 1 and "expected thead.landmarks" in r.stderr
     p = tmp_path / "l" / "manifest.json"
     data = json.loads(p.read_text())
     data["schema_version"] = "3.0"

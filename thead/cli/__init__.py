@@ -7,7 +7,7 @@ import traceback
 
 
 def _register() -> None:
-    from thead.cli import au, clahe, fit3dmm, frontalize, landmarks, manifest, report  # noqa: F401
+    from thead.cli import au, clahe, fit3dmm, frontalize, landmarks, manifest, report, train  # noqa: F401
 
 
 def main(args: list[str] | None = None) -> None:

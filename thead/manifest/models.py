@@ -113,6 +113,18 @@ class FramesMeta(MediaMeta):
     operation: Optional[str] = None
 
 
+# ---- thead.checkpoint -----------------------------------------------------------------------------------------
+class CheckpointOutputs(_Open):
+    checkpoint: Optional[str] = Field(None, description="torch checkpoint, loadable with weights_only=True")
+    log: Optional[str] = Field(None, description="JSONL training log")
+    plot: Optional[str] = Field(None, description="loss plot PNG")
+
+
+class CheckpointMeta(_Open):
+    step: Optional[int] = None
+    system: Optional[str] = None
+
+
 class Item(BaseModel):
     """One input's record. ``outputs`` paths are relative to the manifest's folder."""
 
@@ -182,6 +194,14 @@ KINDS: dict[str, KindSpec] = {
         meta=AUMeta,
         required_outputs=("csv", "expression"),
         conventions={"au": "AUxx_r intensities 0-5 (OpenFace); expression coefficients 0-1"},
+    ),
+    "thead.checkpoint": KindSpec(
+        kind="thead.checkpoint",
+        description="A training run: weights + optimizer + step + config + RNG state, its log and loss plot",
+        outputs=CheckpointOutputs,
+        meta=CheckpointMeta,
+        required_outputs=("checkpoint",),
+        conventions={"checkpoint": "torch.save of a dict of tensors and plain values; load with weights_only=True"},
     ),
     "thead.frames": KindSpec(
         kind="thead.frames",

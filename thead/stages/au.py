@@ -60,7 +60,8 @@ def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview:
         **landmark_opts) -> StageResult:
     """AU intensities per frame.
 
-    Inputs: a ``thead.3dmm`` manifest, or media (landmarks and the 3DMM fit then run first into ``out_dir``), or
+    Inputs: a ``thead.3dmm`` manifest, a ``thead.landmarks`` manifest or media (the missing stages then run first
+    into ``out_dir``), or
     with ``from_openface`` OpenFace FeatureExtraction CSV files. Outputs per item: ``<id>.au.csv`` (frame,
     timestamp, success, AUxx_r 0-5), ``<id>.expression.npy`` (T, K) float32 in [0, 1] (GATH's AU coefficients: the
     blendshape weights, or AU/5 for OpenFace input) and ``<id>.au.png`` (AU curves).
@@ -77,7 +78,8 @@ def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview:
     inputs, _ = ensure_upstream(
         inputs, fit3dmm.KIND, out_dir,
         lambda d: fit3dmm.run(inputs, d, model=model, preview=preview, workers=workers, shard=shard,
-                              progress=progress, debug=debug, argv=argv, **landmark_opts), "3dmm")
+                              progress=progress, debug=debug, argv=argv, **landmark_opts), "3dmm",
+        chain_from=("thead.landmarks",))
     items, up = discover(inputs, accept_kinds=(fit3dmm.KIND,))
     return run_stage("extract-au", KIND, process, items, out_dir, dict(preview=preview), workers, shard, up,
                      progress, debug, argv)

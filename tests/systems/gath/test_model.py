@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from thead.systems.gath.model import AUEstimator, DiscriminatorClassifier, Generator
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_generator_shapes_and_range():
+    G = Generator(n_au=53, width=16)
+    x = torch.rand(3, 3, 100, 100) * 2 - 1
+    a = torch.rand(3, 53)
+    y = G(x, a)
+    assert y.shape == (3, 3, 100, 100) and y.min() >= -1 and y.max() <= 1
+    assert G.encode(x).shape == (3, 64, 25, 25)
+
+
+def test_generator_uses_the_au_vector():
+    G = Generator(n_au=5, width=8).eval()
+    x = torch.rand(1, 3, 100, 100) * 2 - 1
+    y0 = G(x, torch.zeros(1, 5))
+    y1 = G(x, torch.ones(1, 5))
+    assert (y0 - y1).abs().mean() > 1e-4
+
+
+def test_encoder_output_is_added_at_the_end_of_the_bottleneck():
+    """With the residual blocks and fuse block zeroed, the bottleneck returns the encoder output (the paper's
+    residual connection)."""
+    G = Generator(n_au=3, width=8).eval()
+    for p in list(G.res.parameters()) + list(G.fuse.parameters()):
+        torch.nn.init.zeros_(p)
+    code = torch.randn(2, 32, 25, 25)
+    a = torch.rand(2, 3)
+    h_expected = code  # fuse gives LeakyReLU(BN(0)) = 0, res(0) = 0
+    h = G.res(G.fuse(torch.cat([code, a[:, :, None, None].expand(-1, -1, 25, 25)], 1))) + code
+    assert torch.allclose(h, h_expected)
+
+
+def test_discriminator_classifier_heads():
+    D = DiscriminatorClassifier(n_classes=7, width=8)
+    d, c = D(torch.rand(4, 3, 100, 100))
+    assert d.shape == (4, 1, 6, 6) and c.shape == (4, 7)
+    D0 = DiscriminatorClassifier(n_classes=0, width=8)
+    d, c = D0(torch.rand(2, 3, 100, 100))
+    assert c.shape == (2, 0) and D0.c_head is None
+    shared = {n for n, _ in D.named_parameters() if n.startswith("trunk")}
+    assert shared and all(not n.startswith("trunk") for n, _ in D.named_parameters() if "head" in n)
+
+
+def test_au_estimator_shapes():
+    E = AUEstimator(n_au=53, width=8)
+    x = torch.rand(2, 3, 100, 100)
+    e = E(x)
+    assert e.shape == (2, 53) and e.min() >= 0 and e.max() <= 1
+    assert E.features(x).shape == (2, 32, 25, 25)

@@ -1,0 +1,106 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import run_cli
+from thead.errors import InputError, TheadError
+from thead.systems.gath.train import TrainConfig, load_aue, train_gath
+from thead.train.checkpoint import load_checkpoint
+
+
+def _cfg(**kw):
+    return TrainConfig(**dict(dict(steps=2, batch_size=4, width=8, log_every=1, checkpoint_every=1), **kw))
+
+
+def test_aue_checkpoint_is_weights_only_data(aue_ckpt):
+    blob = torch.load(aue_ckpt, weights_only=True)
+    assert blob["step"] == 2 and blob["config"]["system"] == "aue" and blob["config"]["n_au"] == 53
+    E = load_aue(aue_ckpt)
+    assert not any(p.requires_grad for p in E.parameters())
+    assert (aue_ckpt.parent / "loss.png").stat().st_size > 0
+    m = json.loads((aue_ckpt.parent / "manifest.json").read_text())
+    assert m["kind"] == "thead.checkpoint" and m["items"][0]["outputs"]["checkpoint"] == "last.pt"
+
+
+@pytest.mark.parametrize("variant", ["gath", "gath-c", "gath-dc"])
+def test_two_training_steps_per_variant(gath_data, aue_ckpt, tmp_path, variant):
+    p = train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / variant,
+                   _cfg(variant=variant), progress=False)
+    blob = load_checkpoint(p)
+    assert blob["step"] == 2 and set(blob["models"]) == ({"G"} if variant == "gath-dc" else {"G", "D"})
+    log = [json.loads(line) for line in (tmp_path / variant / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2]
+    assert ("cls_fake" in log[0]) == (variant == "gath") and ("adv_g" in log[0]) == (variant != "gath-dc")
+    assert all(torch.isfinite(torch.tensor(r["g"])) for r in log)
+
+
+def test_training_moves_weights_and_lowers_reconstruction(gath_data, aue_ckpt, tmp_path):
+    p = train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "r",
+                   _cfg(variant="gath-dc", steps=12, lr=1e-3, checkpoint_every=100), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    first = sum(r["rec"] for r in log[:3]) / 3
+    last = sum(r["rec"] for r in log[-3:]) / 3
+    assert last < first, (first, last)
+    assert load_checkpoint(p)["step"] == 12
+
+
+def test_resume_after_interruption_matches_uninterrupted(gath_data, aue_ckpt, tmp_path):
+    args = (gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt)
+    ref = load_checkpoint(train_gath(*args, tmp_path / "full", _cfg(steps=4, checkpoint_every=2), progress=False))
+
+    def boom(step):
+        if step == 3:
+            raise KeyboardInterrupt  # killed after the step-2 checkpoint, mid step 3's bookkeeping
+
+    with pytest.raises(KeyboardInterrupt):
+        train_gath(*args, tmp_path / "cut", _cfg(steps=4, checkpoint_every=2), progress=False, on_step=boom)
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 2
+    with pytest.raises(TheadError, match="--resume"):
+        train_gath(*args, tmp_path / "cut", _cfg(steps=4, checkpoint_every=2), progress=False)
+    res = load_checkpoint(train_gath(*args, tmp_path / "cut", _cfg(steps=4, checkpoint_every=2), resume=True,
+                                     progress=False))
+    for net in ("G", "D"):
+        for k, v in ref["models"][net].items():
+            assert torch.equal(v, res["models"][net][k]), (net, k)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_bad_checkpoints(tmp_path, aue_ckpt, gath_data):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="weights-only"):
+        load_checkpoint(bad)
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps({"format": "thead.checkpoint/1", "x": Evil()}))
+    with pytest.raises(InputError):
+        load_checkpoint(tmp_path / "evil.pt")
+    gath_run = train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "g",
+                          _cfg(steps=1, variant="gath-dc"), progress=False)
+    with pytest.raises(TheadError, match="not an AU-estimator"):
+        load_aue(gath_run)
+
+
+def test_train_cli_and_torchrun(gath_data, aue_ckpt, tmp_path):
+    common = ["--source", gath_data["frames"], "--target-frames", gath_data["frames"], "--target-au",
+              gath_data["au"], "--aue", aue_ckpt, "--steps", "2", "--batch-size", "2", "--width", "8",
+              "--no-progress"]
+    r = run_cli("train", "gath", *common, "--variant", "nope", "-o", tmp_path / "x")
+    assert r.returncode == 2 and "--variant" in r.stderr
+    r = run_cli("train", "gath", *common, "--device", "cuda", "-o", tmp_path / "y")
+    if not torch.cuda.is_available():
+        assert r.returncode == 1 and "CUDA" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "thead",
+                        "train", "gath", *map(str, common), "-o", str(tmp_path / "ddp")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    blob = load_checkpoint(tmp_path / "ddp" / "last.pt")
+    assert blob["step"] == 2 and not any(k.startswith("module.") for k in blob["models"]["G"])

@@ -1,0 +1,135 @@
+"""GATH networks (paper section 4.1, Fig. 3). All take 100x100 RGB in [-1, 1], shape (B, 3, 100, 100).
+
+The paper gives the block structure but not every width or kernel; thead's choices (in the style of StarGAN /
+CycleGAN generators, which GATH's figure resembles) are stated per class.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+IMAGE_SIZE = 100  # px, GATH section 4.1
+
+
+def _enc_block(cin: int, cout: int, k: int, s: int, p: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, p, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.1))
+
+
+class ResBlock(nn.Module):
+    """conv-BN-LeakyReLU-conv-BN plus identity (He et al. 2016)."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.LeakyReLU(0.1),
+            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class Generator(nn.Module):
+    """G = decoder(encoder(x_src), e_tgt) (GATH eq. 1, Fig. 3a).
+
+    Encoder: four conv-BN-LeakyReLU(0.1) blocks: 3->64 (7x7, s1), 64->128 (4x4, s2), 128->256 (4x4, s2),
+    256->256 (3x3, s1): 100 -> 100 -> 50 -> 25 -> 25 px. The AU vector (A,) is broadcast to (A, 25, 25) and
+    concatenated. Decoder: a conv block (256+A -> 256, 3x3), six ResNet blocks, the encoder output added at the end
+    of the bottleneck (the paper's residual connection), two transposed-conv blocks (256->128->64, 4x4, s2:
+    25 -> 50 -> 100), a 7x7 output conv to 3 channels and tanh.
+
+    Args:
+        n_au: length A of the AU coefficient vector (ICT blendshapes: 53; the paper's FaceWarehouse: 46).
+        width: channels of the first block (64 in the description above).
+    """
+
+    def __init__(self, n_au: int, width: int = 64):
+        super().__init__()
+        w = width
+        self.n_au = n_au
+        self.encoder = nn.Sequential(_enc_block(3, w, 7, 1, 3), _enc_block(w, 2 * w, 4, 2, 1),
+                                     _enc_block(2 * w, 4 * w, 4, 2, 1), _enc_block(4 * w, 4 * w, 3, 1, 1))
+        self.fuse = _enc_block(4 * w + n_au, 4 * w, 3, 1, 1)
+        self.res = nn.Sequential(*[ResBlock(4 * w) for _ in range(6)])
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.1),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.LeakyReLU(0.1))
+        self.out = nn.Conv2d(w, 3, 7, 1, 3)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 100, 100) -> identity code (B, 4w, 25, 25)."""
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor, au: torch.Tensor) -> torch.Tensor:
+        """identity code and AU vectors (B, A) in [0, 1] -> image (B, 3, 100, 100) in [-1, 1]."""
+        a = au[:, :, None, None].expand(-1, -1, code.shape[2], code.shape[3])
+        h = self.res(self.fuse(torch.cat([code, a], 1))) + code
+        return torch.tanh(self.out(self.up(h)))
+
+    def forward(self, x: torch.Tensor, au: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x), au)
+
+
+class DiscriminatorClassifier(nn.Module):
+    """D and C sharing every hidden layer (GATH Fig. 3b), separate output layers.
+
+    Trunk: four 4x4 stride-2 convs with LeakyReLU(0.2) (64, 128, 256, 512 channels; 100 -> 50 -> 25 -> 12 -> 6 px).
+    D head: 3x3 conv to one channel, a 6x6 PatchGAN map of least-squares scores (no sigmoid). C head: a 6x6 conv
+    over the whole map to ``n_classes`` identity logits.
+    """
+
+    def __init__(self, n_classes: int, width: int = 64):
+        super().__init__()
+        w = width
+        layers, cin = [], 3
+        for cout in (w, 2 * w, 4 * w, 8 * w):
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2)]
+            cin = cout
+        self.trunk = nn.Sequential(*layers)
+        self.d_head = nn.Conv2d(cin, 1, 3, 1, 1)
+        # n_classes == 0: a discriminator alone (the GATH-C baseline)
+        self.c_head = nn.Conv2d(cin, n_classes, 6, 1, 0) if n_classes > 0 else None
+        self.n_classes = n_classes
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> D scores (B, 1, 6, 6) and class logits (B, n_classes)."""
+        h = self.trunk(x)
+        logits = self.c_head(h).flatten(1) if self.c_head is not None else h.new_zeros(len(x), 0)
+        return self.d_head(h), logits
+
+
+class AUEstimator(nn.Module):
+    """E: image -> AU coefficients (GATH section 3.2, Fig. 3c), VGG-9-like: six 3x3 convs (conv1_1..conv3_2,
+    64/64/128/128/256/256 channels, ReLU, 2x2 max-pool after conv1_2 and conv2_2) and three fully connected layers
+    after an adaptive 3x3 average pool (which gives the translation/scale tolerance the paper asks of f_au's
+    consumer). Output: sigmoid, (B, A) in [0, 1]. ``features(x)`` is f_au: conv3_2's activations, (B, 256, 25, 25).
+    """
+
+    def __init__(self, n_au: int, width: int = 64):
+        super().__init__()
+        w = width
+
+        def conv(cin, cout):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1), nn.ReLU())
+
+        self.block1 = nn.Sequential(conv(3, w), conv(w, w), nn.MaxPool2d(2))
+        self.block2 = nn.Sequential(conv(w, 2 * w), conv(2 * w, 2 * w), nn.MaxPool2d(2))
+        self.conv3_1 = conv(2 * w, 4 * w)
+        self.conv3_2 = nn.Conv2d(4 * w, 4 * w, 3, 1, 1)
+        self.head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(3), nn.Flatten(), nn.Linear(4 * w * 9, 512),
+                                  nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, n_au))
+        self.n_au = n_au
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """f_au (GATH eq. 4): conv3_2 pre-activation features, (B, 256, 25, 25)."""
+        return self.conv3_2(self.conv3_1(self.block2(self.block1(x))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.features(x)))
+
+
+def count_parameters(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+

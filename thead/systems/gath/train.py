@@ -1,0 +1,315 @@
+"""Training of the AU estimator (GATH eq. 2) and of GATH and its two baselines (eq. 3-10).
+
+Variants (paper section 5): ``gath`` = G + D + C (full model); ``gath-c`` = G + D, no classifier;
+``gath-dc`` = G alone (AU, reconstruction and TV losses). One step = one D/C update then one G update on a batch
+of sources x_src (with labels), real images x_re (another source batch with labels) and targets (y_tgt, e_tgt).
+
+Output folder: ``last.pt`` (every ``checkpoint_every`` steps and at the end), ``step-NNNNNN.pt`` snapshots,
+``log.jsonl``, ``loss.png``, ``config.json``, ``command.txt`` and a ``thead.checkpoint`` manifest. ``resume=True``
+continues from ``last.pt`` exactly (weights, optimizer moments, step, all RNG states).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from thead.errors import TheadError
+
+VARIANTS = ("gath", "gath-c", "gath-dc")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 10000
+    batch_size: int = 64  # per process
+    lr: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    lambda_rec: float = 1.0
+    lambda_tv: float = 1.0
+    lambda_adv: float = 0.05
+    lambda_cls: float = 0.05
+    width: int = 64
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "cpu"
+    variant: str = "gath"
+    max_per_item: int = 0  # source frames kept per video item (0: all)
+    extra: dict = field(default_factory=dict)
+
+
+def _prepare_out(out_dir: Path, resume: bool) -> Optional[Path]:
+    from thead.train.checkpoint import latest_checkpoint
+
+    out_dir = Path(out_dir)
+    last = latest_checkpoint(out_dir)
+    if last is not None and not resume:
+        raise TheadError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another -o")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return last if resume else None
+
+
+def _write_run_files(out_dir: Path, cfg: dict, argv: Optional[list[str]]) -> None:
+    from thead.manifest import atomic_write_text
+
+    atomic_write_text(out_dir / "config.json", json.dumps(cfg, indent=1, default=str) + "\n")
+    with open(out_dir / "command.txt", "a") as f:  # every invocation, resumes included (ESPnet's habit)
+        f.write(" ".join(argv if argv is not None else sys.argv) + "\n")
+
+
+def _write_manifest(out_dir: Path, stage: str, cfg: dict, step: int, argv) -> Path:
+    from thead.manifest import Item, ManifestWriter, make_producer
+
+    w = ManifestWriter(out_dir, "thead.checkpoint", make_producer(stage, cfg, argv))
+    outputs = {"checkpoint": "last.pt", "log": "log.jsonl"}
+    if (out_dir / "loss.png").exists():
+        outputs["plot"] = "loss.png"
+    w.add(Item(id=out_dir.name, status="done", outputs=outputs, meta={"step": step, "system": stage}))
+    w.finish()
+    return w.path
+
+
+class _Loop:
+    """Step counting, logging, checkpointing and progress shared by both trainers."""
+
+    def __init__(self, out_dir: Path, total: int, start: int, cfg: TrainConfig, is_main: bool, progress: bool,
+                 label: str):
+        from thead.train.log import JsonlLog
+
+        self.out_dir, self.total, self.cfg, self.is_main = Path(out_dir), total, cfg, is_main
+        self.log = JsonlLog(self.out_dir / "log.jsonl", resume_step=start) if is_main else None
+        self.t0 = time.perf_counter()
+        self.start = start
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.prog = None
+        if progress and is_main:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.prog = Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.description}"), TimeRemainingColumn(),
+                                 console=Console(stderr=True))
+            self.prog.start()
+            self.task = self.prog.add_task("", total=total, completed=start)
+
+    def record(self, step: int, losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.count += 1
+        if self.prog is not None:
+            self.prog.update(self.task, completed=step, description=" ".join(f"{k}={v:.3g}" for k, v in
+                                                                             losses.items()))
+        if self.is_main and (step % self.cfg.log_every == 0 or step == self.total):
+            rec = {"step": step, **{k: v / self.count for k, v in self.sums.items()},
+                   "steps_per_s": (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)}
+            self.log.write(rec)
+            self.sums, self.count = {}, 0
+
+    def close(self) -> None:
+        if self.prog is not None:
+            self.prog.stop()
+
+
+def _seed_all(seed: int) -> "object":
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def _batch(n: int, bs: int, gen):
+    import torch
+
+    return torch.randint(n, (bs,), generator=gen)
+
+
+def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainConfig, resume: bool = False,
+              progress: bool = True, argv=None, on_step: Optional[Callable[[int], None]] = None) -> Path:
+    """Train the AU estimator E on the target set (GATH eq. 2). Returns the last checkpoint's path.
+
+    Raises:
+        TheadError / InputError: bad data, existing run without ``resume``, unknown device.
+    """
+    import torch
+
+    from thead.systems.gath.data import load_target_set, to_model_range
+    from thead.systems.gath.losses import aue_loss
+    from thead.systems.gath.model import AUEstimator
+    from thead.train import dist
+    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.log import plot_losses
+
+    out_dir = Path(out_dir)
+    last = _prepare_out(out_dir, resume)
+    d = dist.setup(cfg.device)
+    tgt = load_target_set(target_frames, target_au)
+    n_au = tgt.au.shape[1]
+    gen = _seed_all(cfg.seed + d.rank)
+    E = AUEstimator(n_au, cfg.width).to(d.device)
+    opt = torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    Ew = dist.wrap(E, d)
+    conf = dict(asdict(cfg), system="aue", n_au=n_au, target_frames=str(target_frames), target_au=str(target_au))
+    start = restore(load_checkpoint(last), {"aue": Ew}, {"aue": opt}, gen) if last else 0
+    if d.is_main:
+        _write_run_files(out_dir, conf, argv)
+    loop = _Loop(out_dir, cfg.steps, start, cfg, d.is_main, progress, "train aue")
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            idx = _batch(len(tgt.images), cfg.batch_size, gen)
+            x = to_model_range(tgt.images[idx]).to(d.device)
+            e = tgt.au[idx].to(d.device)
+            loss = aue_loss(Ew(x), e)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loop.record(step, {"aue": float(loss.detach())})
+            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                save_checkpoint(out_dir / "last.pt", models={"aue": Ew}, optimizers={"aue": opt}, step=step,
+                                config=conf, generator=gen)
+            if on_step is not None:
+                on_step(step)
+    finally:
+        loop.close()
+    if d.is_main:
+        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", "AU estimator (GATH eq. 2)")
+        _write_manifest(out_dir, "train aue", conf, cfg.steps, argv)
+    dist.teardown()
+    return out_dir / "last.pt"
+
+
+def load_aue(path: Path, device="cpu"):
+    """A frozen AU estimator from a ``train aue`` checkpoint (eval mode, no gradients)."""
+    from thead.systems.gath.model import AUEstimator
+    from thead.train.checkpoint import load_checkpoint
+
+    blob = load_checkpoint(path)
+    if blob["config"].get("system") != "aue":
+        raise TheadError(f"{path}: not an AU-estimator checkpoint (system {blob['config'].get('system')!r})")
+    E = AUEstimator(int(blob["config"]["n_au"]), int(blob["config"]["width"]))
+    E.load_state_dict(blob["models"]["aue"])
+    E.eval().requires_grad_(False)
+    return E.to(device)
+
+
+def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, out_dir: Path, cfg: TrainConfig,
+               resume: bool = False, progress: bool = True, argv=None,
+               on_step: Optional[Callable[[int], None]] = None) -> Path:
+    """Train GATH (or a baseline, ``cfg.variant``) with the composite loss of GATH eq. 3 (updates: eq. 9, 10).
+
+    Args:
+        source: ``thead.frames`` manifest of source portraits/frames (identity = item).
+        target_frames, target_au: the target set (frames and their AU coefficient vectors).
+        aue: checkpoint of ``train aue`` (f_au = its conv3_2 features).
+
+    Returns:
+        the last checkpoint's path.
+    """
+    import torch
+
+    from thead.systems.gath import losses as L
+    from thead.systems.gath.data import load_source_set, load_target_set, to_model_range
+    from thead.systems.gath.model import DiscriminatorClassifier, Generator
+    from thead.train import dist
+    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.log import plot_losses
+
+    if cfg.variant not in VARIANTS:
+        raise TheadError(f"--variant must be one of {', '.join(VARIANTS)}")
+    out_dir = Path(out_dir)
+    last = _prepare_out(out_dir, resume)
+    d = dist.setup(cfg.device)
+    src = load_source_set(source, max_per_item=cfg.max_per_item)
+    tgt = load_target_set(target_frames, target_au)
+    E = load_aue(aue, d.device)
+    n_au = tgt.au.shape[1]
+    if E.n_au != n_au:
+        raise TheadError(f"AU estimator predicts {E.n_au} AUs but the target set has {n_au}")
+    gen = _seed_all(cfg.seed + d.rank)
+    use_d = cfg.variant in ("gath", "gath-c")
+    use_c = cfg.variant == "gath"
+    G = Generator(n_au, cfg.width).to(d.device)
+    models = {"G": dist.wrap(G, d)}
+    opts = {"G": torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))}
+    if use_d:
+        D = DiscriminatorClassifier(len(src.classes) if use_c else 0, cfg.width).to(d.device)
+        models["D"] = dist.wrap(D, d)
+        opts["D"] = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    conf = dict(asdict(cfg), system="gath", n_au=n_au, classes=src.classes, source=str(source),
+                target_frames=str(target_frames), target_au=str(target_au), aue=str(aue))
+    start = restore(load_checkpoint(last), models, opts, gen) if last else 0
+    if d.is_main:
+        _write_run_files(out_dir, conf, argv)
+    Gw = models["G"]
+    Dw = models.get("D")
+    loop = _Loop(out_dir, cfg.steps, start, cfg, d.is_main, progress, f"train {cfg.variant}")
+    bs = cfg.batch_size
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            i_src, i_re, i_tgt = (_batch(len(src.images), bs, gen), _batch(len(src.images), bs, gen),
+                                  _batch(len(tgt.images), bs, gen))
+            x_src = to_model_range(src.images[i_src]).to(d.device)
+            c_src = src.labels[i_src].to(d.device)
+            x_re = to_model_range(src.images[i_re]).to(d.device)
+            c_re = src.labels[i_re].to(d.device)
+            y_tgt = to_model_range(tgt.images[i_tgt]).to(d.device)
+            e_tgt = tgt.au[i_tgt].to(d.device)
+            logs = {}
+            x_fake = Gw(x_src, e_tgt)
+            if use_d:  # eq. 9: one forward over real and fake together (DDP wants one forward per backward)
+                d_out, c_out = Dw(torch.cat([x_re, x_fake.detach()]))
+                d_real, d_fake = d_out[:bs], d_out[bs:]
+                loss_d = cfg.lambda_adv * L.d_adversarial_loss(d_real, d_fake)
+                if use_c:
+                    loss_cls_real = L.classification_loss(c_out[:bs], c_re)
+                    loss_d = loss_d + cfg.lambda_cls * loss_cls_real
+                    logs["cls_real"] = float(loss_cls_real.detach())
+                opts["D"].zero_grad(set_to_none=True)
+                loss_d.backward()
+                opts["D"].step()
+                logs["d"] = float(loss_d.detach())
+            # eq. 10
+            with torch.no_grad():
+                f_tgt = E.features(y_tgt)
+            l_au = L.au_loss(f_tgt, E.features(x_fake))
+            l_rec = L.reconstruction_loss(x_src, x_fake)
+            l_tv = L.tv_loss(x_fake)
+            loss_g = l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
+            logs.update(au=float(l_au.detach()), rec=float(l_rec.detach()), tv=float(l_tv.detach()))
+            if use_d:
+                d_g, c_g = Dw(x_fake)
+                l_adv = L.g_adversarial_loss(d_g)
+                loss_g = loss_g + cfg.lambda_adv * l_adv
+                logs["adv_g"] = float(l_adv.detach())
+                if use_c:
+                    l_cls = L.classification_loss(c_g, c_src)
+                    loss_g = loss_g + cfg.lambda_cls * l_cls
+                    logs["cls_fake"] = float(l_cls.detach())
+            opts["G"].zero_grad(set_to_none=True)
+            loss_g.backward()
+            opts["G"].step()
+            logs["g"] = float(loss_g.detach())
+            loop.record(step, logs)
+            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
+                                generator=gen)
+            if on_step is not None:
+                on_step(step)
+    finally:
+        loop.close()
+    if d.is_main:
+        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", f"{cfg.variant} (GATH eq. 3)")
+        _write_manifest(out_dir, "train gath", conf, cfg.steps, argv)
+    dist.teardown()
+    return out_dir / "last.pt"
