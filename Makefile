@@ -16,9 +16,10 @@ install-python:
 
 install: install-system install-python
 
-# Main job: the preprocessing chain on the bundled clips and portraits, ending in demo_out/report.md
+# Main job: the preprocessing chain on the bundled clips and portraits (demo_out/report.md), then a few minutes of
+# GATH training and `synthesize gath --au zeros` on a bundled portrait (demo_out/gath/report.md)
 demo: install
-	$(MAKE) -f stages/preprocess.mk WORK=demo_out
+	$(MAKE) -f stages/gath.mk WORK=demo_out preprocess gath
 
 test: install
 	$(PYTHON) -m pytest -q

@@ -14,6 +14,8 @@ _FIGURES = {
                                                                            "{:.2%}")],
     "thead.au": [("n_frames", "frames", "{}"), ("blinks", "blinks (AU45 > 1)", "{}")],
     "thead.frames": [("operation", "operation", "{}"), ("n_frames", "frames", "{}")],
+    "thead.checkpoint": [("system", "system", "{}"), ("step", "steps", "{}")],
+    "thead.synthesis": [("variant", "variant", "{}"), ("checkpoint_step", "trained steps", "{}"), ("au", "--au", "{}")],
 }
 
 
@@ -42,7 +44,7 @@ def build_report(work_dir: Path, out: Path, title: str = "thead report") -> Path
                 p = lm.resolve(rel)
                 r = relpath(p, out.parent)
                 links.append(f"[{k}]({r})")
-                if p.suffix == ".png" and k in ("preview", "plot", "image"):
+                if p.suffix == ".png" and k in ("preview", "plot", "image", "compare", "pasted"):
                     images.append((it.id, k, r))
             status = it.status if it.status == "done" else f"**{it.status}**: {it.error or ''}"
             lines.append(f"| {it.id} | {status} | " + " | ".join(vals) + f" | {' '.join(links)} |")
@@ -51,6 +53,8 @@ def build_report(work_dir: Path, out: Path, title: str = "thead report") -> Path
         if sheet.exists():
             lines += [f"![contact sheet]({relpath(sheet, out.parent)})", ""]
         for iid, k, r in images[:12]:
+            if k == "compare":
+                lines += ["input (frontalized) | synthesis | synthesis + CLAHE", ""]
             lines += [f"**{iid}** ({k})", "", f"![{iid} {k}]({r})", ""]
     atomic_write_text(out, "\n".join(lines) + "\n")
     return out

@@ -49,16 +49,19 @@ class Frontalizer:
         self.ref_xyz, self.ref_mask = fill_holes(self.ref_xyz.astype(np.float64), self.ref_mask)
         self._pts = self.ref_xyz[self.ref_mask]
 
-    def __call__(self, rgb: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, rgb: np.ndarray, landmarks: np.ndarray, return_map: bool = False):
         """Frontalize one image.
 
         Args:
             rgb: (H, W, 3) uint8.
             landmarks: (68, 2) float px (ibug order).
 
+            return_map: also return where each output pixel was sampled (for pasting results back).
+
         Returns:
             frontal (size, size, 3) uint8 and the soft-symmetry weight map (size, size) float32 in [0, 1]
-            (1 = taken from the mirrored side).
+            (1 = taken from the mirrored side); with ``return_map`` also mapx, mapy (size, size) float32, the input
+            pixel coordinates of each output pixel (-1 outside the reference head).
         """
         import cv2
 
@@ -94,7 +97,10 @@ class Frontalizer:
         mirror_ok = self.ref_mask[:, ::-1]
         weight = np.where(mirror_ok, weight, 0.0)
         res = out * (1 - weight[..., None]) + mirrored * weight[..., None]
-        return np.clip(res + 0.5, 0, 255).astype(np.uint8), weight.astype(np.float32)
+        res = np.clip(res + 0.5, 0, 255).astype(np.uint8)
+        if return_map:
+            return res, weight.astype(np.float32), mapx, mapy
+        return res, weight.astype(np.float32)
 
 
 def outside_map(mask: np.ndarray, inside: np.ndarray, size: int) -> np.ndarray:

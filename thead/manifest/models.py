@@ -125,6 +125,20 @@ class CheckpointMeta(_Open):
     system: Optional[str] = None
 
 
+# ---- thead.synthesis ------------------------------------------------------------------------------------------
+class SynthesisOutputs(_Open):
+    image: Optional[str] = Field(None, description="synthesized PNG (one coefficient vector)")
+    video: Optional[str] = Field(None, description="synthesized MP4 (a sequence), with the driving audio if known")
+    pasted: Optional[str] = Field(None, description="the result pasted back into the source picture (PNG)")
+    compare: Optional[str] = Field(None, description="side-by-side PNG: input | synthesis | CLAHE")
+
+
+class SynthesisMeta(MediaMeta):
+    variant: Optional[str] = None
+    checkpoint_step: Optional[int] = None
+    au: Optional[str] = None
+
+
 class Item(BaseModel):
     """One input's record. ``outputs`` paths are relative to the manifest's folder."""
 
@@ -202,6 +216,14 @@ KINDS: dict[str, KindSpec] = {
         meta=CheckpointMeta,
         required_outputs=("checkpoint",),
         conventions={"checkpoint": "torch.save of a dict of tensors and plain values; load with weights_only=True"},
+    ),
+    "thead.synthesis": KindSpec(
+        kind="thead.synthesis",
+        description="Synthesized faces (PNG / MP4) from a trained system",
+        outputs=SynthesisOutputs,
+        meta=SynthesisMeta,
+        required_outputs=(),
+        conventions={"images": "RGB uint8; GATH outputs are 100x100 frontal crops unless pasted back"},
     ),
     "thead.frames": KindSpec(
         kind="thead.frames",

@@ -25,3 +25,12 @@ def aue_ckpt(gath_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("aue")
     return train_aue(gath_data["frames"], gath_data["au"], out / "run",
                      TrainConfig(steps=2, batch_size=4, width=8, log_every=1), progress=False)
+
+
+@pytest.fixture(scope="session")
+def gath_ckpt(gath_data, aue_ckpt, tmp_path_factory):
+    from thead.systems.gath.train import TrainConfig, train_gath
+
+    out = tmp_path_factory.mktemp("gathrun")
+    return train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, out / "run",
+                      TrainConfig(steps=2, batch_size=4, width=8, log_every=1, variant="gath"), progress=False)

@@ -1,0 +1,87 @@
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+from thead.errors import InputError
+from thead.face.au import write_openface_csv
+from thead.face.facemodel import load_face_model
+from thead.media import probe_video, read_image
+from thead.systems.gath.au_spec import blendshapes_from_aus, parse_au
+
+NAMES = load_face_model().exp_names
+
+
+def test_au_forms():
+    assert parse_au("zeros", NAMES)[0].coeffs.shape == (1, 53) and parse_au("zeros", NAMES)[0].coeffs.max() == 0
+    assert parse_au("ones", NAMES)[0].coeffs.min() == 1
+    w = parse_au("AU12_r=3, AU26=2", NAMES)[0].coeffs[0]
+    assert w[NAMES.index("mouthSmile_L")] == pytest.approx(0.6) == w[NAMES.index("mouthSmile_R")]
+    assert w[NAMES.index("jawOpen")] == pytest.approx(0.4) and w.sum() == pytest.approx(1.6)
+    v = parse_au(",".join(["0.5"] * 53), NAMES)[0]
+    assert v.coeffs.shape == (1, 53) and not v.is_sequence
+
+
+@pytest.mark.parametrize("spec,msg", [
+    ("AU99_r=1", "unknown action unit"), ("AU12_r=7", "outside OpenFace's 0-5"), ("AU12_r=nan", "not a number"),
+    ("AU12_r=x", "not a number"), ("0.1,0.2", "expected 53 coefficients"),
+    (",".join(["nan"] * 53), "NaN"), (",".join(["1.5"] * 53), r"\[0, 1\]"), ("smile", "expected zeros"),
+    ("missing.csv", "no such file")])
+def test_au_errors(spec, msg):
+    with pytest.raises(InputError, match=msg):
+        parse_au(spec, NAMES)
+
+
+def test_au_from_csv_and_npy(tmp_path):
+    au = np.zeros((10, 2), np.float32)
+    au[:, 0] = np.linspace(0, 5, 10)
+    write_openface_csv(tmp_path / "d.csv", au, np.arange(10) / 25.0, np.ones(10, bool), ["AU12_r", "AU45_r"])
+    seq = parse_au(str(tmp_path / "d.csv"), NAMES)[0]
+    assert seq.is_sequence and seq.fps == pytest.approx(25.0) and seq.coeffs.shape == (10, 53)
+    assert seq.coeffs[-1, NAMES.index("mouthSmile_L")] == pytest.approx(1.0)
+    np.save(tmp_path / "bad.npy", np.zeros((4, 7)))
+    with pytest.raises(InputError, match="expected 53"):
+        parse_au(str(tmp_path / "bad.npy"), NAMES)
+    assert blendshapes_from_aus({"AU27_r": 5}, NAMES)[NAMES.index("jawOpen")] == 1.0
+
+
+def test_neutralize_and_paste_back(gath_ckpt, happy, tmp_path):
+    r = run_cli("synthesize", "gath", "--checkpoint", gath_ckpt, "--source", happy, "--au", "zeros", "--paste-back",
+                "--postprocess", "clahe", "-o", tmp_path, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    it = json.loads((tmp_path / "manifest.json").read_text())["items"][0]
+    assert it["status"] == "done" and it["meta"]["checkpoint_step"] == 2
+    out = read_image(tmp_path / it["outputs"]["image"])
+    src = read_image(happy)
+    pasted = read_image(tmp_path / it["outputs"]["pasted"])
+    assert out.shape == (100, 100, 3) and read_image(tmp_path / it["outputs"]["compare"]).shape == (100, 300, 3)
+    assert pasted.shape == src.shape
+    changed = np.abs(pasted.astype(int) - src.astype(int)).sum(2) > 0
+    h, w = changed.shape
+    ys, xs = np.nonzero(changed)
+    # only the face region changed: the changed area is a minority of the picture, centred in it
+    assert 0.05 < changed.mean() < 0.6
+    assert abs(xs.mean() - w / 2) < w / 4 and not changed[:5].any() and not changed[:, :5].any()
+
+
+def test_driving_manifest_gives_mp4_with_audio(gath_ckpt, gath_data, happy, tmp_path):
+    r = run_cli("synthesize", "gath", "--checkpoint", gath_ckpt, "--source", happy, "--au", gath_data["au"],
+                "-o", tmp_path, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    it = json.loads((tmp_path / "manifest.json").read_text())["items"][0]
+    for clip in ("a", "b"):
+        info = probe_video(tmp_path / it["outputs"][f"video:{clip}"])
+        n = len(np.load(gath_data["dir"] / "au" / f"{clip}.expression.npy"))
+        assert info.has_audio and info.n_frames_nominal == n and (info.width, info.height) == (100, 100)
+    # the manifest's still portraits give one picture each, under their own keys
+    for still in ("SadTalker_happy1", "SadTalker_sad1"):
+        assert read_image(tmp_path / it["outputs"][f"image:{still}"]).shape == (100, 100, 3)
+
+
+def test_bad_au_fails_before_any_work(gath_ckpt, happy, tmp_path):
+    r = run_cli("synthesize", "gath", "--checkpoint", gath_ckpt, "--source", happy, "--au", "AU12_r=9",
+                "-o", tmp_path / "o")
+    assert r.returncode == 1 and "0-5" in r.stderr and not (tmp_path / "o").exists()
+    r = run_cli("synthesize", "gath", "--checkpoint", tmp_path / "nope.pt", "--source", happy, "-o", tmp_path / "p")
+    assert r.returncode == 1 and "checkpoint not found" in r.stderr

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
+                           workers_opt)
+
+synth_app = typer.Typer(help="Synthesize with a trained system: thead synthesize SYSTEM ...", no_args_is_help=True)
+app.add_typer(synth_app, name="synthesize")
+
+
+@synth_app.command("gath", epilog="Examples: thead synthesize gath --checkpoint runs/gath/last.pt --source "
+                   "portrait.png --au zeros --paste-back;  --au \"AU12_r=3,AU26_r=2\";  --au work/au/manifest.json")
+def synthesize_gath(
+    source: list[Path] = typer.Option(..., "--source", help="Portrait image(s) or folder(s); any size."),
+    checkpoint: Path = typer.Option(..., help="A 'thead train gath' checkpoint (last.pt)."),
+    au: str = typer.Option("zeros", "--au", help="zeros | ones | AUxx_r=V,... (0-5) | K numbers in [0,1] | "
+                           ".csv | .npy | thead.au manifest."),
+    output: Path = typer.Option(Path("thead_out/gath"), "-o", "--output", help="Output folder."),
+    paste_back: bool = typer.Option(False, "--paste-back", help="Also paste the result into the source picture."),
+    postprocess: str = typer.Option("none", help="none or clahe (GATH section 4.2)."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    workers: int = workers_opt(),
+    shard: Optional[str] = shard_opt(),
+    as_json: bool = json_opt(),
+    progress: bool = progress_opt(),
+) -> int:
+    """GATH: a portrait plus AU coefficients gives the same face with that expression (--au zeros neutralizes).
+
+    Input: images. Output kind: thead.synthesis (PNG, MP4 with the driving audio, pasted-back pictures).
+    """
+    from thead.systems.gath import synthesize as syn
+
+    res = syn.run(paths(source), checkpoint, au, output, paste_back, postprocess, device, workers,
+                  parse_shard_or_exit(shard), progress, argv=argv())
+    return finish(res, as_json)

@@ -1,0 +1,175 @@
+"""GATH synthesis: a portrait plus AU coefficients -> the same face with that expression (paper sections 3, 5.4).
+
+Pipeline per source image: dlib landmarks -> Hassner frontalization to 100x100 (the training crops' geometry) ->
+G(x_src, e) for every requested coefficient vector -> optional CLAHE (section 4.2) -> optional paste-back: the
+100x100 result is warped back through the frontalization's own pixel correspondences (scattered linear
+interpolation of the inverse map over the visible face) and blended into the original picture with a feathered
+mask.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thead.errors import InputError, NoFaceError
+
+
+class GathGenerator:
+    """A trained generator from a ``train gath`` checkpoint, ready for inference (eval mode)."""
+
+    def __init__(self, checkpoint: Path, device: str = "cpu"):
+        from thead.systems.gath.model import Generator
+        from thead.train.checkpoint import load_checkpoint
+        from thead.train.dist import pick_device
+
+        blob = load_checkpoint(checkpoint)
+        cfg = blob["config"]
+        if cfg.get("system") != "gath":
+            raise InputError(f"{checkpoint}: not a GATH checkpoint (system {cfg.get('system')!r})")
+        self.device = pick_device(device)
+        self.G = Generator(int(cfg["n_au"]), int(cfg["width"]))
+        self.G.load_state_dict(blob["models"]["G"])
+        self.G.eval().to(self.device)
+        self.n_au = int(cfg["n_au"])
+        self.step = int(blob["step"])
+        self.variant = cfg.get("variant", "gath")
+
+    def __call__(self, face: np.ndarray, coeffs: np.ndarray, batch: int = 64) -> np.ndarray:
+        """face: (100, 100, 3) uint8; coeffs: (T, A) in [0, 1] -> (T, 100, 100, 3) uint8."""
+        import torch
+
+        from thead.systems.gath.data import to_model_range
+
+        x = to_model_range(torch.from_numpy(face).permute(2, 0, 1)[None]).to(self.device)
+        outs = []
+        with torch.no_grad():
+            code = self.G.encode(x)
+            for i in range(0, len(coeffs), batch):
+                e = torch.from_numpy(np.asarray(coeffs[i:i + batch], np.float32)).to(self.device)
+                y = self.G.decode(code.expand(len(e), -1, -1, -1), e)
+                outs.append(((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy())
+        return np.concatenate(outs)
+
+
+class PasteBack:
+    """Warp 100x100 frontal results back into the source picture (inverse of one frontalization)."""
+
+    def __init__(self, image_shape: tuple[int, int], mapx: np.ndarray, mapy: np.ndarray, weight: np.ndarray,
+                 feather_px: float = 4.0):
+        import cv2
+        from scipy.interpolate import griddata
+
+        h, w = image_shape
+        size = mapx.shape[0]
+        ok = (mapx >= 0) & (mapy >= 0) & (mapx <= w - 1) & (mapy <= h - 1) & (weight < 0.5)
+        ok = cv2.erode(ok.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)  # keep away from the rim
+        if ok.sum() < 50:
+            raise NoFaceError("paste-back: too little of the face is visible to paste into")
+        rr, cc = np.nonzero(ok)
+        pts = np.stack([mapx[ok], mapy[ok]], 1)
+        x0, y0 = np.floor(pts.min(0)).astype(int)
+        x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
+        gx, gy = np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))
+        col = griddata(pts, cc.astype(np.float32), (gx, gy), method="linear")
+        row = griddata(pts, rr.astype(np.float32), (gx, gy), method="linear")
+        inside = np.isfinite(col) & np.isfinite(row)
+        self.box = (x0, y0, x1, y1)
+        self.mapc = np.where(inside, col, -1).astype(np.float32)
+        self.mapr = np.where(inside, row, -1).astype(np.float32)
+        m = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
+        self.alpha = cv2.GaussianBlur(m, (0, 0), feather_px) * m
+        self.size = size
+
+    def __call__(self, image: np.ndarray, face: np.ndarray) -> np.ndarray:
+        """image: (H, W, 3) uint8 original; face: (100, 100, 3) uint8 synthesized -> (H, W, 3) uint8."""
+        import cv2
+
+        x0, y0, x1, y1 = self.box
+        patch = cv2.remap(face, self.mapc, self.mapr, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = image.copy()
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        a = self.alpha[..., None]
+        out[y0:y1, x0:x1] = np.clip(region * (1 - a) + patch * a + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Synthesize every requested expression for one source portrait (runner process function)."""
+    from thead.face.facemodel import load_face_model
+    from thead.face.frontalize import Frontalizer
+    from thead.face.landmarks import LandmarkExtractor
+    from thead.media import VideoWriter, read_image, write_image
+    from thead.postprocess import clahe
+    from thead.stages.common import cached
+    from thead.systems.gath.au_spec import parse_au
+
+    G = cached(("gath", cfg["checkpoint"], cfg["device"]), lambda: GathGenerator(Path(cfg["checkpoint"]),
+                                                                                 cfg["device"]))
+    front = cached(("front", 100, None), lambda: Frontalizer(load_face_model(), 100))
+    ex = cached(("lmk", "hog", 10), lambda: LandmarkExtractor())
+    model = load_face_model()
+    names = model.exp_names if G.n_au == model.k_exp else [f"c{i}" for i in range(G.n_au)]
+    seqs = parse_au(cfg["au"], names)
+    img = read_image(work.source)
+    res = ex.image(img)
+    if not res.detected[0]:
+        raise NoFaceError(f"{work.source.name}: no face found")
+    face, weight, mapx, mapy = front(img, res.landmarks[0], return_map=True)
+    paste = PasteBack(img.shape[:2], mapx, mapy, weight) if cfg["paste_back"] else None
+    outputs: dict[str, Path] = {"frontal": write_image(out_dir / f"{work.id}.frontal.png", face)}
+    meta: dict[str, Any] = dict(checkpoint_step=G.step, variant=G.variant, au=cfg["au"], n_faces=res.n_faces,
+                                postprocess=cfg["postprocess"])
+    for seq in seqs:
+        frames = G(face, seq.coeffs)
+        post = np.stack([clahe(f) for f in frames]) if cfg["postprocess"] == "clahe" else frames
+        tag = f"{work.id}.{seq.label}" if len(seqs) > 1 or seq.is_sequence else work.id
+        if seq.is_sequence:
+            with VideoWriter(out_dir / f"{tag}.mp4", seq.fps, audio_from=seq.audio_from) as vw:
+                for f in post:
+                    vw.write(f)
+            outputs[f"video:{seq.label}" if len(seqs) > 1 else "video"] = vw.path
+            if paste is not None:
+                with VideoWriter(out_dir / f"{tag}.pasted.mp4", seq.fps, audio_from=seq.audio_from) as vw:
+                    for f in post:
+                        vw.write(paste(img, f))
+                outputs[f"pasted_video:{seq.label}" if len(seqs) > 1 else "pasted_video"] = vw.path
+            meta.update(n_frames=len(frames), fps=seq.fps, audio=seq.audio_from is not None)
+            continue
+        key = (lambda k: f"{k}:{seq.label}") if len(seqs) > 1 else (lambda k: k)
+        outputs[key("image")] = write_image(out_dir / f"{tag}.png", post[0])
+        row = [face, frames[0]] + ([post[0]] if cfg["postprocess"] == "clahe" else [clahe(frames[0])])
+        outputs[key("compare")] = write_image(out_dir / f"{tag}.compare.png", np.concatenate(row, 1))
+        if paste is not None:
+            outputs[key("pasted")] = write_image(out_dir / f"{tag}.pasted.png", paste(img, post[0]))
+    return outputs, meta
+
+
+def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_back: bool = False,
+        postprocess: str = "none", device: str = "cpu", workers: int = 1, shard=None, progress: bool = True,
+        debug: bool = False, argv=None):
+    """``thead synthesize gath``: every source portrait with the expression(s) of ``au``.
+
+    Outputs per source: ``<id>.frontal.png`` (the 100x100 input), ``<id>.png`` + ``<id>.compare.png`` (source |
+    synthesis | CLAHE) for a single vector, ``<id>.mp4`` (with the driving video's audio when known) for a
+    sequence, and ``<id>.pasted.png/.mp4`` with ``paste_back``. Manifest kind: ``thead.synthesis``.
+
+    Raises:
+        InputError: bad ``au`` (checked once, before any source is processed) or checkpoint.
+    """
+    from thead.face.facemodel import load_face_model
+    from thead.runner import discover, run_stage
+    from thead.systems.gath.au_spec import parse_au
+
+    if postprocess not in ("none", "clahe"):
+        raise InputError(f"--postprocess must be none or clahe, got {postprocess!r}")
+    G = GathGenerator(checkpoint, device)
+    model = load_face_model()
+    parse_au(au, model.exp_names if G.n_au == model.k_exp else [f"c{i}" for i in range(G.n_au)])
+    items, up = discover(sources, media=("image",))
+    cfg = dict(checkpoint=str(Path(checkpoint).resolve()), au=au, paste_back=paste_back, postprocess=postprocess,
+               device=device)
+    return run_stage("synthesize gath", "thead.synthesis", process, items, out_dir, cfg, workers, shard, up,
+                     progress, debug, argv)
