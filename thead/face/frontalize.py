@@ -43,6 +43,8 @@ class Frontalizer:
         # The reference is symmetric about x = 0, so the crop is centred there and mirroring is a column flip.
         c = (self.size - 1) / 2
         v = np.stack([X[:, 0] * self.k + c, c - (X[:, 1] - cy) * self.k, X[:, 2] * self.k], 1)
+        # where the reference's 68 landmarks fall in the output (px): GATH's face mask is their convex hull
+        self.landmarks_px = np.stack([lb[:, 0] * self.k + c, c - (lb[:, 1] - cy) * self.k], 1)
         r = Rasterizer(self.size, self.size)
         self.ref_xyz, self.ref_mask = r.render(v, model.triangles, X, cull_back=True)
         r.release()
@@ -101,6 +103,16 @@ class Frontalizer:
         if return_map:
             return res, weight.astype(np.float32), mapx, mapy
         return res, weight.astype(np.float32)
+
+
+def face_mask(front: "Frontalizer") -> np.ndarray:
+    """(size, size) bool: the convex hull of the reference landmarks in the frontal view (GATH's face region)."""
+    import cv2
+
+    hull = cv2.convexHull(np.round(front.landmarks_px).astype(np.int32))
+    m = np.zeros((front.size, front.size), np.uint8)
+    cv2.fillConvexPoly(m, hull, 1)
+    return m.astype(bool)
 
 
 def outside_map(mask: np.ndarray, inside: np.ndarray, size: int) -> np.ndarray:

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from thead.cli.app import app, progress_opt
+
+eval_app = typer.Typer(help="Evaluate a system in its paper's layout: thead evaluate SYSTEM ...",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="evaluate")
+
+
+@eval_app.command("gath", epilog="Example: thead evaluate gath --checkpoint runs/gath/last.pt --checkpoint "
+                  "runs/gath-c/last.pt --frames work/frontal/manifest.json --au work/au/manifest.json -o eval")
+def evaluate_gath(
+    checkpoint: list[Path] = typer.Option(..., help="GATH checkpoint(s); one table row each."),
+    frames: Path = typer.Option(..., help="thead.frames manifest of frontalized test videos."),
+    au: Path = typer.Option(..., help="thead.au manifest of the same videos."),
+    output: Path = typer.Option(Path("thead_out/eval_gath"), "-o", "--output", help="Output folder."),
+    every: int = typer.Option(5, min=1, help="Use every N-th frame as a target."),
+    max_targets: int = typer.Option(12, min=1, help="Targets per video."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
+    progress: bool = progress_opt(),
+) -> int:
+    """GATH section 5: pixel MAE/RMSE +/- CLAHE (Table 1), AU RMSE intra/inter (Tables 2, 3), identity distance.
+
+    Input kinds: thead.checkpoint files, thead.frames + thead.au. Output: metrics.json and metrics.md.
+    """
+    from thead.systems.gath.evaluate import evaluate
+
+    res = evaluate(checkpoint, frames, au, output, every, max_targets, device, progress)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        print((output / "metrics.md").read_text(), file=sys.stderr)
+    return 0

@@ -1,0 +1,1 @@
+"""Everything ``thead evaluate`` reports: pixel errors, AU errors, identity similarity."""
