@@ -21,16 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def eye_aspect_ratio(lm: np.ndarray) -> np.ndarray:
-    def one(idx):
-        p = lm[:, idx]
-        return (np.linalg.norm(p[:, 1] - p[:, 5], axis=-1) + np.linalg.norm(p[:, 2] - p[:, 4], axis=-1)) / (
-            2 * np.linalg.norm(p[:, 0] - p[:, 3], axis=-1))
-
-    return (one(list(range(36, 42))) + one(list(range(42, 48)))) / 2
-
-
 def main() -> None:
+    from thead.face.landmarks import eye_aspect_ratio
     from thead.manifest import load_manifest
     from thead.stages import au
 

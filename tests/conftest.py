@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,16 +77,6 @@ def blink_clip_landmarks():
     from thead.media import FrameReader
 
     return LandmarkExtractor().video(FrameReader(shared("videos/video-retalking_face_4.mp4")))
-
-
-def eye_aspect_ratio(lm: np.ndarray) -> np.ndarray:
-    """Soukupova & Cech (2016) eye aspect ratio averaged over both eyes: (T, 68, 2) -> (T,)."""
-    def one(idx):
-        p = lm[:, idx]
-        return (np.linalg.norm(p[:, 1] - p[:, 5], axis=-1) + np.linalg.norm(p[:, 2] - p[:, 4], axis=-1)) / (
-            2 * np.linalg.norm(p[:, 0] - p[:, 3], axis=-1))
-
-    return (one(list(range(36, 42))) + one(list(range(42, 48)))) / 2
 
 
 def run_cli(*args, cwd=None, timeout=600) -> subprocess.CompletedProcess:

@@ -69,6 +69,20 @@ class MeshOverlay:
         return np.clip(out * (1 - m) + mesh * m, 0, 255).astype(np.uint8)
 
 
+def save_figure(fig, path: Path, dpi: int = 100) -> Path:
+    """Save a matplotlib figure atomically (temporary name, then rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    from thead.manifest.io import tmp_path
+
+    path = Path(path)
+    tmp = tmp_path(path)
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
 def plot_au_curves(path: Path, au: np.ndarray, names: Sequence[str], timestamps_s: np.ndarray,
                    title: str = "", highlight: Sequence[str] = ("AU12_r", "AU25_r", "AU26_r", "AU45_r")) -> Path:
     """PNG of AU intensities over time: highlighted units on top, a heat map of all units below."""
@@ -76,8 +90,6 @@ def plot_au_curves(path: Path, au: np.ndarray, names: Sequence[str], timestamps_
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from thead.manifest.io import tmp_path
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 6), gridspec_kw={"height_ratios": [1, 1.3]}, sharex=True)
     for n in highlight:
@@ -94,12 +106,7 @@ def plot_au_curves(path: Path, au: np.ndarray, names: Sequence[str], timestamps_
     ax2.set_yticklabels(names, fontsize=6)
     ax2.set_xlabel("time (s)")
     fig.tight_layout()
-    path = Path(path)
-    tmp = tmp_path(path)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
 
 
 def contact_sheet(images: Sequence[np.ndarray], cols: int = 8, labels: Optional[Sequence[str]] = None) -> np.ndarray:

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
 
-from tests.conftest import eye_aspect_ratio
 from thead.errors import InputError
 from thead.face.au import (AU_COLUMNS, au_from_blendshapes, count_blinks, read_openface_csv, write_openface_csv)
 from thead.face.facemodel import load_face_model
 from thead.face.fit import fit_landmarks
-from thead.face.landmarks import LandmarkExtractor
+from thead.face.landmarks import LandmarkExtractor, eye_aspect_ratio
 from thead.media import read_image
 
 

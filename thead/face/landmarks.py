@@ -54,6 +54,18 @@ def interocular(pts: np.ndarray) -> np.ndarray:
     return np.linalg.norm(pts[..., OUTER_EYE_CORNERS[0], :] - pts[..., OUTER_EYE_CORNERS[1], :], axis=-1)
 
 
+def eye_aspect_ratio(pts: np.ndarray) -> np.ndarray:
+    """Eye aspect ratio (Soukupova & Cech 2016), both eyes averaged: (..., 68, 2) -> (...). Open eyes ~0.25-0.3;
+    a blink drops it towards 0."""
+
+    def one(a: int) -> np.ndarray:
+        p = pts[..., a:a + 6, :]
+        v = np.linalg.norm(p[..., 1, :] - p[..., 5, :], axis=-1) + np.linalg.norm(p[..., 2, :] - p[..., 4, :], axis=-1)
+        return v / (2 * np.linalg.norm(p[..., 0, :] - p[..., 3, :], axis=-1))
+
+    return (one(36) + one(42)) / 2
+
+
 def pick_subject(boxes: list[Box], width: int, height: int) -> int:
     """Index of the largest, most central face: area times (1 - distance of its centre from the image centre,
     as a fraction of the half-diagonal, halved)."""

@@ -63,3 +63,14 @@ def write_image(path: Path, image: np.ndarray) -> Path:
     Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(tmp)
     os.replace(tmp, path)
     return path
+
+
+def upscale_min_side(rgb: np.ndarray, min_side: int) -> np.ndarray:
+    """Bicubic upscale so the shorter side is at least ``min_side`` px (small crops before face detection)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if min(h, w) >= min_side:
+        return rgb
+    s = min_side / min(h, w)
+    return cv2.resize(rgb, (int(round(w * s)), int(round(h * s))), interpolation=cv2.INTER_CUBIC)

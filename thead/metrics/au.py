@@ -20,14 +20,10 @@ class ImageAUs:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 -> (len(AU_COLUMNS),) float32 intensities 0-5, NaN when no face is found."""
-        import cv2
-
         from thead.face.fit import FitConfig, fit_landmarks
+        from thead.media.image import upscale_min_side
 
-        h, w = rgb.shape[:2]
-        if min(h, w) < MIN_SIDE_PX:
-            s = MIN_SIDE_PX / min(h, w)
-            rgb = cv2.resize(rgb, (int(round(w * s)), int(round(h * s))), interpolation=cv2.INTER_CUBIC)
+        rgb = upscale_min_side(rgb, MIN_SIDE_PX)
         res = self.lmk.image(rgb)
         if not res.detected[0]:
             return np.full(len(AU_COLUMNS), np.nan, np.float32)

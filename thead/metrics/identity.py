@@ -30,10 +30,9 @@ class FaceEmbedder:
         """(H, W, 3) uint8 -> (128,) float32 descriptor, or None when no face is found."""
         import cv2
 
-        h, w = rgb.shape[:2]
-        if min(h, w) < MIN_FACE_PX:
-            s = MIN_FACE_PX / min(h, w)
-            rgb = cv2.resize(rgb, (int(round(w * s)), int(round(h * s))), interpolation=cv2.INTER_CUBIC)
+        from thead.media.image import upscale_min_side
+
+        rgb = upscale_min_side(rgb, MIN_FACE_PX)
         res = self.lmk.image(rgb)
         if not res.detected[0]:
             return None

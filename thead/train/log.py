@@ -32,7 +32,7 @@ def plot_losses(log: Path, out: Path, title: str = "") -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from thead.manifest.io import tmp_path
+    from thead.viz import save_figure
 
     recs = JsonlLog(log, resume_step=10**12).read()
     keys = sorted({k for r in recs for k, v in r.items() if isinstance(v, (int, float)) and k not in
@@ -49,9 +49,4 @@ def plot_losses(log: Path, out: Path, title: str = "") -> Path:
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
-    out = Path(out)
-    tmp = tmp_path(out)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
-    return out
+    return save_figure(fig, out)
