@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Optional
@@ -30,7 +31,7 @@ def tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
 
 
-_TMP_RE = None
+_TMP_RE = re.compile(r"^\..+\.(\d+)\.tmp(\.[^/]*)?$")  # what tmp_path() names: .<stem>.<pid>.tmp<suffix>
 
 
 def remove_stale_tmp(folder: Path) -> list[Path]:
@@ -39,12 +40,8 @@ def remove_stale_tmp(folder: Path) -> list[Path]:
     Only those whose writing process no longer runs are removed, so concurrent shard runs sharing a folder are
     safe. Returns what was removed.
     """
-    import re
     import shutil
 
-    global _TMP_RE
-    if _TMP_RE is None:
-        _TMP_RE = re.compile(r"^\..+\.(\d+)\.tmp(\.[^/]*)?$")
     removed = []
     for p in Path(folder).glob(".*.tmp*"):
         m = _TMP_RE.match(p.name)

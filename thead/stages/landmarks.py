@@ -43,10 +43,9 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
             meta["note"] = f"{res.n_faces} faces seen; kept the largest, most central one"
         if cfg["preview"]:
             s = preview_scale(rgb.shape[1], rgb.shape[0])
-            img = rgb
             import cv2
 
-            img = draw_landmarks(img, res.landmarks[0], res.boxes[0], s, label=f"{res.n_faces} face(s)")
+            img = draw_landmarks(rgb, res.landmarks[0], res.boxes[0], s, label=f"{res.n_faces} face(s)")
             for b in res.extra["all_boxes"]:
                 bb = np.round(np.array(b) * s).astype(int)
                 cv2.rectangle(img, (bb[0], bb[1]), (bb[2], bb[3]), (255, 0, 255), 1)

@@ -80,6 +80,28 @@ def load_source_set(manifest: Path, size: int = IMAGE_SIZE, max_per_item: int = 
     return FaceSet(x, torch.tensor(labels, dtype=torch.int64), classes)
 
 
+def paired_videos(frames_manifest: Path, au_manifest: Path):
+    """Video items present in both manifests, matched by id.
+
+    Yields:
+        (id, frame PNG paths, expression (T, K) float in [0, 1], per-frame success flags from the AU CSV).
+    """
+    import csv
+
+    from thead.manifest import load_manifest
+
+    fm = load_manifest(frames_manifest, "thead.frames")
+    am = load_manifest(au_manifest, "thead.au")
+    au_items = {it.id: it for it in am.done()}
+    for it in fm.done():
+        if "frames" not in it.outputs or it.id not in au_items:
+            continue
+        expr = np.load(am.output(au_items[it.id], "expression"))
+        with open(am.output(au_items[it.id], "csv"), newline="") as fh:
+            ok = [r.get("success", "1").strip() == "1" for r in csv.DictReader(fh)]
+        yield it.id, _item_frames(fm, it), expr, ok
+
+
 def load_target_set(frames_manifest: Path, au_manifest: Path, size: int = IMAGE_SIZE) -> FaceSet:
     """Target set: frontalized video frames with the AU coefficient vector of the same frame.
 
@@ -88,26 +110,13 @@ def load_target_set(frames_manifest: Path, au_manifest: Path, size: int = IMAGE_
     Raises:
         InputError: no matching items, mismatched frame counts, or no usable frame.
     """
-    import csv
-
     import torch
 
-    from thead.manifest import load_manifest
-
-    fm = load_manifest(frames_manifest, "thead.frames")
-    am = load_manifest(au_manifest, "thead.au")
-    au_items = {it.id: it for it in am.done()}
     imgs, aus, labels, classes = [], [], [], []
-    for it in fm.done():
-        if it.id not in au_items:
-            continue
-        files = _item_frames(fm, it)
-        expr = np.load(am.output(au_items[it.id], "expression"))
+    for vid, files, expr, ok in paired_videos(frames_manifest, au_manifest):
         if len(files) != len(expr):
-            raise InputError(f"{it.id}: {len(files)} frames but {len(expr)} AU vectors")
-        with open(am.output(au_items[it.id], "csv"), newline="") as fh:
-            ok = [r.get("success", "1").strip() == "1" for r in csv.DictReader(fh)]
-        classes.append(it.id)
+            raise InputError(f"{vid}: {len(files)} frames but {len(expr)} AU vectors")
+        classes.append(vid)
         for f, e, good in zip(files, expr, ok):
             img = _load_png(f, size)
             if not good or img.max() == 0:

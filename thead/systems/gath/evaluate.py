@@ -22,28 +22,17 @@ from thead.errors import InputError
 
 
 def _videos(frames_manifest: Path, au_manifest: Path, every: int, max_targets: int):
-    """Per video: (id, list of frame PNGs, chosen target indices, expression (T, K))."""
-    import csv
-
-    from thead.manifest import load_manifest
+    """Per video: (id, list of frame PNGs, source index, chosen target indices, expression (T, K))."""
     from thead.media import read_image
+    from thead.systems.gath.data import paired_videos
 
-    fm = load_manifest(frames_manifest, "thead.frames")
-    am = load_manifest(au_manifest, "thead.au")
-    aus = {it.id: it for it in am.done()}
     out = []
-    for it in fm.done():
-        if "frames" not in it.outputs or it.id not in aus:
-            continue
-        files = sorted(fm.output(it, "frames").glob("*.png"))
-        expr = np.load(am.output(aus[it.id], "expression"))
-        with open(am.output(aus[it.id], "csv"), newline="") as fh:
-            ok = [r.get("success", "1").strip() == "1" for r in csv.DictReader(fh)]
+    for vid, files, expr, ok in paired_videos(frames_manifest, au_manifest):
         good = [i for i in range(min(len(files), len(expr))) if ok[i] and read_image(files[i]).max() > 0]
         if len(good) < 2:
             continue
         targets = good[1::every][:max_targets]
-        out.append((it.id, files, good[0], targets, expr))
+        out.append((vid, files, good[0], targets, expr))
     if len(out) < 2:
         raise InputError("evaluate gath needs at least two videos with frames and AU vectors (intra + inter)")
     return out

@@ -37,6 +37,13 @@ class GathGenerator:
         self.step = int(blob["step"])
         self.variant = cfg.get("variant", "gath")
 
+    def coefficient_names(self) -> list[str]:
+        """Names of the generator's AU coefficients: ICT blendshape names when the lengths match, else c0, c1, ..."""
+        from thead.face.facemodel import load_face_model
+
+        model = load_face_model()
+        return model.exp_names if self.n_au == model.k_exp else [f"c{i}" for i in range(self.n_au)]
+
     def __call__(self, face: np.ndarray, coeffs: np.ndarray, batch: int = 64) -> np.ndarray:
         """face: (100, 100, 3) uint8; coeffs: (T, A) in [0, 1] -> (T, 100, 100, 3) uint8."""
         import torch
@@ -110,9 +117,7 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
                                                                                  cfg["device"]))
     front = cached(("front", 100, None), lambda: Frontalizer(load_face_model(), 100))
     ex = cached(("lmk", "hog", 10), lambda: LandmarkExtractor())
-    model = load_face_model()
-    names = model.exp_names if G.n_au == model.k_exp else [f"c{i}" for i in range(G.n_au)]
-    seqs = parse_au(cfg["au"], names)
+    seqs = parse_au(cfg["au"], G.coefficient_names())
     img = read_image(work.source)
     res = ex.image(img)
     if not res.detected[0]:
@@ -159,15 +164,12 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
     Raises:
         InputError: bad ``au`` (checked once, before any source is processed) or checkpoint.
     """
-    from thead.face.facemodel import load_face_model
     from thead.runner import discover, run_stage
     from thead.systems.gath.au_spec import parse_au
 
     if postprocess not in ("none", "clahe"):
         raise InputError(f"--postprocess must be none or clahe, got {postprocess!r}")
-    G = GathGenerator(checkpoint, device)
-    model = load_face_model()
-    parse_au(au, model.exp_names if G.n_au == model.k_exp else [f"c{i}" for i in range(G.n_au)])
+    parse_au(au, GathGenerator(checkpoint, device).coefficient_names())  # fail on a bad --au before any work
     items, up = discover(sources, media=("image",))
     cfg = dict(checkpoint=str(Path(checkpoint).resolve()), au=au, paste_back=paste_back, postprocess=postprocess,
                device=device)
