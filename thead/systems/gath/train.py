@@ -11,14 +11,13 @@ continues from ``last.pt`` exactly (weights, optimizer moments, step, all RNG st
 
 from __future__ import annotations
 
-import json
-import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 from thead.errors import TheadError
+from thead.train.loop import (TrainLoop, prepare_run_dir, random_batch, seed_all, write_checkpoint_manifest,
+                              write_run_files)
 
 VARIANTS = ("gath", "gath-c", "gath-dc")
 
@@ -44,97 +43,6 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
-def _prepare_out(out_dir: Path, resume: bool) -> Optional[Path]:
-    from thead.train.checkpoint import latest_checkpoint
-
-    out_dir = Path(out_dir)
-    last = latest_checkpoint(out_dir)
-    if last is not None and not resume:
-        raise TheadError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another -o")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return last if resume else None
-
-
-def _write_run_files(out_dir: Path, cfg: dict, argv: Optional[list[str]]) -> None:
-    from thead.manifest import atomic_write_text
-
-    atomic_write_text(out_dir / "config.json", json.dumps(cfg, indent=1, default=str) + "\n")
-    with open(out_dir / "command.txt", "a") as f:  # every invocation, resumes included (ESPnet's habit)
-        f.write(" ".join(argv if argv is not None else sys.argv) + "\n")
-
-
-def _write_manifest(out_dir: Path, stage: str, cfg: dict, step: int, argv) -> Path:
-    from thead.manifest import Item, ManifestWriter, make_producer
-
-    w = ManifestWriter(out_dir, "thead.checkpoint", make_producer(stage, cfg, argv))
-    outputs = {"checkpoint": "last.pt", "log": "log.jsonl"}
-    if (out_dir / "loss.png").exists():
-        outputs["plot"] = "loss.png"
-    w.add(Item(id=out_dir.name, status="done", outputs=outputs, meta={"step": step, "system": stage}))
-    w.finish()
-    return w.path
-
-
-class _Loop:
-    """Step counting, logging, checkpointing and progress shared by both trainers."""
-
-    def __init__(self, out_dir: Path, total: int, start: int, cfg: TrainConfig, is_main: bool, progress: bool,
-                 label: str):
-        from thead.train.log import JsonlLog
-
-        self.out_dir, self.total, self.cfg, self.is_main = Path(out_dir), total, cfg, is_main
-        self.log = JsonlLog(self.out_dir / "log.jsonl", resume_step=start) if is_main else None
-        self.t0 = time.perf_counter()
-        self.start = start
-        self.sums: dict[str, float] = {}
-        self.count = 0
-        self.prog = None
-        if progress and is_main:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.prog = Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.description}"), TimeRemainingColumn(),
-                                 console=Console(stderr=True))
-            self.prog.start()
-            self.task = self.prog.add_task("", total=total, completed=start)
-
-    def record(self, step: int, losses: dict[str, float]) -> None:
-        for k, v in losses.items():
-            self.sums[k] = self.sums.get(k, 0.0) + v
-        self.count += 1
-        if self.prog is not None:
-            self.prog.update(self.task, completed=step, description=" ".join(f"{k}={v:.3g}" for k, v in
-                                                                             losses.items()))
-        if self.is_main and (step % self.cfg.log_every == 0 or step == self.total):
-            rec = {"step": step, **{k: v / self.count for k, v in self.sums.items()},
-                   "steps_per_s": (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)}
-            self.log.write(rec)
-            self.sums, self.count = {}, 0
-
-    def close(self) -> None:
-        if self.prog is not None:
-            self.prog.stop()
-
-
-def _seed_all(seed: int) -> "object":
-    import random
-
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-def _batch(n: int, bs: int, gen):
-    import torch
-
-    return torch.randint(n, (bs,), generator=gen)
-
-
 def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainConfig, resume: bool = False,
               progress: bool = True, argv=None, on_step: Optional[Callable[[int], None]] = None) -> Path:
     """Train the AU estimator E on the target set (GATH eq. 2). Returns the last checkpoint's path.
@@ -152,22 +60,22 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     from thead.train.log import plot_losses
 
     out_dir = Path(out_dir)
-    last = _prepare_out(out_dir, resume)
+    last = prepare_run_dir(out_dir, resume)
     d = dist.setup(cfg.device)
     tgt = load_target_set(target_frames, target_au)
     n_au = tgt.au.shape[1]
-    gen = _seed_all(cfg.seed + d.rank)
+    gen = seed_all(cfg.seed + d.rank)
     E = AUEstimator(n_au, cfg.width).to(d.device)
     opt = torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     Ew = dist.wrap(E, d)
     conf = dict(asdict(cfg), system="aue", n_au=n_au, target_frames=str(target_frames), target_au=str(target_au))
     start = restore(load_checkpoint(last), {"aue": Ew}, {"aue": opt}, gen) if last else 0
     if d.is_main:
-        _write_run_files(out_dir, conf, argv)
-    loop = _Loop(out_dir, cfg.steps, start, cfg, d.is_main, progress, "train aue")
+        write_run_files(out_dir, conf, argv)
+    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, "train aue")
     try:
         for step in range(start + 1, cfg.steps + 1):
-            idx = _batch(len(tgt.images), cfg.batch_size, gen)
+            idx = random_batch(len(tgt.images), cfg.batch_size, gen)
             x = to_model_range(tgt.images[idx]).to(d.device)
             e = tgt.au[idx].to(d.device)
             loss = aue_loss(Ew(x), e)
@@ -184,7 +92,7 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
         loop.close()
     if d.is_main:
         plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", "AU estimator (GATH eq. 2)")
-        _write_manifest(out_dir, "train aue", conf, cfg.steps, argv)
+        write_checkpoint_manifest(out_dir, "train aue", conf, cfg.steps, argv)
     dist.teardown()
     return out_dir / "last.pt"
 
@@ -228,7 +136,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     if cfg.variant not in VARIANTS:
         raise TheadError(f"--variant must be one of {', '.join(VARIANTS)}")
     out_dir = Path(out_dir)
-    last = _prepare_out(out_dir, resume)
+    last = prepare_run_dir(out_dir, resume)
     d = dist.setup(cfg.device)
     src = load_source_set(source, max_per_item=cfg.max_per_item)
     tgt = load_target_set(target_frames, target_au)
@@ -236,7 +144,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     n_au = tgt.au.shape[1]
     if E.n_au != n_au:
         raise TheadError(f"AU estimator predicts {E.n_au} AUs but the target set has {n_au}")
-    gen = _seed_all(cfg.seed + d.rank)
+    gen = seed_all(cfg.seed + d.rank)
     use_d = cfg.variant in ("gath", "gath-c")
     use_c = cfg.variant == "gath"
     G = Generator(n_au, cfg.width).to(d.device)
@@ -250,15 +158,15 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
                 target_frames=str(target_frames), target_au=str(target_au), aue=str(aue))
     start = restore(load_checkpoint(last), models, opts, gen) if last else 0
     if d.is_main:
-        _write_run_files(out_dir, conf, argv)
+        write_run_files(out_dir, conf, argv)
     Gw = models["G"]
     Dw = models.get("D")
-    loop = _Loop(out_dir, cfg.steps, start, cfg, d.is_main, progress, f"train {cfg.variant}")
+    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, f"train {cfg.variant}")
     bs = cfg.batch_size
     try:
         for step in range(start + 1, cfg.steps + 1):
-            i_src, i_re, i_tgt = (_batch(len(src.images), bs, gen), _batch(len(src.images), bs, gen),
-                                  _batch(len(tgt.images), bs, gen))
+            i_src, i_re, i_tgt = (random_batch(len(src.images), bs, gen), random_batch(len(src.images), bs, gen),
+                                  random_batch(len(tgt.images), bs, gen))
             x_src = to_model_range(src.images[i_src]).to(d.device)
             c_src = src.labels[i_src].to(d.device)
             x_re = to_model_range(src.images[i_re]).to(d.device)
@@ -310,6 +218,6 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
         loop.close()
     if d.is_main:
         plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", f"{cfg.variant} (GATH eq. 3)")
-        _write_manifest(out_dir, "train gath", conf, cfg.steps, argv)
+        write_checkpoint_manifest(out_dir, "train gath", conf, cfg.steps, argv)
     dist.teardown()
     return out_dir / "last.pt"

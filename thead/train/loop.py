@@ -1,0 +1,111 @@
+"""Pieces of a training run shared by every trainer (GATH's aue/gath, FLNet, FACIAL's networks).
+
+A run folder holds ``last.pt`` (written every ``checkpoint_every`` steps and at the end), ``log.jsonl``,
+``loss.png``, ``config.json``, ``command.txt`` (every invocation, resumes included) and a ``thead.checkpoint``
+manifest. ``prepare_run_dir`` refuses to overwrite a run unless asked to resume it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from thead.errors import TheadError
+
+
+def prepare_run_dir(out_dir: Path, resume: bool) -> Optional[Path]:
+    from thead.train.checkpoint import latest_checkpoint
+
+    out_dir = Path(out_dir)
+    last = latest_checkpoint(out_dir)
+    if last is not None and not resume:
+        raise TheadError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another -o")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return last if resume else None
+
+
+def write_run_files(out_dir: Path, cfg: dict, argv: Optional[list[str]]) -> None:
+    from thead.manifest import atomic_write_text
+
+    atomic_write_text(out_dir / "config.json", json.dumps(cfg, indent=1, default=str) + "\n")
+    with open(out_dir / "command.txt", "a") as f:  # every invocation, resumes included (ESPnet's habit)
+        f.write(" ".join(argv if argv is not None else sys.argv) + "\n")
+
+
+def write_checkpoint_manifest(out_dir: Path, stage: str, cfg: dict, step: int, argv) -> Path:
+    from thead.manifest import Item, ManifestWriter, make_producer
+
+    w = ManifestWriter(out_dir, "thead.checkpoint", make_producer(stage, cfg, argv))
+    outputs = {"checkpoint": "last.pt", "log": "log.jsonl"}
+    if (out_dir / "loss.png").exists():
+        outputs["plot"] = "loss.png"
+    if (out_dir / "samples.png").exists():
+        outputs["preview"] = "samples.png"
+    w.add(Item(id=out_dir.name, status="done", outputs=outputs, meta={"step": step, "system": stage}))
+    w.finish()
+    return w.path
+
+
+class TrainLoop:
+    """Step counting, JSONL logging (means over ``cfg.log_every`` steps, plus steps/s) and a rich progress bar.
+
+    ``cfg`` needs ``log_every``; only the main process (rank 0) logs."""
+
+    def __init__(self, out_dir: Path, total: int, start: int, cfg, is_main: bool, progress: bool,
+                 label: str):
+        from thead.train.log import JsonlLog
+
+        self.out_dir, self.total, self.cfg, self.is_main = Path(out_dir), total, cfg, is_main
+        self.log = JsonlLog(self.out_dir / "log.jsonl", resume_step=start) if is_main else None
+        self.t0 = time.perf_counter()
+        self.start = start
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.prog = None
+        if progress and is_main:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.prog = Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.description}"), TimeRemainingColumn(),
+                                 console=Console(stderr=True))
+            self.prog.start()
+            self.task = self.prog.add_task("", total=total, completed=start)
+
+    def record(self, step: int, losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.count += 1
+        if self.prog is not None:
+            self.prog.update(self.task, completed=step, description=" ".join(f"{k}={v:.3g}" for k, v in
+                                                                             losses.items()))
+        if self.is_main and (step % self.cfg.log_every == 0 or step == self.total):
+            rec = {"step": step, **{k: v / self.count for k, v in self.sums.items()},
+                   "steps_per_s": (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)}
+            self.log.write(rec)
+            self.sums, self.count = {}, 0
+
+    def close(self) -> None:
+        if self.prog is not None:
+            self.prog.stop()
+
+
+def seed_all(seed: int) -> "object":
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def random_batch(n: int, bs: int, gen):
+    import torch
+
+    return torch.randint(n, (bs,), generator=gen)
