@@ -15,7 +15,9 @@ _FIGURES = {
     "thead.au": [("n_frames", "frames", "{}"), ("blinks", "blinks (AU45 > 1)", "{}")],
     "thead.frames": [("operation", "operation", "{}"), ("n_frames", "frames", "{}")],
     "thead.checkpoint": [("system", "system", "{}"), ("step", "steps", "{}")],
-    "thead.synthesis": [("variant", "variant", "{}"), ("checkpoint_step", "trained steps", "{}"), ("au", "--au", "{}")],
+    "thead.synthesis": [("variant", "variant", "{}"), ("checkpoint_step", "trained steps", "{}"), ("au", "--au", "{}"),
+                        ("n_frames", "frames", "{}")],
+    "thead.bank": [("identity", "identity", "{}"), ("bank_size", "N", "{}"), ("size", "crop px", "{}")],
 }
 
 
@@ -56,5 +58,9 @@ def build_report(work_dir: Path, out: Path, title: str = "thead report") -> Path
             if k == "compare":
                 lines += ["input (frontalized) | synthesis | synthesis + CLAHE", ""]
             lines += [f"**{iid}** ({k})", "", f"![{iid} {k}]({r})", ""]
+    for mpath in sorted(work_dir.rglob("metrics.md")):  # evaluation tables (thead evaluate ...)
+        lines += [f"## evaluation: `{relpath(mpath, out.parent)}`", ""]
+        lines += [ln.replace("# ", "### ", 1) if ln.startswith("# ") else ln for ln in mpath.read_text().splitlines()]
+        lines.append("")
     atomic_write_text(out, "\n".join(lines) + "\n")
     return out

@@ -7,7 +7,8 @@ import traceback
 
 
 def _register() -> None:
-    from thead.cli import au, clahe, evaluate, fit3dmm, frontalize, landmarks, manifest, report, synthesize, train  # noqa: F401,E501
+    from thead.cli import (au, clahe, crop, evaluate, fit3dmm, frontalize, landmarks, manifest,  # noqa: F401
+                           report, synthesize, train)
 
 
 def main(args: list[str] | None = None) -> None:

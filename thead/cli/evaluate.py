@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -33,6 +34,36 @@ def evaluate_gath(
     from thead.systems.gath.evaluate import evaluate
 
     res = evaluate(checkpoint, frames, au, output, every, max_targets, device, progress)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        print((output / "metrics.md").read_text(), file=sys.stderr)
+    return 0
+
+
+@eval_app.command("flnet", epilog="Example: thead evaluate flnet --checkpoint runs/flnet/last.pt --checkpoint "
+                  "runs/flnet-1b/last.pt --manifest work/crops/manifest.json -o eval")
+def evaluate_flnet(
+    checkpoint: list[Path] = typer.Option(..., help="FLNet checkpoint(s); one table row each."),
+    manifest: Path = typer.Option(..., help="thead.frames crop manifest (the same people the models trained on)."),
+    output: Path = typer.Option(Path("thead_out/eval_flnet"), "-o", "--output", help="Output folder."),
+    every: int = typer.Option(1, min=1, help="Use every N-th held-back frame as a target."),
+    max_targets: int = typer.Option(40, min=2, help="Targets per person."),
+    holdout: Optional[float] = typer.Option(None, help="Held-back tail fraction (default: the checkpoint's)."),
+    inception_weights: Optional[Path] = typer.Option(None, help="pytorch-fid's pt_inception-2015-12-05 file: "
+                                                     "also compute FID."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
+    progress: bool = progress_opt(),
+) -> int:
+    """FLNet Table 1 on held-back frames: L1, Fréchet distance of dlib embeddings (FD-dlib; FID with
+    --inception-weights), LMD and identity distance.
+
+    Input kinds: thead.checkpoint files, thead.frames (crops). Output: metrics.json and metrics.md.
+    """
+    from thead.systems.flnet.evaluate import evaluate
+
+    res = evaluate(checkpoint, manifest, output, every, max_targets, holdout, inception_weights, device, progress)
     if as_json:
         print(json.dumps(res))
     else:

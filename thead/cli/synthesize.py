@@ -37,3 +37,34 @@ def synthesize_gath(
     res = syn.run(paths(source), checkpoint, au, output, paste_back, postprocess, device, workers,
                   parse_shard_or_exit(shard), progress, argv=argv())
     return finish(res, as_json)
+
+
+@synth_app.command("flnet", epilog="Examples: thead synthesize flnet --checkpoint runs/flnet/last.pt --bank "
+                   "work/bank/manifest.json --landmarks driving.mp4;  --landmarks target_lmk.npy --fps 25")
+def synthesize_flnet(
+    checkpoint: Path = typer.Option(..., help="A 'thead train flnet' checkpoint (last.pt)."),
+    bank: Path = typer.Option(..., help="thead.bank manifest (thead make-bank) or a folder of same-size face crops."),
+    landmarks: list[Path] = typer.Option(..., "--landmarks", help="Driving video(s), or .npy target landmarks "
+                                         "(T,68,2) in crop px of the model's size; repeatable."),
+    output: Path = typer.Option(Path("thead_out/flnet"), "-o", "--output", help="Output folder."),
+    bank_item: Optional[str] = typer.Option(None, help="Which bank of a manifest holding several."),
+    retarget: str = typer.Option("auto", help="auto (driving videos: on; .npy: off), on or off: move the driving "
+                                 "landmarks onto the bank person's face (relative motion)."),
+    fps: float = typer.Option(25.0, help="Frame rate of the output for .npy targets."),
+    max_frames: int = typer.Option(0, min=0, help="Stop after this many frames (0: all)."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    workers: int = workers_opt(),
+    shard: Optional[str] = shard_opt(),
+    as_json: bool = json_opt(),
+    progress: bool = progress_opt(),
+) -> int:
+    """FLNet: the bank's person with each target face shape, frame by frame, into an MP4 (driving audio kept),
+    plus a per-frame view of the selection masks M_w and merge mask V (paper Fig. 5).
+
+    Output kind: thead.synthesis.
+    """
+    from thead.systems.flnet import synthesize as syn
+
+    res = syn.run(paths(landmarks), checkpoint, bank, output, bank_item, retarget, fps, None, max_frames, device,
+                  workers, parse_shard_or_exit(shard), progress, argv=argv())
+    return finish(res, as_json)

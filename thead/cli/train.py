@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
+from typing import Optional
 
 import typer
 
@@ -87,3 +87,51 @@ def train_gath(
     return 0
 
 
+
+
+@train_app.command("flnet", epilog="Example: thead train flnet --manifest work/crops/manifest.json -o runs/flnet "
+                   "--steps 20000 --device cuda   (or: torchrun --nproc-per-node 4 -m thead train flnet ...)")
+def train_flnet(
+    manifest: Path = typer.Option(..., help="thead.frames crop manifest (thead crop-faces); meta.identity groups "
+                                  "clips into people."),
+    output: Path = typer.Option(Path("runs/flnet"), "-o", "--output", help="Run folder."),
+    variant: str = typer.Option("full", help="full (A+W), appearance-only (A) or warp-only (W)."),
+    bank_size: int = typer.Option(5, min=1, help="N bank images (paper ablation: 1, 3, 5)."),
+    bank_pool: int = typer.Option(5, min=1, help="Evenly spaced picks by mouth openness, of which the first N form "
+                                  "the bank (paper: 5; equal to --bank-size for N evenly spaced)."),
+    vgg_weights: Optional[Path] = typer.Option(None, help="torchvision VGG16 state dict for the perceptual loss."),
+    face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
+                                            "perceptual network (default: one trained on the crops first)."),
+    holdout: float = typer.Option(0.2, help="Tail fraction of every clip never trained on (for evaluate flnet)."),
+    d_steps: int = typer.Option(5, min=0, help="Discriminator updates per generator update (paper: 5)."),
+    d_width: int = typer.Option(64, min=4, help="Channels of the discriminator's first conv."),
+    history: int = typer.Option(50, min=0, help="Generated images kept for the discriminator (Shrivastava)."),
+    margin: float = typer.Option(0.0, min=0.0, help="Warp margin M, px (0: 40 px at 224, scaled to the crop)."),
+    lambda_sv: float = typer.Option(1.0, help="Weight of the V sparsity loss (eq. 17)."),
+    lambda_tv: float = typer.Option(1e-5, help="Weight of the TV losses."),
+    lambda_rec: float = typer.Option(250.0, help="Weight of the reconstruction loss."),
+    lambda_p: float = typer.Option(1.0, help="Weight of the perceptual loss."),
+    lambda_adv: float = typer.Option(1.0, help="Weight of the adversarial loss."),
+    face_net_steps: int = typer.Option(300, min=1, help="Steps for the face network when one is trained here."),
+    time_limit: float = typer.Option(0.0, min=0.0, help="Stop with a checkpoint after this many minutes of "
+                                     "training (a job's time slot; continue with --resume). 0: no limit."),
+    steps: int = _C["steps"], batch_size: int = typer.Option(8, min=1, help="Batch size per process."),
+    lr: float = _C["lr"], width: int = _C["width"],
+    checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
+    resume: bool = _C["resume"], progress: bool = progress_opt(),
+) -> int:
+    """Train FLNet (a bank of N crops + target landmarks -> that person with that face shape; FLNet eq. 1-17).
+
+    Input kind: thead.frames (crops). Output kind: thead.checkpoint (+ samples.png with the masks).
+    """
+    from thead.systems.flnet.train import FLNetConfig, check_config, train_flnet as run
+
+    cfg = FLNetConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, d_width=d_width, variant=variant,
+                      bank_size=bank_size, bank_pool=bank_pool, margin=margin, lambda_sv=lambda_sv,
+                      lambda_tv=lambda_tv, lambda_rec=lambda_rec, lambda_p=lambda_p, lambda_adv=lambda_adv,
+                      d_steps=d_steps, history=history, holdout=holdout, face_net_steps=face_net_steps,
+                      time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed, device=device)
+    check_config(cfg)
+    p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())
+    print(f"checkpoint -> {p}", file=sys.stderr)
+    return 0

@@ -107,10 +107,33 @@ class FramesOutputs(_Open):
     frames: Optional[str] = Field(None, description="folder of PNGs 000000.png ... (video input)")
     video: Optional[str] = Field(None, description="MP4 of the frames (video input), with the source audio")
     preview: Optional[str] = Field(None, description="contact sheet / before-after PNG")
+    landmarks: Optional[str] = Field(
+        None,
+        description="npz (face crops): landmarks (T,68,2) float32 px in crop coordinates (NaN without a face), "
+        "valid (T,) bool, mouth_openness (T,) px, crop_center (T,2) source px, crop_side source px",
+    )
 
 
 class FramesMeta(MediaMeta):
     operation: Optional[str] = None
+    identity: Optional[str] = Field(None, description="person shown (items sharing it are one identity)")
+
+
+# ---- thead.bank -----------------------------------------------------------------------------------------------
+class BankOutputs(_Open):
+    images: Optional[str] = Field(None, description="folder of the N bank face crops 0.png ... (N-1).png")
+    landmarks: Optional[str] = Field(
+        None, description="npz: landmarks (N,68,2) float32 crop px, mouth_openness (N,) px, frames (N,) source frame "
+        "indices (-1 for still images)")
+    preview: Optional[str] = Field(None, description="PNG: the bank images with their landmarks and mouth openness")
+
+
+class BankMeta(_Open):
+    bank_size: Optional[int] = None
+    size: Optional[int] = Field(None, description="crop side, pixels")
+    identity: Optional[str] = None
+    source_items: Optional[list[str]] = None
+    frame_range: Optional[list[float]] = Field(None, description="fraction [start, end) of each clip used")
 
 
 # ---- thead.checkpoint -----------------------------------------------------------------------------------------
@@ -131,6 +154,9 @@ class SynthesisOutputs(_Open):
     video: Optional[str] = Field(None, description="synthesized MP4 (a sequence), with the driving audio if known")
     pasted: Optional[str] = Field(None, description="the result pasted back into the source picture (PNG)")
     compare: Optional[str] = Field(None, description="side-by-side PNG: input | synthesis | CLAHE")
+    masks: Optional[str] = Field(None, description="FLNet: MP4 per frame of the bank, its selection masks M_w, the "
+                                 "warped image I_w, the appearance image I_a, the merge mask V and the output")
+    preview: Optional[str] = Field(None, description="PNG contact sheet of a few frames of the masks view")
 
 
 class SynthesisMeta(MediaMeta):
@@ -224,6 +250,15 @@ KINDS: dict[str, KindSpec] = {
         meta=SynthesisMeta,
         required_outputs=(),
         conventions={"images": "RGB uint8; GATH outputs are 100x100 frontal crops unless pasted back"},
+    ),
+    "thead.bank": KindSpec(
+        kind="thead.bank",
+        description="FLNet source image banks: N face crops of one person sorted by mouth openness, with landmarks",
+        outputs=BankOutputs,
+        meta=BankMeta,
+        required_outputs=("images", "landmarks"),
+        conventions={"landmarks": _LMK_CONV["landmarks"].replace("of the frame", "of the crop"),
+                     "order": "bank image 0 has the most closed mouth, N-1 the most open (FLNet)"},
     ),
     "thead.frames": KindSpec(
         kind="thead.frames",

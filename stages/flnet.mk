@@ -1,0 +1,59 @@
+# FLNet (Gu et al. 2020) on top of the preprocessing chain (DESIGN.md):
+#   videos -> landmarks -> face crops (nose-centred, no alignment) -> bank of N frames by mouth openness
+#   -> train flnet -> synthesize flnet --bank ... --landmarks driving.mp4 -> evaluate flnet (held-back frames) -> report
+#
+#   make -f stages/flnet.mk flnet WORK=work VIDEOS=videos/ FL_PERSON=clip_id FL_DRIVING=driving.mp4 \
+#        FL_SIZE=224 FL_STEPS=50000 FL_BATCH=8 FL_WIDTH=64 DEVICE=cuda
+# The defaults are a CPU demo: a few minutes of training at 128 px and a narrow network (an under-trained model).
+
+include stages/preprocess.mk
+
+FL_PERSON   ?= LivePortrait_d20
+FL_DRIVING  ?= examples/data/videos/TPSMM_driving.mp4
+FL_SIZE     ?= 128
+FL_STEPS    ?= 300
+FL_BATCH    ?= 4
+FL_WIDTH    ?= 16
+FL_VARIANT  ?= full
+FL_BANK     ?= 5
+FL_HOLDOUT  ?= 0.2
+# the bank comes from the frames trained on (the first 1 - FL_HOLDOUT of each clip)
+FL_BANK_FRAMES ?= 0:0.8
+FL_FRAMES   ?= 60
+FL_TARGETS  ?= 12
+DEVICE      ?= cpu
+FL_TRAIN_FLAGS ?=
+
+FL_CROPS  := $(WORK)/flnet/crops/manifest.json
+FL_BANKS  := $(WORK)/flnet/bank/manifest.json
+FL_CKPT   := $(WORK)/flnet/run/last.pt
+FL_SYN    := $(WORK)/flnet/synth/manifest.json
+FL_EVAL   := $(WORK)/flnet/eval/metrics.json
+FL_REPORT := $(WORK)/flnet/report.md
+
+.PHONY: flnet
+flnet: $(FL_REPORT)
+
+$(FL_CROPS): $(LANDMARKS)
+	$(THEAD) crop-faces $< -o $(dir $@) --size $(FL_SIZE) $(COMMON)
+
+$(FL_BANKS): $(FL_CROPS)
+	$(THEAD) make-bank $< -o $(dir $@) --bank-size $(FL_BANK) --identity $(FL_PERSON) --frames $(FL_BANK_FRAMES)
+
+$(FL_CKPT): $(FL_CROPS)
+	$(THEAD) train flnet --manifest $< -o $(dir $@) --variant $(FL_VARIANT) --bank-size $(FL_BANK) \
+	  --holdout $(FL_HOLDOUT) --steps $(FL_STEPS) --batch-size $(FL_BATCH) --width $(FL_WIDTH) --d-width $(FL_WIDTH) \
+	  --device $(DEVICE) --checkpoint-every 50 $(FL_TRAIN_FLAGS) $(if $(wildcard $@),--resume)
+
+$(FL_SYN): $(FL_CKPT) $(FL_BANKS)
+	$(THEAD) synthesize flnet --checkpoint $(FL_CKPT) --bank $(FL_BANKS) --landmarks $(FL_DRIVING) \
+	  --max-frames $(FL_FRAMES) -o $(dir $@) --device $(DEVICE)
+
+$(FL_EVAL): $(FL_CKPT) $(FL_CROPS)
+	$(THEAD) evaluate flnet --checkpoint $(FL_CKPT) --manifest $(FL_CROPS) --max-targets $(FL_TARGETS) \
+	  -o $(dir $@) --device $(DEVICE)
+
+$(FL_REPORT): $(FL_SYN) $(FL_EVAL)
+	$(THEAD) report $(WORK)/flnet -o $@ --title "FLNet: $(FL_PERSON) driven by $(notdir $(FL_DRIVING)) \
+	  (under-trained demo model)"
+	@echo "report: $@"

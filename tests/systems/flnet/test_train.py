@@ -1,0 +1,82 @@
+import json
+
+import pytest
+import torch
+
+from tests.systems.flnet.conftest import small_config
+from thead.errors import InputError, TheadError
+from thead.systems.flnet.model import VARIANTS
+from thead.systems.flnet.train import train_flnet
+from thead.train.checkpoint import load_checkpoint
+
+
+def _weights(path):
+    return load_checkpoint(path)["models"]["G"]
+
+
+@pytest.mark.parametrize("variant,n", [(v, 5) for v in VARIANTS] + [("full", 1), ("full", 3)])
+def test_two_cpu_steps_per_variant(flnet_crops, tmp_path, variant, n):
+    said = []
+    p = train_flnet(flnet_crops, tmp_path / "run", small_config(variant=variant, bank_size=n), progress=False,
+                    say=said.append)
+    blob = load_checkpoint(p)
+    assert blob["step"] == 2 and blob["config"]["variant"] == variant and blob["config"]["bank_size"] == n
+    assert "no --vgg-weights" in said[0]  # the substitute perceptual network is announced, not silent
+    recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2]
+    for r in recs:
+        assert all(v == v and abs(v) < 1e9 for v in r.values())
+        assert "perceptual" in r and "d" in r
+        assert ("sparsity_v" in r) == (variant == "full")
+        assert ("rec_w" in r) == (variant == "full")
+        assert ("tv_wm" in r) == (variant != "appearance-only")
+    for f in ("loss.png", "samples.png", "face_net.pt", "manifest.json", "config.json"):
+        assert (tmp_path / "run" / f).exists(), f
+
+
+def test_training_changes_the_weights(flnet_crops, tmp_path):
+    from thead.systems.flnet.model import FLNetGenerator
+
+    p = train_flnet(flnet_crops, tmp_path / "run", small_config(seed=3), progress=False, say=lambda m: None)
+    torch.manual_seed(3)
+    fresh = FLNetGenerator(5, 4, "full").state_dict()
+    trained = _weights(p)
+    assert any(not torch.equal(fresh[k], trained[k]) for k in fresh if k.endswith("original"))
+
+
+def test_resume_continues_exactly(flnet_crops, tmp_path):
+    straight = train_flnet(flnet_crops, tmp_path / "a", small_config(steps=3), progress=False, say=lambda m: None)
+    train_flnet(flnet_crops, tmp_path / "b", small_config(steps=1), progress=False, say=lambda m: None)
+    with pytest.raises(TheadError, match="--resume"):
+        train_flnet(flnet_crops, tmp_path / "b", small_config(steps=3), progress=False, say=lambda m: None)
+    said = []
+    resumed = train_flnet(flnet_crops, tmp_path / "b", small_config(steps=3), resume=True, progress=False,
+                          say=said.append)
+    assert "own face network" in said[0]  # reused, not retrained
+    a, b = _weights(straight), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [json.loads(x)["step"] for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+
+def test_bad_config_and_data(flnet_crops, tmp_path, happy):
+    from thead.stages import frontalize
+
+    with pytest.raises(InputError, match="--variant"):
+        train_flnet(flnet_crops, tmp_path / "x", small_config(variant="both"), progress=False)
+    with pytest.raises(InputError, match="--bank-pool"):
+        train_flnet(flnet_crops, tmp_path / "x", small_config(bank_size=5, bank_pool=3), progress=False)
+    with pytest.raises(InputError, match="crop-faces"):  # frontalized frames are not FLNet crops
+        fr = frontalize.run([happy], tmp_path / "front", size=64, progress=False)
+        train_flnet(fr.manifest_path, tmp_path / "y", small_config(), progress=False)
+
+
+def test_vgg_weights_file_is_used(flnet_crops, tmp_path):
+    from thead.systems.flnet.perceptual import VGG16Features
+
+    torch.save({"features." + k: v for k, v in VGG16Features().features.state_dict().items()}
+               | {"classifier.0.weight": torch.zeros(2, 2)}, tmp_path / "vgg16.pth")
+    said = []
+    p = train_flnet(flnet_crops, tmp_path / "run", small_config(steps=1), vgg_weights=tmp_path / "vgg16.pth",
+                    progress=False, say=said.append)
+    assert load_checkpoint(p)["config"]["perceptual"].startswith("vgg16:")
+    assert not said and not (tmp_path / "run" / "face_net.pt").exists()

@@ -1,0 +1,107 @@
+"""crop-faces: FLNet face crops (nose tip or eye corners at the centre, no alignment) -> ``thead.frames`` with the
+landmarks in crop coordinates (see ``thead.face.crop``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
+from thead.stages import landmarks as lmk_stage
+from thead.stages.common import ensure_upstream
+
+KIND = "thead.frames"
+SHEET_TILES = 24
+
+
+def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
+    from thead.errors import NoFaceError
+    from thead.face.crop import crops_for_clip, mouth_openness
+    from thead.manifest import atomic_folder, atomic_save_npz
+    from thead.media import FrameReader, VideoWriter, read_image, write_image
+    from thead.viz import contact_sheet, draw_landmarks, sample_indices
+
+    lm = np.load(require(work, "landmarks"))["landmarks"]
+    ok = np.isfinite(lm).all(axis=(1, 2))
+    if not ok.any():
+        raise NoFaceError(f"{work.id}: no frame with landmarks")
+    size = cfg["size"]
+    crops = crops_for_clip(lm, size, cfg["center"], cfg["scale"])
+    side = next(c.side for c in crops if c is not None)
+    out_lmk = np.full(lm.shape, np.nan, np.float32)
+    centers = np.full((len(lm), 2), np.nan, np.float32)
+    for i, c in enumerate(crops):
+        if c is not None:
+            out_lmk[i] = c.points(lm[i])
+            centers[i] = c.center
+    meta = dict(operation="crop", size=size, width=size, height=size, center=cfg["center"], scale=cfg["scale"],
+                crop_side_px=round(side, 2), n_valid=int(ok.sum()))
+    if cfg.get("identity"):
+        meta["identity"] = cfg["identity"]
+    npz = out_dir / f"{work.id}.landmarks.npz"
+
+    def save_landmarks():
+        atomic_save_npz(npz, landmarks=out_lmk, valid=ok, mouth_openness=mouth_openness(out_lmk).astype(np.float32),
+                        crop_center=centers, crop_side=np.float32(side))
+
+    if work.meta.get("media_type") == "image":
+        out = crops[0].image(read_image(work.source))
+        save_landmarks()
+        return {"image": write_image(out_dir / f"{work.id}.png", out), "landmarks": npz}, dict(meta, n_frames=1)
+    folder = out_dir / f"{work.id}.frames"
+    reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=len(lm))
+    keep = set(sample_indices(len(lm), SHEET_TILES))
+    tiles, labels = [], []
+    bar = FrameProgress(cfg, len(lm), "crop")
+    blank = np.zeros((size, size, 3), np.uint8)
+    with atomic_folder(folder) as tmp_folder, VideoWriter(
+            out_dir / f"{work.id}.crop.mp4", reader.fps,
+            audio_from=work.source if work.meta.get("has_audio") else None) as vw:
+        for i, _, rgb in reader:
+            out = crops[i].image(rgb) if crops[i] is not None else blank
+            write_image(tmp_folder / f"{i:06d}.png", out)
+            vw.write(out)
+            if i in keep:
+                tiles.append(draw_landmarks(out, out_lmk[i] if ok[i] else None))
+                labels.append(i)
+            bar.tick()
+    bar.close()
+    save_landmarks()
+    sheet = write_image(out_dir / f"{work.id}.sheet.png", contact_sheet(tiles, 8, labels))
+    return ({"frames": folder, "video": vw.path, "preview": sheet, "landmarks": npz},
+            dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
+
+
+def run(inputs: list[Path], out_dir: Path, size: int = 128, center: str = "nose", scale: float = 2.8,
+        identity: Optional[str] = None, workers: int = 1, shard=None, progress: bool = True, debug: bool = False,
+        argv=None, **landmark_opts) -> StageResult:
+    """Crop faces for FLNet: ``size`` x ``size`` RGB, the nose tip (``center="nose"``) or the outer-eye-corner
+    midpoint (``"eyes"``) at the centre, one zoom per clip (``scale`` x median outer-eye-corner distance), no rotation.
+
+    Inputs: a ``thead.landmarks`` manifest or media (landmarks are then extracted into ``out_dir/landmarks``).
+    Outputs per item: ``<id>.png`` (images) or ``<id>.frames/000000.png ...`` (videos; black where no face) with an
+    MP4 (source audio) and a contact sheet; ``<id>.landmarks.npz`` with the landmarks in crop coordinates, a
+    ``valid`` flag and the mouth openness per frame. ``identity`` tags every item as one person (for banks and
+    training); without it each item is its own identity.
+
+    Raises:
+        InputError: bad ``center``/``size``/``scale``.
+    """
+    from thead.errors import InputError
+    from thead.face.crop import CENTERS
+
+    if center not in CENTERS:
+        raise InputError(f"--center must be one of {', '.join(CENTERS)}, got {center!r}")
+    if size < 16 or size % 16:
+        raise InputError(f"--size must be a multiple of 16 (FLNet's discriminator halves it 4 times), got {size}")
+    if not 1.0 <= scale <= 8.0:
+        raise InputError(f"--scale must be within [1, 8] eye-corner distances, got {scale}")
+    inputs, _ = ensure_upstream(
+        inputs, lmk_stage.KIND, out_dir,
+        lambda d: lmk_stage.run(inputs, d, workers=workers, shard=shard, progress=progress, debug=debug,
+                                argv=argv, **landmark_opts), "landmarks")
+    items, up = discover(inputs, accept_kinds=(lmk_stage.KIND,))
+    cfg = dict(size=size, center=center, scale=scale, identity=identity)
+    return run_stage("crop-faces", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv)

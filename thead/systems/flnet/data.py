@@ -1,0 +1,117 @@
+"""FLNet training samples from crop manifests (paper "Dataset"): a target frame and a bank of N frames of the same
+person, chosen by mouth openness from other frames.
+
+Per sample: a person (uniform), one of their clips, a target frame from the clip's training part. The bank comes from
+another clip of the person when there is one (TCD-TIMIT protocol), else from the same clip with the frames within
+``gap`` of the target left out (FaceForensics protocol: "we make sure that the target images are different from
+source images"). The paper does not say how banks vary between samples; thead draws a random half of the candidate
+frames before sorting them by openness and taking the evenly spaced pool, so banks vary while keeping the spread of
+mouth shapes. The last ``holdout`` fraction of every clip is never used (``evaluate flnet`` uses it).
+
+The crops are held in memory as uint8 (S x S x 3 bytes a frame: 49 KB at 128, 150 KB at 224).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from thead.errors import InputError
+from thead.systems.flnet.bank import CropClip, select_bank
+
+
+@dataclass
+class _Loaded:
+    clip: CropClip
+    images: torch.Tensor  # (T, 3, S, S) uint8 (rows of invalid / held-back frames are zero)
+    train_idx: np.ndarray
+
+
+def to_model_range(x_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 -> float32 in [-1, 1]."""
+    return x_uint8.float().div(127.5).sub(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(..., 3, H, W) in [-1, 1] -> (..., H, W, 3) uint8."""
+    y = x.detach().clamp(-1, 1).add(1).mul(127.5).round().byte().cpu()
+    return y.movedim(-3, -1).numpy()
+
+
+class BankSampler:
+    """Draws (bank, bank landmarks, target, target landmarks) batches with a torch.Generator (exactly resumable).
+
+    Args:
+        clips: crop clips (``bank.load_crop_clips``).
+        bank_size, bank_pool: N and the evenly spaced pool it is the first N of (``bank.select_bank``).
+        holdout: fraction of every clip's tail never sampled.
+        gap: frames around the target excluded from a same-clip bank.
+
+    Raises:
+        InputError: no person has enough training frames.
+    """
+
+    def __init__(self, clips: list[CropClip], bank_size: int = 5, bank_pool: int = 5, holdout: float = 0.2,
+                 gap: int = 3, progress=None):
+        if bank_pool < bank_size:
+            raise InputError(f"--bank-pool ({bank_pool}) must be at least --bank-size ({bank_size})")
+        self.n, self.pool, self.gap = bank_size, bank_pool, gap
+        self.size = clips[0].size
+        self.people: dict[str, list[_Loaded]] = {}
+        for c in clips:
+            tr, _ = c.split(holdout)
+            if len(tr) == 0:
+                continue
+            imgs = torch.zeros(len(c.files), 3, c.size, c.size, dtype=torch.uint8)
+            imgs[torch.from_numpy(tr)] = torch.from_numpy(c.read(tr)).permute(0, 3, 1, 2)
+            if progress is not None:
+                progress(c.id, len(tr))
+            self.people.setdefault(c.identity, []).append(_Loaded(c, imgs, tr))
+        need = bank_pool + 2 * gap + 2
+        self.people = {p: v for p, v in self.people.items()
+                       if len(v) > 1 or len(v[0].train_idx) >= need}
+        if not self.people:
+            raise InputError(f"no person has enough training frames (a single clip needs at least {need} frames "
+                             f"with a face before the held-back tail)")
+        self.names = sorted(self.people)
+
+    @property
+    def n_frames(self) -> int:
+        return sum(len(x.train_idx) for v in self.people.values() for x in v)
+
+    def all_training_frames(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every training crop (M, 3, S, S) uint8 with its landmarks (M, 68, 2) (for the face network)."""
+        imgs = torch.cat([x.images[torch.from_numpy(x.train_idx)] for v in self.people.values() for x in v])
+        lmk = np.concatenate([x.clip.landmarks[x.train_idx] for v in self.people.values() for x in v])
+        return imgs, torch.from_numpy(lmk)
+
+    def _one(self, gen: torch.Generator):
+        def pick(k: int) -> int:
+            return int(torch.randint(k, (), generator=gen))
+
+        clips = self.people[self.names[pick(len(self.names))]]
+        tc = clips[pick(len(clips))]
+        t = int(tc.train_idx[pick(len(tc.train_idx))])
+        if len(clips) > 1:
+            others = [c for c in clips if c is not tc]
+            bc = others[pick(len(others))]
+            cands = bc.train_idx
+        else:
+            bc = tc
+            cands = tc.train_idx[np.abs(tc.train_idx - t) > self.gap]
+        keep = (torch.rand(len(cands), generator=gen) < 0.5).numpy()
+        if keep.sum() >= self.pool:
+            cands = cands[keep]
+        chosen = cands[select_bank(bc.clip.openness[cands], self.pool, self.n)]
+        return (bc.images[torch.from_numpy(chosen)], bc.clip.landmarks[chosen], tc.images[t], tc.clip.landmarks[t])
+
+    def sample(self, batch_size: int, gen: torch.Generator, device="cpu") -> dict[str, torch.Tensor]:
+        """A batch: ``bank`` (B, N, 3, S, S) and ``target`` (B, 3, S, S) in [-1, 1]; ``bank_lmk`` (B, N, 68, 2),
+        ``target_lmk`` (B, 68, 2) crop px."""
+        rows = [self._one(gen) for _ in range(batch_size)]
+        return dict(bank=to_model_range(torch.stack([r[0] for r in rows])).to(device),
+                    bank_lmk=torch.from_numpy(np.stack([r[1] for r in rows])).to(device),
+                    target=to_model_range(torch.stack([r[2] for r in rows])).to(device),
+                    target_lmk=torch.from_numpy(np.stack([r[3] for r in rows])).to(device))

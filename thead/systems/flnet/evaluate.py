@@ -1,0 +1,158 @@
+"""``thead evaluate flnet`` (paper "Quantitative evaluation", Table 1) on held-back frames.
+
+Protocol: for every person in a crop manifest, the bank is chosen (as in training: ``bank_pool`` evenly spaced by
+mouth openness, the first ``bank_size`` kept) from the frames the model was trained on (the first 1 - ``holdout`` of
+each clip), and every ``every``-th held-back frame (the clip's tail, never seen in training) is a target: the model
+gets its landmarks and its ground-truth crop is the reference. Metrics per model:
+
+- L1: mean absolute error on 0-255 over the whole crop (the paper's L1);
+- FD-dlib: Fréchet distance between the dlib face-descriptor embeddings (128-D) of generated and ground-truth
+  crops; not FID, which needs Inception weights;
+- FID: only with ``inception_weights`` (pytorch-fid's file);
+- LMD: mean distance (px at the crop size) between dlib landmarks found on the generated crop and the target
+  landmarks, over the frames where a face is found (the found fraction is reported);
+- identity: mean dlib descriptor distance between generated and ground-truth crops, and the fraction under 0.6.
+
+Writes ``metrics.json``, ``metrics.md`` and ``<row>.compare.png`` (ground truth over generated, a few targets).
+Fréchet distances over few samples are biased upwards; compare rows evaluated on the same targets only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from thead.errors import InputError
+
+
+def _row_name(ckpt: Path, model, names: set) -> str:
+    base = f"{model.variant}-{model.bank_size}B@{model.step}"
+    name, k = base, 2
+    while name in names:
+        name, k = f"{base}#{k}", k + 1
+    return name
+
+
+def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int = 1, max_targets: int = 40,
+             holdout: Optional[float] = None, inception_weights: Optional[Path] = None, device: str = "cpu",
+             progress: bool = True) -> dict:
+    """Evaluate FLNet checkpoints (one Table-1 row each) on the held-back frames of a crop manifest.
+
+    Args:
+        holdout: held-back fraction of each clip (default: each checkpoint's training ``holdout``).
+
+    Returns:
+        the metrics dict (also written to ``out_dir/metrics.json``).
+
+    Raises:
+        InputError: no held-back frames, mismatched crop size, bad weights.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from thead.manifest import atomic_write_text
+    from thead.media import write_image
+    from thead.metrics.frechet import frechet_distance
+    from thead.metrics.identity import SAME_PERSON_DISTANCE, FaceEmbedder, descriptor_distance
+    from thead.metrics.inception import FIDInceptionV3, inception_features
+    from thead.metrics.landmarks import LandmarkFinder, landmark_distance
+    from thead.systems.flnet.bank import bank_from_clips, load_crop_clips
+    from thead.systems.flnet.synthesize import FLNetModel
+    from thead.viz import contact_sheet
+
+    clips = load_crop_clips(manifest)
+    inception = FIDInceptionV3.from_file(inception_weights) if inception_weights else None
+    embed, finder = FaceEmbedder(), LandmarkFinder()
+    gt_emb: dict[tuple[str, int], Optional[np.ndarray]] = {}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
+    evaluated: set[str] = set()
+    by_person: dict[str, list] = {}
+    for c in clips:
+        by_person.setdefault(c.identity, []).append(c)
+    with Progress(console=Console(stderr=True), disable=not progress) as prog:
+        for ckpt in checkpoints:
+            model = FLNetModel(ckpt, device)
+            if model.size != clips[0].size:
+                raise InputError(f"{ckpt}: trained on {model.size} px crops, the manifest has {clips[0].size} px")
+            h = model.holdout if holdout is None else holdout
+            if h <= 0:
+                raise InputError(f"{ckpt}: trained without held-back frames (--holdout 0); give --holdout")
+            name = _row_name(ckpt, model, set(rows))
+            gen_all, gt_all, l1, lmd, ids, e_gen, e_gt, found = [], [], [], [], [], [], [], 0
+            jobs = []
+            for person, pcs in by_person.items():
+                targets = [(c, i) for c in pcs for i in c.split(h)[1][::every]][:max_targets]
+                if targets:
+                    jobs.append((person, pcs, targets))
+                    evaluated.add(person)
+            n_targets = sum(len(t) for _, _, t in jobs)
+            if n_targets == 0:
+                raise InputError(f"{manifest}: no held-back frames with a face (holdout {h})")
+            task = prog.add_task(f"evaluate {name}", total=n_targets)
+            for person, pcs, targets in jobs:
+                bank = bank_from_clips(pcs, model.bank_pool, model.bank_size, (0.0, 1.0 - h))
+                lmk = np.stack([c.landmarks[i] for c, i in targets])
+                for (c, i), fr in zip(targets, model(bank, lmk)):
+                    gt = c.read([i])[0]
+                    out = fr["output"]
+                    l1.append(np.abs(out.astype(np.float64) - gt).mean())
+                    f = finder(out)
+                    found += int(np.isfinite(f).all())
+                    lmd.append(float(landmark_distance(f[None], c.landmarks[i][None])[0]))
+                    if (c.id, i) not in gt_emb:
+                        gt_emb[(c.id, i)] = embed(gt)
+                    eg, et = embed(out), gt_emb[(c.id, i)]
+                    ids.append(descriptor_distance(eg, et))
+                    if eg is not None:
+                        e_gen.append(eg)
+                    if et is not None:
+                        e_gt.append(et)
+                    if inception is not None or len(gen_all) < 8:
+                        gen_all.append(out)
+                        gt_all.append(gt)
+                    prog.advance(task)
+            ids_a, lmd_a = np.array(ids), np.array(lmd)
+            row = dict(checkpoint=str(ckpt), variant=model.variant, bank_size=model.bank_size, step=model.step,
+                       holdout=h, n_targets=n_targets, l1=float(np.mean(l1)),
+                       fd_dlib=frechet_distance(np.stack(e_gen), np.stack(e_gt)) if min(len(e_gen), len(e_gt)) > 1
+                       else float("nan"),
+                       lmd_px=float(np.nanmean(lmd_a)) if np.isfinite(lmd_a).any() else float("nan"),
+                       landmarks_found=found / n_targets,
+                       identity_distance=float(np.nanmean(ids_a)) if np.isfinite(ids_a).any() else float("nan"),
+                       same_person_rate=float(np.mean(ids_a[np.isfinite(ids_a)] < SAME_PERSON_DISTANCE))
+                       if np.isfinite(ids_a).any() else float("nan"),
+                       faces_embedded=len(e_gen) / n_targets)
+            if inception is not None:
+                row["fid"] = frechet_distance(inception_features(inception, np.stack(gen_all), device=device),
+                                              inception_features(inception, np.stack(gt_all), device=device))
+            k = min(8, len(gen_all))
+            write_image(out_dir / f"{name.replace('@', '_at_').replace('#', '_')}.compare.png",
+                        contact_sheet(gt_all[:k] + gen_all[:k], k, ["ground truth"] * k + [name] * k))
+            rows[name] = row
+    result = dict(manifest=str(manifest), people=sorted(evaluated), rows=rows,
+                  fid="computed" if inception is not None else "not computed (no --inception-weights)")
+    atomic_write_text(out_dir / "metrics.json", json.dumps(result, indent=1) + "\n")
+    atomic_write_text(out_dir / "metrics.md", table(result))
+    return result
+
+
+def table(result: dict) -> str:
+    """Markdown in the layout of FLNet Table 1 (L1, Fréchet distances), plus LMD and identity."""
+    def f(v, p=2):
+        return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{p}f}"
+
+    lines = ["# FLNet evaluation (held-back frames)", "", f"people: {', '.join(result['people'])}", "",
+             "L1: mean |generated - ground truth| on 0-255. FD-dlib: Fréchet distance of dlib face embeddings "
+             "(not FID). FID: " + result["fid"] + ". LMD: px at the crop size.", "",
+             "| model | targets | L1 | FD-dlib | FID | LMD | landmarks found | identity dist | same person |",
+             "|---" * 9 + "|"]
+    for name, r in result["rows"].items():
+        lines.append(f"| {name} | {r['n_targets']} | {f(r['l1'])} | {f(r['fd_dlib'], 4)} | {f(r.get('fid'))} | "
+                     f"{f(r['lmd_px'])} | {f(r['landmarks_found'])} | {f(r['identity_distance'], 3)} | "
+                     f"{f(r['same_person_rate'])} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,92 @@
+"""FLNet's spatial maps: the landmark difference field (network input), bilinear warping (eq. 4) and the landmark
+heatmap weight K of the reconstruction losses (eq. 12, 13). Tensors are torch, images (B, C, S, S)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+GAMMA = 0.95  # FLNet: K = gamma ** distance, "gamma is empirically set to 0.95"
+K_FLOOR = 0.3  # FLNet: "we lower bound the values in heatmap to 0.3"
+PAPER_SIZE = 224
+PAPER_MARGIN_PX = 40.0  # FLNet eq. 3: warping margin M at 224x224
+
+
+def default_margin(size: int) -> float:
+    """The warp margin M in px for a crop size: the paper's 40 px at 224, scaled with the crop (128 -> 22.9 px)."""
+    return PAPER_MARGIN_PX * size / PAPER_SIZE
+
+
+def landmark_difference_field(src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int,
+                              margin: float) -> torch.Tensor:
+    """Delta F_s (FLNet "Network Inputs"): per bank image a 2-channel map holding the target-minus-source landmark
+    offsets at the (rounded) source landmark pixels and zero elsewhere.
+
+    Args:
+        src_lmk: (B, N, 68, 2) bank landmarks, crop px (x, y).
+        tgt_lmk: (B, 68, 2) target landmarks, crop px.
+        size: crop side S, px.
+        margin: offsets are divided by the warp margin M (px) so the field has the units of the warp field W_w
+            (the paper does not say how the offsets are scaled; this keeps typical values within [-1, 1]).
+
+    Returns:
+        (B, 2N, S, S) float32; channels 2i, 2i+1 hold (dx, dy) for bank image i. Landmarks outside the crop and
+        NaN landmarks are left out; where two landmarks round to one pixel the later index wins.
+    """
+    b, n = src_lmk.shape[:2]
+    off = (tgt_lmk[:, None] - src_lmk) / margin  # (B, N, 68, 2)
+    pix = torch.round(src_lmk)
+    ok = torch.isfinite(pix).all(-1) & torch.isfinite(off).all(-1) & (pix >= 0).all(-1) & (pix <= size - 1).all(-1)
+    pix = torch.where(ok[..., None], pix, torch.zeros_like(pix)).long()
+    off = torch.where(ok[..., None], off, torch.zeros_like(off))
+    # masked landmarks write into a spare slot (index S*S) that is dropped at the end
+    idx = torch.where(ok, pix[..., 1] * size + pix[..., 0], torch.full_like(pix[..., 0], size * size))
+    field = src_lmk.new_zeros(b * n, 2, size * size + 1)
+    rows = torch.arange(b * n, device=src_lmk.device)
+    idx, off = idx.reshape(b * n, -1), off.reshape(b * n, -1, 2).to(field.dtype)
+    for j in range(idx.shape[1]):  # in landmark order, so the later index wins a shared pixel
+        field[rows, :, idx[:, j]] = off[:, j]
+    field = field[..., :-1]
+    return field.view(b, 2 * n, size, size)
+
+
+def base_grid(size: int, device=None) -> torch.Tensor:
+    """(S, S, 2) pixel coordinates (x, y) of every pixel centre."""
+    r = torch.arange(size, dtype=torch.float32, device=device)
+    yy, xx = torch.meshgrid(r, r, indexing="ij")
+    return torch.stack([xx, yy], -1)
+
+
+def warp(images: torch.Tensor, flow_px: torch.Tensor) -> torch.Tensor:
+    """phi(x, w) of FLNet eq. 4: bilinear backward warping, output(p) = x(p + w(p)), border pixels repeated.
+
+    Args:
+        images: (B, C, S, S).
+        flow_px: (B, 2, S, S) displacement in px (x, y). A zero field returns ``images`` (up to float rounding, ~1e-6).
+
+    Returns:
+        (B, C, S, S).
+    """
+    s = images.shape[-1]
+    pos = base_grid(s, images.device)[None] + flow_px.permute(0, 2, 3, 1)
+    grid = pos * (2.0 / (s - 1)) - 1.0
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def heatmap_weight(tgt_lmk: torch.Tensor, size: int, gamma: float = GAMMA, floor: float = K_FLOOR) -> torch.Tensor:
+    """K of FLNet eq. 12-13: ``max(gamma ** B, floor)`` where B is each pixel's Euclidean distance (px) to the nearest
+    target landmark.
+
+    Args:
+        tgt_lmk: (B, 68, 2) crop px; NaN landmarks are ignored (all NaN: K = 1 everywhere).
+
+    Returns:
+        (B, 1, S, S) in [floor, 1].
+    """
+    grid = base_grid(size, tgt_lmk.device).view(1, -1, 2)
+    big = torch.full_like(tgt_lmk, 1e6)
+    pts = torch.where(torch.isfinite(tgt_lmk), tgt_lmk, big)
+    d = torch.cdist(grid.expand(len(pts), -1, -1), pts).amin(-1)  # (B, S*S)
+    k = torch.pow(torch.tensor(gamma, device=d.device), d).clamp(min=floor)
+    k = torch.where(torch.isfinite(tgt_lmk).all(-1).any(-1, keepdim=True), k, torch.ones_like(k))
+    return k.view(-1, 1, size, size)

@@ -1,0 +1,87 @@
+"""FLNet objective (eq. 8-17). Norms are taken as means over elements (GANimation's code does the same for its L1
+and mask terms) except the total-variation terms, which are sums of squared neighbour differences per image (eq.
+9-11), averaged over the batch, as GANimation's smoothness term, whose 1e-5 weight FLNet keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """(lambda_SV, lambda_TV, lambda_rec, lambda_p, lambda_adv) of eq. 17; paper: (1.0, 1e-5, 250, 1.0, 1.0)."""
+
+    sparsity: float = 1.0
+    tv: float = 1e-5
+    rec: float = 250.0
+    perceptual: float = 1.0
+    adv: float = 1.0
+
+
+def sparsity_loss(v: torch.Tensor) -> torch.Tensor:
+    """L_SV = ||V||_1 (eq. 8), as a mean over pixels; V (B, 1, S, S) in [0, 1]."""
+    return v.abs().mean()
+
+
+def tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """||grad_h x||_2^2 + ||grad_v x||_2^2 (eq. 9-11) for (B, ..., H, W), summed per image, mean over the batch."""
+    dh = (x[..., :, 1:] - x[..., :, :-1]).pow(2).sum()
+    dv = (x[..., 1:, :] - x[..., :-1, :]).pow(2).sum()
+    return (dh + dv) / x.shape[0]
+
+
+def weighted_l1(x: torch.Tensor, target: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """sum_c ||K (x^c - target^c)||_1 (eq. 12, 13) as a mean over pixels; x, target (B, 3, S, S), K (B, 1, S, S)."""
+    return (k * (x - target).abs()).mean() * x.shape[1]
+
+
+def perceptual_loss(feats_x: list[torch.Tensor], feats_t: list[torch.Tensor]) -> torch.Tensor:
+    """||VGG(I_o) - VGG(I_t)||_2^2 (eq. 15) over the chosen layers, mean squared error per layer, summed."""
+    return sum((a - b).pow(2).mean() for a, b in zip(feats_x, feats_t))
+
+
+def d_hinge_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Discriminator side of eq. 16: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(.)))] over PatchGAN maps."""
+    return torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()
+
+
+def g_hinge_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    """Generator side of the hinge GAN (Miyato et al. 2018): -E[D(G(.))]."""
+    return -d_fake.mean()
+
+
+def generator_losses(out: dict[str, torch.Tensor], target: torch.Tensor, k: torch.Tensor, w: LossWeights,
+                     feats_out=None, feats_target=None, d_fake=None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The generator's total loss (eq. 17) for whatever heads ``out`` has (a variant without a head has no term
+    for it; ``warp-only`` has I_o = I_w, so L_rec_w and L_rec_o are one term counted once).
+
+    The paper's eq. 17 lists L_TV_wm twice (``L_TV_V + L_TV_wm + 0.1 x L_TV_wm``); thead reads the second as the
+    warp-field term L_TV_ww of eq. 11, the only TV term otherwise missing.
+
+    Returns:
+        the loss and a dict of its (unweighted) terms for logging.
+    """
+    terms: dict[str, torch.Tensor] = {"rec_o": weighted_l1(out["output"], target, k)}
+    total = w.rec * terms["rec_o"]
+    if "appearance" in out and "warped" in out:
+        terms["rec_w"] = weighted_l1(out["warped"], target, k)
+        total = total + w.rec * terms["rec_w"]
+    if "merge" in out:
+        terms["sparsity_v"] = sparsity_loss(out["merge"])
+        terms["tv_v"] = tv_loss(out["merge"])
+        total = total + w.sparsity * terms["sparsity_v"] + w.tv * terms["tv_v"]
+    if "masks" in out:
+        terms["tv_wm"] = tv_loss(out["masks"])
+        terms["tv_ww"] = tv_loss(out["fields"])
+        total = total + w.tv * (terms["tv_wm"] + 0.1 * terms["tv_ww"])
+    if feats_out is not None:
+        terms["perceptual"] = perceptual_loss(feats_out, feats_target)
+        total = total + w.perceptual * terms["perceptual"]
+    if d_fake is not None:
+        terms["adv_g"] = g_hinge_loss(d_fake)
+        total = total + w.adv * terms["adv_g"]
+    logs = {k_: float(v.detach()) for k_, v in terms.items()}
+    logs["g"] = float(total.detach())
+    return total, logs

@@ -1,0 +1,248 @@
+"""Training of FLNet and its ablations (paper "Objective Functions" and "Implementation").
+
+One step = ``d_steps`` (paper: 5) discriminator updates, each on a fresh batch, its fakes passed through a history of
+generated images (Shrivastava et al. 2017), then one generator update with the full loss of eq. 17. Adam (0.5, 0.999),
+lr 1e-4 for both networks; loss weights (1.0, 1e-5, 250, 1.0, 1.0).
+
+Run folder: ``last.pt`` (every ``checkpoint_every`` steps and at the end; weights, optimizers, step, config, every RNG
+state and the image history, so ``resume`` continues exactly), ``log.jsonl``, ``loss.png``, ``samples.png`` (a fixed
+batch: bank, masks, both streams, output), ``config.json``, ``command.txt``, ``face_net.pt`` (when no VGG16 weights
+are given) and a ``thead.checkpoint`` manifest.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from thead.errors import InputError
+from thead.systems.flnet.model import VARIANTS
+from thead.train.loop import TrainLoop, prepare_run_dir, seed_all, write_checkpoint_manifest, write_run_files
+
+
+@dataclass
+class FLNetConfig:
+    steps: int = 20000
+    batch_size: int = 8  # per process
+    lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    width: int = 64  # generator E: 64 -> 256 channels in the paper
+    d_width: int = 64
+    variant: str = "full"
+    bank_size: int = 5
+    bank_pool: int = 5
+    margin: float = 0.0  # warp margin M in px; 0: 40 px scaled from 224 to the crop size
+    lambda_sv: float = 1.0
+    lambda_tv: float = 1e-5
+    lambda_rec: float = 250.0
+    lambda_p: float = 1.0
+    lambda_adv: float = 1.0
+    d_steps: int = 5
+    history: int = 50
+    holdout: float = 0.2
+    gap: int = 3
+    face_net_steps: int = 300
+    time_limit_s: float = 0.0  # stop (with a checkpoint) after this much training time; 0: no limit
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "cpu"
+
+
+def check_config(cfg: FLNetConfig) -> None:
+    """Raises InputError for values the networks cannot take."""
+    if cfg.variant not in VARIANTS:
+        raise InputError(f"--variant must be one of {', '.join(VARIANTS)}, got {cfg.variant!r}")
+    if cfg.bank_size < 1 or cfg.bank_pool < cfg.bank_size:
+        raise InputError(f"--bank-size must be >= 1 and <= --bank-pool (got {cfg.bank_size}, {cfg.bank_pool})")
+    if not 0.0 <= cfg.holdout < 1.0:
+        raise InputError(f"--holdout must be in [0, 1), got {cfg.holdout}")
+    if cfg.d_steps < 0:
+        raise InputError("--d-steps must be >= 0")
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _perceptual(cfg: FLNetConfig, sampler, out_dir: Path, vgg_weights, face_net, d, say) -> tuple[object, str]:
+    import torch
+
+    from thead.systems.flnet.perceptual import FaceNetFeatures, VGG16Features, train_face_net
+
+    if vgg_weights is not None:
+        return VGG16Features(vgg_weights), f"vgg16:{vgg_weights}"
+    if face_net is not None:
+        say(f"note: perceptual loss (FLNet eq. 15) on the face network {face_net} instead of VGG16 "
+            "(no --vgg-weights given)")
+        return FaceNetFeatures.from_checkpoint(face_net), f"face-net:{face_net}"
+    path = out_dir / "face_net.pt"
+    if d.is_main and not path.exists():
+        say(f"note: no --vgg-weights given; the perceptual loss (FLNet eq. 15) uses a face network thead trains "
+            f"now ({cfg.face_net_steps} steps regressing the 68 landmarks of the training crops) -> {path}")
+        imgs, lmk = sampler.all_training_frames()
+        train_face_net(imgs, lmk, path, steps=cfg.face_net_steps, batch_size=min(16, len(imgs)),
+                       width=min(32, cfg.width), device=d.device, seed=cfg.seed)
+    elif d.is_main:
+        say(f"note: perceptual loss on the run's own face network {path} (no --vgg-weights given)")
+    if d.world_size > 1:
+        torch.distributed.barrier()
+    return FaceNetFeatures.from_checkpoint(path), f"face-net:{path.name}"
+
+
+def _out_of_time(cfg: FLNetConfig, t0: float, d) -> bool:
+    """Whether the time limit is reached; under torchrun rank 0 decides for every rank."""
+    if not cfg.time_limit_s:
+        return False
+    stop = time.perf_counter() - t0 > cfg.time_limit_s
+    if d.world_size > 1:
+        import torch
+
+        flag = torch.tensor([float(stop)], device=d.device)
+        torch.distributed.broadcast(flag, 0)
+        stop = bool(flag.item())
+    return stop
+
+
+def sample_panel(G, batch: dict, margin: float, size: int, path: Path) -> Path:
+    """``samples.png``: the mask panel (``viz.mask_panel``) of each sample of a fixed batch, stacked."""
+    import numpy as np
+    import torch
+
+    from thead.media import write_image
+    from thead.systems.flnet.data import to_uint8
+    from thead.systems.flnet.fields import landmark_difference_field
+    from thead.systems.flnet.viz import mask_panel
+
+    was = G.training
+    G.eval()
+    with torch.no_grad():
+        out = G(batch["bank"], landmark_difference_field(batch["bank_lmk"], batch["target_lmk"], size, margin))
+    G.train(was)
+    rows = []
+    for b in range(len(batch["bank"])):
+        parts = {k: to_uint8(out[k][b]) for k in ("output", "warped", "appearance") if k in out}
+        if "masks" in out:
+            parts["masks"] = out["masks"][b].cpu().numpy()
+        if "merge" in out:
+            parts["merge"] = out["merge"][b, 0].cpu().numpy()
+        parts["target_lmk"] = batch["target_lmk"][b].cpu().numpy()
+        rows.append(mask_panel(to_uint8(batch["bank"][b]), parts, to_uint8(batch["target"][b]), "ground truth"))
+    return write_image(path, np.concatenate(rows, 0))
+
+
+def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Optional[Path] = None,
+                face_net: Optional[Path] = None, resume: bool = False, progress: bool = True, argv=None,
+                on_step: Optional[Callable[[int], None]] = None, say: Callable[[str], None] = _stderr) -> Path:
+    """Train FLNet (or an ablation, ``cfg.variant`` / ``cfg.bank_size``) on a crop manifest (``thead crop-faces``).
+
+    Args:
+        manifest: ``thead.frames`` crop manifest; items sharing ``meta.identity`` are one person.
+        vgg_weights: torchvision VGG16 state dict for the perceptual loss (eq. 15); without it ``face_net`` (a
+            ``train aue`` checkpoint) or, failing that, a face network trained here first.
+
+    Returns:
+        the last checkpoint's path.
+
+    Raises:
+        InputError: bad config or data; TheadError: an existing run without ``resume``.
+    """
+    import torch
+
+    from thead.systems.flnet import losses as L
+    from thead.systems.flnet.bank import load_crop_clips
+    from thead.systems.flnet.data import BankSampler
+    from thead.systems.flnet.fields import default_margin, heatmap_weight, landmark_difference_field
+    from thead.systems.flnet.model import FLNetGenerator, ImageHistory, PatchDiscriminator
+    from thead.train import dist
+    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.log import plot_losses
+
+    check_config(cfg)
+    out_dir = Path(out_dir)
+    last = prepare_run_dir(out_dir, resume)
+    d = dist.setup(cfg.device)
+    clips = load_crop_clips(manifest)
+    size = clips[0].size
+    if size % 16:
+        raise InputError(f"crop size {size} is not a multiple of 16")
+    margin = cfg.margin or default_margin(size)
+    sampler = BankSampler(clips, cfg.bank_size, cfg.bank_pool, cfg.holdout, cfg.gap)
+    gen = seed_all(cfg.seed + d.rank)
+    perc, perc_name = _perceptual(cfg, sampler, out_dir, vgg_weights, face_net, d, say)
+    perc = perc.to(d.device)
+    G = FLNetGenerator(cfg.bank_size, cfg.width, cfg.variant, margin).to(d.device)
+    D = PatchDiscriminator(cfg.d_width).to(d.device)
+    models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2)) for k, m in
+            (("G", G), ("D", D))}
+    history = ImageHistory(cfg.history)
+    conf = dict(asdict(cfg), system="flnet", size=size, margin_px=margin, perceptual=perc_name,
+                crop_center=clips[0].center, crop_scale=clips[0].scale,
+                manifest=str(manifest), identities=sampler.names, n_train_frames=sampler.n_frames)
+    start = 0
+    if last:
+        blob = load_checkpoint(last)
+        start = restore(blob, models, opts, gen)
+        history.load(blob["extra"].get("history", torch.zeros(0)), d.device)
+    if d.is_main:
+        write_run_files(out_dir, conf, argv)
+    fixed = sampler.sample(min(4, cfg.batch_size), torch.Generator().manual_seed(12345), d.device)
+    w = L.LossWeights(cfg.lambda_sv, cfg.lambda_tv, cfg.lambda_rec, cfg.lambda_p, cfg.lambda_adv)
+    Gw, Dw = models["G"], models["D"]
+    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, f"train flnet {cfg.variant} "
+                     f"{cfg.bank_size}B")
+
+    def inputs(batch):
+        return batch["bank"], landmark_difference_field(batch["bank_lmk"], batch["target_lmk"], size, margin)
+
+    t0 = time.perf_counter()
+    step = start
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            logs: dict[str, float] = {}
+            for _ in range(cfg.d_steps):  # "for every 5 iterations of discriminator update, we train once G"
+                batch = sampler.sample(cfg.batch_size, gen, d.device)
+                with torch.no_grad():
+                    fake = Gw(*inputs(batch))["output"]
+                fake = history.query(fake, gen)
+                scores = Dw(torch.cat([batch["target"], fake]))
+                loss_d = cfg.lambda_adv * L.d_hinge_loss(scores[:len(fake)], scores[len(fake):])
+                opts["D"].zero_grad(set_to_none=True)
+                loss_d.backward()
+                opts["D"].step()
+                logs["d"] = logs.get("d", 0.0) + float(loss_d.detach()) / cfg.d_steps
+            batch = sampler.sample(cfg.batch_size, gen, d.device)
+            out = Gw(*inputs(batch))
+            k = heatmap_weight(batch["target_lmk"], size)
+            with torch.no_grad():
+                f_t = perc(batch["target"])
+            f_o = perc(out["output"])
+            d_fake = Dw(out["output"]) if cfg.d_steps > 0 and cfg.lambda_adv > 0 else None
+            loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake)
+            opts["G"].zero_grad(set_to_none=True)
+            loss_g.backward()
+            opts["G"].step()
+            logs.update(g_logs)
+            loop.record(step, logs)
+            stop = _out_of_time(cfg, t0, d)
+            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps or stop):
+                save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
+                                generator=gen, extra={"history": history.state()})
+                sample_panel(G, fixed, margin, size, out_dir / "samples.png")
+            if on_step is not None:
+                on_step(step)
+            if stop:
+                say(f"note: --time-limit reached after step {step} of {cfg.steps}; continue with --resume")
+                break
+    finally:
+        loop.close()
+    if d.is_main:
+        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", f"FLNet {cfg.variant}, {cfg.bank_size}B (eq. 17)")
+        write_checkpoint_manifest(out_dir, "train flnet", conf, step, argv)
+    dist.teardown()
+    return out_dir / "last.pt"
