@@ -112,9 +112,9 @@ def discover(inputs: list[Path], media: tuple[str, ...] = ("video", "image"),
         w = WorkItem(id=iid, source=f.resolve())
         mt = media_type(f)
         if mt is None:
-            w.error = f"{f.name}: not an image or video (unsupported suffix {f.suffix or '(none)'})"
+            w.error = f"{f.name}: not an image, video or audio file (unsupported suffix {f.suffix or '(none)'})"
         elif mt not in media:
-            w.error = f"{f.name}: a {mt} is not accepted by this stage"
+            w.error = f"{f.name}: {mt} input is not accepted by this stage"
         else:
             w.meta["media_type"] = mt
         items.append(w)

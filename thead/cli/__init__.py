@@ -7,7 +7,7 @@ import traceback
 
 
 def _register() -> None:
-    from thead.cli import (au, clahe, crop, evaluate, fit3dmm, frontalize, landmarks, manifest,  # noqa: F401
+    from thead.cli import (au, audio, clahe, crop, evaluate, fit3dmm, frontalize, landmarks, manifest,  # noqa: F401
                            report, synthesize, train)
 
 

@@ -41,7 +41,7 @@ class _Open(BaseModel):
 class MediaMeta(_Open):
     """Facts about the input medium shared by every kind."""
 
-    media_type: Optional[Literal["video", "image"]] = None
+    media_type: Optional[Literal["video", "image", "audio"]] = None
     width: Optional[int] = Field(None, description="frame width, pixels")
     height: Optional[int] = Field(None, description="frame height, pixels")
     fps: Optional[float] = Field(None, description="constant frame rate of the decoded stream, frames/s")
@@ -117,6 +117,20 @@ class FramesOutputs(_Open):
 class FramesMeta(MediaMeta):
     operation: Optional[str] = None
     identity: Optional[str] = Field(None, description="person shown (items sharing it are one identity)")
+
+
+# ---- thead.audio ----------------------------------------------------------------------------------------------
+class AudioOutputs(_Open):
+    features: Optional[str] = Field(None, description="npy (T,D) float32: one row per video frame (row t at t/fps)")
+    windows: Optional[str] = Field(None, description="npy (T,16,D) float32: rows t-8..t+7 per frame, edges repeated")
+    plot: Optional[str] = Field(None, description="PNG of the features over time")
+
+
+class AudioMeta(MediaMeta):
+    feature_kind: Optional[Literal["mfcc", "deepspeech"]] = None
+    dim: Optional[int] = Field(None, description="D: 39 for mfcc, 29 for deepspeech")
+    sample_rate: Optional[int] = Field(None, description="Hz the audio was decoded at")
+    real_time_factor: Optional[float] = Field(None, description="processing time / audio duration")
 
 
 # ---- thead.bank -----------------------------------------------------------------------------------------------
@@ -250,6 +264,16 @@ KINDS: dict[str, KindSpec] = {
         meta=SynthesisMeta,
         required_outputs=(),
         conventions={"images": "RGB uint8; GATH outputs are 100x100 frontal crops unless pasted back"},
+    ),
+    "thead.audio": KindSpec(
+        kind="thead.audio",
+        description="Speech features with one row per video frame, and 16-frame windows (FACIAL's audio input)",
+        outputs=AudioOutputs,
+        meta=AudioMeta,
+        required_outputs=("features", "windows"),
+        conventions={"time": "row t is the feature at t / fps seconds from the start of the audio",
+                     "deepspeech": "log-probabilities over space, a-z, apostrophe, CTC blank (DeepSpeech order)",
+                     "mfcc": "13 MFCC (c0 = log energy), 13 deltas, 13 delta-deltas"},
     ),
     "thead.bank": KindSpec(
         kind="thead.bank",

@@ -2,22 +2,25 @@
 
 from pathlib import Path
 
-from thead.media.audio import SAMPLE_RATE, extract_audio, has_audio, load_audio
+from thead.media.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, extract_audio, has_audio, load_audio
 from thead.media.image import IMAGE_EXTENSIONS, read_image, write_image
-from thead.media.video import VIDEO_EXTENSIONS, FrameReader, VideoInfo, VideoWriter, probe_video
+from thead.media.video import VIDEO_EXTENSIONS, FrameReader, VideoInfo, VideoWriter, count_frames, probe_video
 
 
 def media_type(path: Path) -> str | None:
-    """'video', 'image' or None, from the file suffix."""
+    """'video', 'image', 'audio' or None, from the file suffix."""
     suf = Path(path).suffix.lower()
     if suf in VIDEO_EXTENSIONS:
         return "video"
     if suf in IMAGE_EXTENSIONS:
         return "image"
+    if suf in AUDIO_EXTENSIONS:
+        return "audio"
     return None
 
 
 __all__ = [
-    "SAMPLE_RATE", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameReader", "VideoInfo", "VideoWriter",
+    "AUDIO_EXTENSIONS", "SAMPLE_RATE", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameReader", "VideoInfo",
+    "VideoWriter", "count_frames",
     "extract_audio", "has_audio", "load_audio", "media_type", "probe_video", "read_image", "write_image",
 ]

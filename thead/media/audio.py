@@ -11,6 +11,7 @@ from thead.errors import InputError
 from thead.media.video import _ffmpeg_error_line, probe
 
 SAMPLE_RATE = 16000  # Hz, what speech features (MFCC, wav2vec2/DeepSpeech) expect
+AUDIO_EXTENSIONS = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus", ".wma"}
 
 
 def has_audio(path: Path) -> bool:

@@ -188,6 +188,27 @@ class FrameReader:
                                  f"{self.n_frames_expected} frames{detail})")
 
 
+def count_frames(path: Path, fps: Optional[float] = None) -> int:
+    """The number of frames ``FrameReader(path, fps)`` yields (same ffmpeg fps filter), without reading pixels
+    into Python (ffmpeg's null muxer drops the fps filter's last frame, so gray raw video goes to /dev/null).
+
+    Raises:
+        InputError: unreadable file.
+    """
+    import ffmpeg
+
+    info = probe_video(path)
+    rate = Fraction(fps).limit_denominator(100000) if fps else info.avg_fps
+    args = (ffmpeg.input(str(info.path)).video.filter("fps", fps=str(rate))
+            .output(os.devnull, format="rawvideo", pix_fmt="gray")
+            .global_args("-y", "-loglevel", "error", "-nostdin", "-nostats", "-progress", "pipe:1").compile())
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InputError(f"{info.path}: video decoding failed ({_ffmpeg_error_line(proc.stderr)})")
+    frames = [int(ln.split("=", 1)[1]) for ln in proc.stdout.splitlines() if ln.startswith("frame=")]
+    return frames[-1] if frames else 0
+
+
 class VideoWriter:
     """Write RGB frames to an H.264 MP4 (yuv420p), optionally muxing the audio of another file (AAC).
 
