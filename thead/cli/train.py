@@ -135,3 +135,35 @@ def train_flnet(
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0
+
+
+@train_app.command("facial-gan", epilog="Example: thead train facial-gan --audio work/audio/manifest.json --au "
+                   "work/au/manifest.json -o runs/facial-gan;  fine-tune: ... --finetune runs/facial-gan/last.pt "
+                   "-o runs/facial-gan-alice")
+def train_facial_gan(
+    audio: Path = typer.Option(..., help="thead.audio manifest (audio-features run on the clips' landmarks or "
+                               "3dmm manifest, so rows match the fitted frames)."),
+    au: Path = typer.Option(..., help="thead.au manifest made from the clips' fit-3dmm manifest."),
+    output: Path = typer.Option(Path("runs/facial-gan"), "-o", "--output", help="Run folder."),
+    finetune: Optional[Path] = typer.Option(None, help="A general FACIAL-GAN checkpoint to fine-tune on these "
+                                            "clips (FACIAL section 5.1)."),
+    window: int = typer.Option(128, min=16, help="T, frames per training window (paper: 128)."),
+    hop: int = typer.Option(5, min=1, help="Frames between training windows (paper: 5)."),
+    hidden: int = typer.Option(128, min=4, help="G_tem GRU width."),
+    w_gan: float = typer.Option(0.1, help="omega_6, weight of the GAN term (eq. 8)."),
+    steps: int = typer.Option(5000, min=1, help="Training steps."),
+    batch_size: int = typer.Option(16, min=1, help="Batch size per process (paper: 64; fine-tuning 16)."),
+    lr: float = _C["lr"], checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"],
+    device: str = _C["device"], resume: bool = _C["resume"], progress: bool = progress_opt(),
+) -> int:
+    """Train FACIAL-GAN (FACIAL eq. 3-8): audio features -> expression, head pose and blink AU45 per frame.
+
+    Input kinds: thead.audio + thead.au (from thead.3dmm). Output kind: thead.checkpoint.
+    """
+    from thead.systems.facial.train import FacialGANConfig, train_facial_gan as run
+
+    cfg = FacialGANConfig(steps=steps, batch_size=batch_size, lr=lr, window=window, hop=hop, hidden=hidden,
+                          w_gan=w_gan, checkpoint_every=checkpoint_every, seed=seed, device=device)
+    p = run(audio, au, output, cfg, finetune, resume, progress, argv())
+    print(f"checkpoint -> {p}", file=sys.stderr)
+    return 0

@@ -38,24 +38,26 @@ class TemporalGenerator(nn.Module):
 class LocalGenerator(nn.Module):
     """G_loc: one frame's 16-frame audio window (16, D) -> local phonetic feature c_t (C,).
 
-    Four 2-D convs over (time, feature) with stride 2 along time (16 -> 1), as the audio encoders of VOCA / NVIDIA's
-    audio2face that FACIAL's local network resembles, then a linear layer. All frames of a batch run as one batch of
-    B x T windows (the official code loops over the T frames in Python).
+    Four 1-D convs (kernel 3, stride 2) along the window's 16 frames with the D features as channels (16 -> 8 -> 4
+    -> 2 -> 1 frames), LeakyReLU(0.2), then a linear layer, in the spirit of the time-convolution audio encoders of
+    NVIDIA's audio2face that FACIAL's local network resembles. All frames of a batch run as one batch of B x T
+    windows (the official code loops over the T frames in Python). (A first version convolved each feature column
+    separately with 2-D (3 x 1) kernels, VOCA-style; it cost 20x more for no stated benefit.)
     """
 
-    def __init__(self, audio_dim: int, out_dim: int = 64, width: int = 32):
+    def __init__(self, audio_dim: int, out_dim: int = 64, width: int = 64):
         super().__init__()
         w = width
         self.conv = nn.Sequential(
-            nn.Conv2d(1, w, (3, 1), (2, 1), (1, 0)), nn.LeakyReLU(0.2),
-            nn.Conv2d(w, 2 * w, (3, 1), (2, 1), (1, 0)), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 2 * w, (3, 1), (2, 1), (1, 0)), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 2 * w, (3, 1), (2, 1), (1, 0)), nn.LeakyReLU(0.2))
-        self.fc = nn.Sequential(nn.Linear(2 * w * audio_dim, out_dim), nn.LeakyReLU(0.2))
+            nn.Conv1d(audio_dim, w, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv1d(w, w, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv1d(w, w, 3, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv1d(w, w, 3, 2, 1), nn.LeakyReLU(0.2))
+        self.fc = nn.Sequential(nn.Linear(w, out_dim), nn.LeakyReLU(0.2))
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         """(N, 16, D) -> (N, out_dim)."""
-        return self.fc(self.conv(windows[:, None]).flatten(1))
+        return self.fc(self.conv(windows.transpose(1, 2)).flatten(1))
 
 
 class FacialGenerator(nn.Module):
@@ -66,7 +68,7 @@ class FacialGenerator(nn.Module):
         param_dim: P (``params.param_dim``).
     """
 
-    def __init__(self, audio_dim: int, param_dim: int, hidden: int = 128, local_dim: int = 64, width: int = 32):
+    def __init__(self, audio_dim: int, param_dim: int, hidden: int = 128, local_dim: int = 64, width: int = 64):
         super().__init__()
         self.tem = TemporalGenerator(audio_dim, param_dim, hidden)
         self.loc = LocalGenerator(audio_dim, local_dim, width)

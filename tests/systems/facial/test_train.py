@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tests.systems.facial.conftest import small_gan_config
+from thead.errors import InputError
+from thead.systems.facial.train import train_facial_gan
+from thead.train.checkpoint import load_checkpoint
+
+
+def test_two_cpu_steps_and_resume(facial_data, tmp_path):
+    straight = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "a",
+                                small_gan_config(steps=3), progress=False)
+    recs = [json.loads(x) for x in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2, 3]
+    assert {"exp", "pose", "eye", "state", "reg", "gan", "d", "g"} <= set(recs[0])
+    assert all(np.isfinite(v) for r in recs for v in r.values())
+    assert (tmp_path / "a" / "reference.a.npz").exists() and (tmp_path / "a" / "loss.png").exists()
+    train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "b", small_gan_config(steps=1),
+                     progress=False)
+    resumed = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "b", small_gan_config(steps=3),
+                               resume=True, progress=False)
+    a, b = load_checkpoint(straight)["models"]["G"], load_checkpoint(resumed)["models"]["G"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_finetune_starts_from_the_general_model(facial_data, tmp_path):
+    general = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "g", small_gan_config(),
+                               progress=False)
+    tuned = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "f",
+                             small_gan_config(steps=1, hidden=32), finetune=general, progress=False)
+    blob = load_checkpoint(tuned)
+    assert blob["config"]["finetuned_from"] == str(general) and blob["config"]["hidden"] == 8  # sizes of the base
+    g = load_checkpoint(general)["models"]["G"]
+    moved = [k for k in g if not torch.equal(g[k], blob["models"]["G"][k])]
+    assert moved  # fine-tuning changed the general model's weights
+    bad = tmp_path / "other.pt"
+    blob["config"]["system"] = "flnet"
+    torch.save(blob, bad)
+    with pytest.raises(InputError, match="not a FACIAL-GAN checkpoint"):
+        train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "h", small_gan_config(),
+                         finetune=bad, progress=False)
+
+
+def test_prediction_covers_long_and_short_audio(facial_data, tmp_path):
+    from thead.systems.facial.data import load_clips
+    from thead.systems.facial.predict import FacialGAN
+
+    ck = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "g", small_gan_config(),
+                          progress=False)
+    model = FacialGAN(ck)
+    clip = load_clips(facial_data["audio"], facial_data["au"])[0]
+    long_audio = np.concatenate([clip.audio] * 3)  # several windows of 16
+    out = model(long_audio, clip.params[0])
+    assert out.shape == (len(long_audio), clip.params.shape[1]) and np.isfinite(out).all()
+    short = model(clip.audio[:5], clip.params[0])  # shorter than one window
+    assert short.shape == (5, clip.params.shape[1])
+    assert np.array_equal(model(long_audio, clip.params[0]), out)  # deterministic
+    with pytest.raises(InputError, match="audio features"):
+        model(long_audio[:, :13], clip.params[0])
+
+
+def test_cli_train_facial_gan(facial_data, tmp_path):
+    from tests.conftest import run_cli
+
+    r = run_cli("train", "facial-gan", "--audio", facial_data["audio"], "--au", facial_data["au"], "--window", 16,
+                "--hidden", 8, "--steps", 1, "--batch-size", 2, "-o", tmp_path / "run", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 1
+    r = run_cli("train", "facial-gan", "--audio", facial_data["au"], "--au", facial_data["au"], "-o", tmp_path / "x")
+    assert r.returncode == 1 and r.stderr.strip().startswith("error:") and "thead.audio" in r.stderr

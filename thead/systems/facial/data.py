@@ -1,0 +1,114 @@
+"""FACIAL-GAN training data from manifests: per clip, the speech features (``thead.audio``) and the reference
+parameters built from ``extract-au`` and the ``fit-3dmm`` manifest it came from (``params.from_fit``), matched by
+item id and frame by frame. Training samples are windows of T frames starting every ``hop`` frames (FACIAL: "a
+sliding window of size T = 128 ... and a sliding distance of 5 frames between neighboring samples")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from thead.errors import InputError
+from thead.systems.facial.params import ReferenceParams, from_fit
+
+
+@dataclass
+class FacialClip:
+    id: str
+    audio: np.ndarray  # (T, D) float32
+    params: np.ndarray  # (T, P) float32, normalized
+    ref: ReferenceParams
+    source: Optional[Path] = None
+
+
+def reference_params(au_manifest: Path) -> dict[str, tuple[ReferenceParams, Optional[Path]]]:
+    """Per item of an ``extract-au`` manifest (made from a ``fit-3dmm`` manifest): its reference parameters and
+    source video.
+
+    Raises:
+        InputError: the AU manifest was not made from a 3DMM fit (e.g. ``--from-openface``), or mismatched frames.
+    """
+    from thead.face.au import read_openface_csv
+    from thead.manifest import load_manifest
+
+    am = load_manifest(au_manifest, "thead.au")
+    up = am.resolve(am.manifest.upstream) if am.manifest.upstream else None
+    if up is None or not Path(up).is_file():
+        raise InputError(f"{au_manifest}: not made from a fit-3dmm manifest (no upstream); run extract-au on one")
+    fm = load_manifest(up, "thead.3dmm")
+    fits = {it.id: it for it in fm.done()}
+    out = {}
+    for it in am.done():
+        if it.id not in fits:
+            continue
+        au, cols, _, ok = read_openface_csv(am.output(it, "csv"))
+        if "AU45_r" not in cols:
+            raise InputError(f"{au_manifest}: item {it.id} has no AU45_r")
+        fps = float(it.meta.get("fps") or fits[it.id].meta.get("fps") or 25.0)
+        out[it.id] = (from_fit(fm.output(fits[it.id], "params"), au[:, cols.index("AU45_r")], ok, fps),
+                      am.resolve(it.source))
+    if not out:
+        raise InputError(f"{au_manifest}: no item with both AUs and a 3DMM fit")
+    return out
+
+
+def load_clips(audio_manifest: Path, au_manifest: Path) -> list[FacialClip]:
+    """Clips present in both manifests.
+
+    Raises:
+        InputError: no common item, or a clip whose feature rows and fitted frames differ in number (run
+        ``audio-features`` on the landmarks or 3dmm manifest so both count the same frames).
+    """
+    from thead.manifest import load_manifest
+
+    refs = reference_params(au_manifest)
+    au_m = load_manifest(audio_manifest, "thead.audio")
+    clips = []
+    for it in au_m.done():
+        if it.id not in refs:
+            continue
+        ref, src = refs[it.id]
+        feat = np.load(au_m.output(it, "features")).astype(np.float32)
+        if len(feat) != len(ref.params):
+            raise InputError(f"{it.id}: {len(feat)} audio feature rows but {len(ref.params)} fitted frames; run "
+                             "audio-features on the landmarks/3dmm manifest")
+        clips.append(FacialClip(it.id, feat, ref.normalized(), ref, src))
+    if not clips:
+        raise InputError(f"{audio_manifest} + {au_manifest}: no common items")
+    dims = {(c.audio.shape[1], c.params.shape[1]) for c in clips}
+    if len(dims) > 1:
+        raise InputError(f"clips differ in feature/parameter sizes {sorted(dims)}")
+    return clips
+
+
+class WindowSampler:
+    """Random training windows (T frames, starts every ``hop`` frames) drawn with a torch.Generator.
+
+    Clips shorter than T contribute one window padded by repeating the last frame.
+    """
+
+    def __init__(self, clips: list[FacialClip], window: int = 128, hop: int = 5):
+        from thead.audio.features import windows
+
+        self.clips, self.window = clips, window
+        self.wins = [windows(c.audio) for c in clips]
+        self.index = [(k, s) for k, c in enumerate(clips) for s in range(0, max(1, len(c.audio) - window + 1), hop)]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def sample(self, batch_size: int, gen: torch.Generator, device="cpu") -> dict[str, torch.Tensor]:
+        """``audio`` (B, T, D), ``windows`` (B, T, 16, D), ``params`` (B, T, P) normalized, ``state`` (B, P)."""
+        from thead.systems.facial.windows import window_slice
+
+        rows = [self.index[int(i)] for i in torch.randint(len(self.index), (batch_size,), generator=gen)]
+        a = np.stack([window_slice(self.clips[k].audio, s, self.window) for k, s in rows])
+        w = np.stack([window_slice(self.wins[k], s, self.window) for k, s in rows])
+        p = np.stack([window_slice(self.clips[k].params, s, self.window) for k, s in rows])
+        t = {k: torch.from_numpy(v).to(device) for k, v in (("audio", a), ("windows", w), ("params", p))}
+        t["state"] = t["params"][:, 0]
+        return t

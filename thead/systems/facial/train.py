@@ -1,0 +1,145 @@
+"""Training of FACIAL-GAN (FACIAL section 3.2, eq. 3-8; section 5.1): general training on many clips, then
+``finetune`` on one person's reference video ("we fine-tune the FACIAL-GAN loss to learn the personalized talking
+style"). One step = one D^f update and one generator update on a batch of T-frame windows. Adam, lr 1e-4.
+
+Run folder as every thead trainer (``thead.train.loop``): ``last.pt`` (weights, optimizers, step, config, RNG states;
+``resume`` continues exactly), ``log.jsonl``, ``loss.png``, ``config.json``, ``command.txt``, a ``thead.checkpoint``
+manifest, and ``reference.npz`` per clip trained on (parameters and their normalisation, for synthesis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from thead.errors import InputError
+from thead.train.loop import TrainLoop, prepare_run_dir, seed_all, write_checkpoint_manifest, write_run_files
+
+
+@dataclass
+class FacialGANConfig:
+    steps: int = 5000
+    batch_size: int = 16  # per process (paper: 64 general, 16 fine-tuning)
+    lr: float = 1e-4
+    window: int = 128  # T
+    hop: int = 5  # frames between training windows
+    hidden: int = 128
+    local_dim: int = 64
+    width: int = 64  # G_loc channels
+    w_exp: float = 2.0
+    w_pose: float = 1.0
+    w_eye: float = 5.0
+    w_state: float = 10.0
+    w_motion: float = 10.0
+    w_gan: float = 0.1
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "cpu"
+
+
+def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg: FacialGANConfig,
+                     finetune: Optional[Path] = None, resume: bool = False, progress: bool = True, argv=None,
+                     on_step: Optional[Callable[[int], None]] = None) -> Path:
+    """Train (or, with ``finetune`` = a general checkpoint, fine-tune) FACIAL-GAN.
+
+    Args:
+        audio_manifest: ``thead.audio`` of the clips (made from their landmarks/3dmm manifest: same frame counts).
+        au_manifest: ``thead.au`` made from the clips' ``fit-3dmm`` manifest (the reference parameters).
+
+    Returns:
+        the last checkpoint's path.
+
+    Raises:
+        InputError: bad data or a fine-tuning checkpoint of other sizes; TheadError: a run exists, no ``resume``.
+    """
+    import numpy as np
+    import torch
+
+    from thead.manifest import atomic_save_npz
+    from thead.runner import safe_id
+    from thead.systems.facial import losses as L
+    from thead.systems.facial.data import WindowSampler, load_clips
+    from thead.systems.facial.model import FacialGenerator, ParamDiscriminator
+    from thead.train import dist
+    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.log import plot_losses
+
+    if cfg.window < 16:
+        raise InputError(f"--window must be at least 16 frames, got {cfg.window}")
+    out_dir = Path(out_dir)
+    last = prepare_run_dir(out_dir, resume)
+    d = dist.setup(cfg.device)
+    clips = load_clips(audio_manifest, au_manifest)
+    audio_dim, param_dim = clips[0].audio.shape[1], clips[0].params.shape[1]
+    sampler = WindowSampler(clips, cfg.window, cfg.hop)
+    gen = seed_all(cfg.seed + d.rank)
+    G = FacialGenerator(audio_dim, param_dim, cfg.hidden, cfg.local_dim, cfg.width).to(d.device)
+    D = ParamDiscriminator(param_dim).to(d.device)
+    base = None
+    if finetune is not None and last is None:
+        base = load_checkpoint(finetune)
+        bc = base["config"]
+        if bc.get("system") != "facial-gan":
+            raise InputError(f"{finetune}: not a FACIAL-GAN checkpoint (system {bc.get('system')!r})")
+        if (bc["audio_dim"], bc["param_dim"]) != (audio_dim, param_dim):
+            raise InputError(f"{finetune}: trained on {bc['audio_dim']}-D audio / {bc['param_dim']}-D parameters, "
+                             f"these clips have {audio_dim} / {param_dim}")
+        for k in ("hidden", "local_dim", "width"):
+            setattr(cfg, k, int(bc[k]))
+        G = FacialGenerator(audio_dim, param_dim, cfg.hidden, cfg.local_dim, cfg.width).to(d.device)
+        G.load_state_dict(base["models"]["G"])
+        D.load_state_dict(base["models"]["D"])
+    models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(0.9, 0.999)) for k, m in (("G", G), ("D", D))}
+    conf = dict(asdict(cfg), system="facial-gan", audio_dim=audio_dim, param_dim=param_dim,
+                param_names=clips[0].ref.names, clips=[c.id for c in clips], audio_manifest=str(audio_manifest),
+                au_manifest=str(au_manifest), finetuned_from=str(finetune) if finetune else None,
+                n_windows=len(sampler))
+    start = restore(load_checkpoint(last), models, opts, gen) if last else 0
+    if d.is_main:
+        write_run_files(out_dir, conf, argv)
+        for c in clips:
+            atomic_save_npz(out_dir / f"reference.{safe_id(c.id)}.npz", **c.ref.arrays())
+    w = L.FacialWeights(cfg.w_exp, cfg.w_pose, cfg.w_eye, cfg.w_state, cfg.w_motion, cfg.w_gan)
+    Gw, Dw = models["G"], models["D"]
+    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress,
+                     "finetune facial-gan" if finetune else "train facial-gan")
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            b = sampler.sample(cfg.batch_size, gen, d.device)
+            fake = Gw(b["audio"], b["windows"], b["state"])
+            logs = {}
+            if cfg.w_gan > 0:
+                scores = Dw(torch.cat([b["params"], fake.detach()]))
+                loss_d = L.d_loss(scores[:len(fake)], scores[len(fake):])
+                opts["D"].zero_grad(set_to_none=True)
+                loss_d.backward()
+                opts["D"].step()
+                logs["d"] = float(loss_d.detach())
+            terms = L.regression_losses(fake, b["params"], w)
+            loss_g = terms["reg"]
+            if cfg.w_gan > 0:
+                terms["gan"] = L.g_loss(Dw(fake))
+                loss_g = loss_g + w.gan * terms["gan"]
+            opts["G"].zero_grad(set_to_none=True)
+            loss_g.backward()
+            opts["G"].step()
+            logs.update({k: float(v.detach()) for k, v in terms.items()})
+            logs["g"] = float(loss_g.detach())
+            if not np.isfinite(logs["g"]):
+                raise InputError(f"training diverged at step {step} (loss {logs['g']}); lower --lr")
+            loop.record(step, logs)
+            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
+                                generator=gen)
+            if on_step is not None:
+                on_step(step)
+    finally:
+        loop.close()
+    if d.is_main:
+        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", "FACIAL-GAN (eq. 8)")
+        write_checkpoint_manifest(out_dir, "train facial-gan", conf, cfg.steps, argv)
+    dist.teardown()
+    return out_dir / "last.pt"
