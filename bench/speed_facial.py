@@ -59,6 +59,32 @@ def main() -> None:
     ds(speech, 25.0, int(dur * 25))
     print(f"deepspeech (wav2vec2): real-time factor {(time.perf_counter() - t) / dur:.3f}")
 
+    from thead.face.facemodel import load_face_model
+    from thead.face.render import Rasterizer
+    from thead.systems.facial.render import FaceRenderer, Pose
+
+    fm = load_face_model()
+    for size in (128, 256):
+        R = FaceRenderer(fm, np.zeros(fm.k_id, np.float32), np.full((fm.n_vertices, 3), 0.6, np.float32), size, size)
+        rng = np.random.default_rng(0)
+        exps = rng.uniform(0, 0.5, (60, fm.k_exp)).astype(np.float32)
+        pose = Pose(np.array([0.05, 0.1, 0.0]), np.array([size / 2, size / 2]), size / 30)
+        R(exps[0], pose, 0.5)  # warm-up (imports, GL context)
+        t = time.perf_counter()
+        for e in exps:
+            R(e, pose, 0.5)
+        full = len(exps) / (time.perf_counter() - t)
+        ras = Rasterizer(size, size)
+        from thead.face.fit import project_vertices
+
+        px = project_vertices(fm.mean_shape, pose.rotation, pose.translation, pose.scale)
+        t = time.perf_counter()
+        for _ in range(60):
+            ras.render(px, fm.triangles, np.ones((fm.n_vertices, 3), np.float32), cull_back=True)
+        raster = 60 / (time.perf_counter() - t)
+        print(f"render {size}x{size}: {full:.0f} frames/s (shape + shading + raster + eye map); rasteriser alone "
+              f"{raster:.0f} frames/s ({len(fm.triangles)} triangles, with read-back)")
+
     P, D, T, B = 71, 29, 128, a.batch
     gen = torch.Generator().manual_seed(0)
     batch = dict(audio=torch.randn(B, T, D, generator=gen), windows=torch.randn(B, T, 16, D, generator=gen),
