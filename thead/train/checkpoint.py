@@ -110,3 +110,18 @@ def latest_checkpoint(folder: Path) -> Optional[Path]:
     """``folder/last.pt`` if present (written at every checkpoint), else None."""
     p = Path(folder) / "last.pt"
     return p if p.is_file() else None
+
+
+def load_system_checkpoint(path: Path, system: str, device: str = "cpu") -> tuple[dict, dict, "object"]:
+    """A checkpoint of one system for inference: (blob, its config, the torch device to run on).
+
+    Raises:
+        InputError: not loadable, or a checkpoint of another system; TheadError: an unavailable device.
+    """
+    from thead.train.dist import pick_device
+
+    blob = load_checkpoint(path)
+    cfg = blob["config"]
+    if cfg.get("system") != system:
+        raise InputError(f"{path}: not a {system} checkpoint (system {cfg.get('system')!r})")
+    return blob, cfg, pick_device(device)

@@ -109,3 +109,15 @@ def random_batch(n: int, bs: int, gen):
     import torch
 
     return torch.randint(n, (bs,), generator=gen)
+
+
+def finish_run(out_dir: Path, is_main: bool, title: str, stage: str, cfg: dict, step: int, argv) -> None:
+    """End of every training run: the loss plot and the ``thead.checkpoint`` manifest (rank 0), then leave the
+    process group."""
+    from thead.train import dist
+    from thead.train.log import plot_losses
+
+    if is_main:
+        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", title)
+        write_checkpoint_manifest(out_dir, stage, cfg, step, argv)
+    dist.teardown()

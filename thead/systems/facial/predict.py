@@ -16,14 +16,9 @@ class FacialGAN:
 
     def __init__(self, checkpoint: Path, device: str = "cpu"):
         from thead.systems.facial.model import FacialGenerator
-        from thead.train.checkpoint import load_checkpoint
-        from thead.train.dist import pick_device
+        from thead.train.checkpoint import load_system_checkpoint
 
-        blob = load_checkpoint(checkpoint)
-        cfg = blob["config"]
-        if cfg.get("system") != "facial-gan":
-            raise InputError(f"{checkpoint}: not a FACIAL-GAN checkpoint (system {cfg.get('system')!r})")
-        self.device = pick_device(device)
+        blob, cfg, self.device = load_system_checkpoint(checkpoint, "facial-gan", device)
         self.audio_dim, self.param_dim, self.window = int(cfg["audio_dim"]), int(cfg["param_dim"]), int(cfg["window"])
         self.names = list(cfg["param_names"])
         self.step = int(blob["step"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from thead.errors import InputError
-from thead.train.loop import TrainLoop, prepare_run_dir, seed_all, write_checkpoint_manifest, write_run_files
+from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
 
 
 @dataclass
@@ -64,7 +64,6 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     from thead.systems.facial.model import FacialGenerator, ParamDiscriminator
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
-    from thead.train.log import plot_losses
 
     if cfg.window < 16:
         raise InputError(f"--window must be at least 16 frames, got {cfg.window}")
@@ -138,8 +137,5 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
                 on_step(step)
     finally:
         loop.close()
-    if d.is_main:
-        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", "FACIAL-GAN (eq. 8)")
-        write_checkpoint_manifest(out_dir, "train facial-gan", conf, cfg.steps, argv)
-    dist.teardown()
+    finish_run(out_dir, d.is_main, "FACIAL-GAN (eq. 8)", "train facial-gan", conf, cfg.steps, argv)
     return out_dir / "last.pt"

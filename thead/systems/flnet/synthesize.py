@@ -31,14 +31,9 @@ class FLNetModel:
 
     def __init__(self, checkpoint: Path, device: str = "cpu"):
         from thead.systems.flnet.model import FLNetGenerator
-        from thead.train.checkpoint import load_checkpoint
-        from thead.train.dist import pick_device
+        from thead.train.checkpoint import load_system_checkpoint
 
-        blob = load_checkpoint(checkpoint)
-        cfg = blob["config"]
-        if cfg.get("system") != "flnet":
-            raise InputError(f"{checkpoint}: not an FLNet checkpoint (system {cfg.get('system')!r})")
-        self.device = pick_device(device)
+        blob, cfg, self.device = load_system_checkpoint(checkpoint, "flnet", device)
         self.size, self.bank_size, self.bank_pool = int(cfg["size"]), int(cfg["bank_size"]), int(cfg["bank_pool"])
         self.margin, self.variant = float(cfg["margin_px"]), str(cfg["variant"])
         self.holdout = float(cfg.get("holdout", 0.0))

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 from thead.errors import InputError
 from thead.systems.flnet.model import VARIANTS
-from thead.train.loop import TrainLoop, prepare_run_dir, seed_all, write_checkpoint_manifest, write_run_files
+from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
 
 
 @dataclass
@@ -160,7 +160,6 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     from thead.systems.flnet.model import FLNetGenerator, ImageHistory, PatchDiscriminator
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
-    from thead.train.log import plot_losses
 
     check_config(cfg)
     out_dir = Path(out_dir)
@@ -241,8 +240,5 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
                 break
     finally:
         loop.close()
-    if d.is_main:
-        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", f"FLNet {cfg.variant}, {cfg.bank_size}B (eq. 17)")
-        write_checkpoint_manifest(out_dir, "train flnet", conf, step, argv)
-    dist.teardown()
+    finish_run(out_dir, d.is_main, f"FLNet {cfg.variant}, {cfg.bank_size}B (eq. 17)", "train flnet", conf, step, argv)
     return out_dir / "last.pt"

@@ -22,14 +22,9 @@ class GathGenerator:
 
     def __init__(self, checkpoint: Path, device: str = "cpu"):
         from thead.systems.gath.model import Generator
-        from thead.train.checkpoint import load_checkpoint
-        from thead.train.dist import pick_device
+        from thead.train.checkpoint import load_system_checkpoint
 
-        blob = load_checkpoint(checkpoint)
-        cfg = blob["config"]
-        if cfg.get("system") != "gath":
-            raise InputError(f"{checkpoint}: not a GATH checkpoint (system {cfg.get('system')!r})")
-        self.device = pick_device(device)
+        blob, cfg, self.device = load_system_checkpoint(checkpoint, "gath", device)
         self.G = Generator(int(cfg["n_au"]), int(cfg["width"]))
         self.G.load_state_dict(blob["models"]["G"])
         self.G.eval().to(self.device)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from thead.errors import TheadError
-from thead.train.loop import (TrainLoop, prepare_run_dir, random_batch, seed_all, write_checkpoint_manifest,
+from thead.train.loop import (TrainLoop, finish_run, prepare_run_dir, random_batch, seed_all,
                               write_run_files)
 
 VARIANTS = ("gath", "gath-c", "gath-dc")
@@ -57,7 +57,6 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     from thead.systems.gath.model import AUEstimator
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
-    from thead.train.log import plot_losses
 
     out_dir = Path(out_dir)
     last = prepare_run_dir(out_dir, resume)
@@ -90,10 +89,7 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
                 on_step(step)
     finally:
         loop.close()
-    if d.is_main:
-        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", "AU estimator (GATH eq. 2)")
-        write_checkpoint_manifest(out_dir, "train aue", conf, cfg.steps, argv)
-    dist.teardown()
+    finish_run(out_dir, d.is_main, "AU estimator (GATH eq. 2)", "train aue", conf, cfg.steps, argv)
     return out_dir / "last.pt"
 
 
@@ -131,7 +127,6 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     from thead.systems.gath.model import DiscriminatorClassifier, Generator
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
-    from thead.train.log import plot_losses
 
     if cfg.variant not in VARIANTS:
         raise TheadError(f"--variant must be one of {', '.join(VARIANTS)}")
@@ -216,8 +211,5 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
                 on_step(step)
     finally:
         loop.close()
-    if d.is_main:
-        plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", f"{cfg.variant} (GATH eq. 3)")
-        write_checkpoint_manifest(out_dir, "train gath", conf, cfg.steps, argv)
-    dist.teardown()
+    finish_run(out_dir, d.is_main, f"{cfg.variant} (GATH eq. 3)", "train gath", conf, cfg.steps, argv)
     return out_dir / "last.pt"
