@@ -37,3 +37,25 @@ def audio_features(
     res = st.run(paths(inputs), output, kind, fps, model, device, preview, workers, parse_shard_or_exit(shard),
                  progress, argv=argv())
     return finish(res, as_json)
+
+
+@app.command("render-face", epilog="Example: thead render-face work/au/manifest.json --size 128 -o work/render")
+def render_face(
+    au_manifest: Path = typer.Argument(..., help="A thead.au manifest made from a fit-3dmm manifest of videos."),
+    output: Path = typer.Option(Path("thead_out/render"), "-o", "--output", help="Output folder."),
+    size: int = typer.Option(128, min=32, max=1024, help="Crop side, px (multiple of 16)."),
+    scale: float = typer.Option(4.0, help="Crop side in median outer-eye-corner distances (fixed per clip)."),
+    workers: int = workers_opt(),
+    shard: Optional[str] = shard_opt(),
+    as_json: bool = json_opt(),
+    progress: bool = progress_opt(),
+) -> int:
+    """FACIAL renders (section 3.3): per frame the real crop and the 3DMM render of its own fit with the eye
+    attention map (RGBA PNGs), plus the reference data to render new parameters.
+
+    Input kind: thead.au (from thead.3dmm). Output kind: thead.frames (frames, renders, MP4, reference npz).
+    """
+    from thead.stages import render_face as st
+
+    res = st.run(au_manifest, output, size, scale, workers, parse_shard_or_exit(shard), progress, argv=argv())
+    return finish(res, as_json)

@@ -112,6 +112,10 @@ class FramesOutputs(_Open):
         description="npz (face crops): landmarks (T,68,2) float32 px in crop coordinates (NaN without a face), "
         "valid (T,) bool, mouth_openness (T,) px, crop_center (T,2) source px, crop_side source px",
     )
+    renders: Optional[str] = Field(None, description="FACIAL: folder of RGBA PNGs, 3DMM render (RGB) + eye attention "
+                                   "map (alpha, 32 + 223 x blink in the eye regions, 0 elsewhere), one per frame")
+    reference: Optional[str] = Field(None, description="FACIAL: npz with identity, albedo (V,3), crop centre/side/"
+                                     "size, per-frame pose in crop px, parameters and their normalisation")
 
 
 class FramesMeta(MediaMeta):
