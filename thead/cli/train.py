@@ -167,3 +167,32 @@ def train_facial_gan(
     p = run(audio, au, output, cfg, finetune, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0
+
+
+@train_app.command("render2video", epilog="Example: thead train render2video --manifest work/render/manifest.json "
+                   "-o runs/r2v [--vgg-weights vgg16.pth]")
+def train_render2video(
+    manifest: Path = typer.Option(..., help="thead.frames manifest of 'thead render-face' (renders + real crops)."),
+    output: Path = typer.Option(Path("runs/render2video"), "-o", "--output", help="Run folder."),
+    vgg_weights: Optional[Path] = typer.Option(None, help="torchvision VGG16 state dict for the perceptual loss."),
+    face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
+                                            "perceptual network (default: one trained on the crops first)."),
+    n_w: int = typer.Option(2, min=1, help="N_w: the generator reads 2 N_w consecutive renders."),
+    d_width: int = typer.Option(32, min=4, help="Channels of each discriminator's first conv."),
+    steps: int = _C["steps"], batch_size: int = typer.Option(4, min=1, help="Batch size per process."),
+    lr: float = typer.Option(2e-4, help="Adam learning rate."), width: int = typer.Option(32, min=4, help="Generator "
+                                                                                          "width."),
+    checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
+    resume: bool = _C["resume"], progress: bool = progress_opt(),
+) -> int:
+    """Train FACIAL's rendering-to-video network (eq. 10-11): stacked renders + eye attention maps -> real frames.
+
+    Input kind: thead.frames (render-face). Output kind: thead.checkpoint (+ samples.png).
+    """
+    from thead.systems.facial.train_render import Render2VideoConfig, train_render2video as run
+
+    cfg = Render2VideoConfig(steps=steps, batch_size=batch_size, lr=lr, n_w=n_w, width=width, d_width=d_width,
+                             checkpoint_every=checkpoint_every, seed=seed, device=device)
+    p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())
+    print(f"checkpoint -> {p}", file=sys.stderr)
+    return 0

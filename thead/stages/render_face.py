@@ -6,8 +6,8 @@ distance: the head moves inside it, as FACIAL's videos do).
 Outputs per clip: ``<id>.frames/`` real crops (RGB PNG), ``<id>.renders/`` renders as RGBA PNG (RGB render + the
 attention map in the alpha channel: the (H, W, 4) frames the rendering-to-video network reads), ``<id>.render.mp4``
 (real | render | attention, with the source audio) and ``<id>.reference.npz`` (identity, albedo (V, 3), crop centre
-/ side / size, per-frame pose translation/scale in crop pixels, and the FACIAL parameters with their
-normalisation) for rendering new parameters later.
+/ side / size, per-frame pose translation/scale and the fitted 68 landmarks in crop pixels, and the FACIAL
+parameters with their normalisation) for rendering new parameters later.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     from thead.manifest import atomic_folder, atomic_save_npz
     from thead.media import FrameReader, VideoWriter, write_image
     from thead.systems.facial.data import reference_params
-    from thead.systems.facial.render import FaceRenderer, Pose, estimate_albedo
+    from thead.systems.facial.render import FaceRenderer, Pose, estimate_albedo, landmarks_px
     from thead.viz import sample_indices
 
     fits = cached(("fits", cfg["au_manifest"]), lambda: _fits(cfg["au_manifest"]))
@@ -97,7 +97,8 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     npz = out_dir / f"{work.id}.reference.npz"
     atomic_save_npz(npz, identity=fit["identity"].astype(np.float32), albedo=albedo,
                     crop_center=np.array(crop.center, np.float32), crop_side=np.float32(crop.side),
-                    crop_size=np.int64(size), pose_translation=trans, pose_scale=scale, **ref.arrays())
+                    crop_size=np.int64(size), pose_translation=trans, pose_scale=scale,
+                    landmarks=landmarks_px(model, fit["identity"], params[:, 7:], poses), **ref.arrays())
     return ({"frames": out_dir / f"{work.id}.frames", "renders": out_dir / f"{work.id}.renders", "video": vw.path,
              "reference": npz},
             dict(operation="render-face", size=size, width=size, height=size, n_frames=n, n_filled=ref.n_filled))

@@ -131,3 +131,16 @@ def estimate_albedo(model, identity: np.ndarray, frames, expression: np.ndarray,
     alb[seen] = acc[seen] / wsum[seen, None]
     alb[~seen] = alb[seen].mean(0) if seen.any() else 0.5
     return np.clip(alb, 0, 1).astype(np.float32)
+
+
+def landmarks_px(model, identity: np.ndarray, expression: np.ndarray, poses: list[Pose]) -> np.ndarray:
+    """The model's 68 landmarks projected per frame: (T, K) expressions and T poses -> (T, 68, 2) px."""
+    from thead.face.fit import project_vertices
+
+    lm = model.landmarks68
+    base = model.mean_shape[lm] + np.tensordot(identity, model.id_basis[:, lm], axes=(0, 0))
+    out = np.empty((len(poses), 68, 2), np.float32)
+    for i, (e, p) in enumerate(zip(expression, poses)):
+        v = base + np.tensordot(e, model.exp_basis[:, lm], axes=(0, 0))
+        out[i] = project_vertices(v, p.rotation, p.translation, p.scale)[:, :2]
+    return out

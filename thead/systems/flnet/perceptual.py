@@ -151,6 +151,35 @@ def train_face_net(images: torch.Tensor, landmarks: torch.Tensor, out: Path, ste
     return save_checkpoint(Path(out), models={"face_net": net}, optimizers={}, step=steps, config=cfg)
 
 
+def choose_perceptual(vgg_weights, face_net, run_dir: Path, training_crops: Callable[[], tuple], steps: int,
+                      width: int, d, say: Callable[[str], None], seed: int = 0, loss_name: str = "perceptual loss"
+                      ) -> tuple[nn.Module, str]:
+    """The perceptual network of a run, said at start: VGG16 from ``vgg_weights``; else the face network
+    ``face_net`` (a ``train aue`` checkpoint); else one trained now on ``training_crops()`` -> (uint8 (M, 3, S, S),
+    landmarks (M, 68, 2)) and kept as ``run_dir/face_net.pt`` (reused on resume). ``d``: ``thead.train.dist.Dist``.
+
+    Returns:
+        (frozen network, a name for the run's config).
+    """
+    if vgg_weights is not None:
+        return VGG16Features(vgg_weights), f"vgg16:{vgg_weights}"
+    if face_net is not None:
+        say(f"note: {loss_name} on the face network {face_net} instead of VGG16 (no --vgg-weights given)")
+        return FaceNetFeatures.from_checkpoint(face_net), f"face-net:{face_net}"
+    path = Path(run_dir) / "face_net.pt"
+    if d.is_main and not path.exists():
+        say(f"note: no --vgg-weights given; the {loss_name} uses a face network thead trains now ({steps} steps "
+            f"regressing the 68 landmarks of the training crops) -> {path}")
+        imgs, lmk = training_crops()
+        train_face_net(imgs, lmk, path, steps=steps, batch_size=min(16, len(imgs)), width=width, device=d.device,
+                       seed=seed)
+    elif d.is_main:
+        say(f"note: {loss_name} on the run's own face network {path} (no --vgg-weights given)")
+    if d.world_size > 1:
+        torch.distributed.barrier()
+    return FaceNetFeatures.from_checkpoint(path), f"face-net:{path.name}"
+
+
 def build_perceptual(vgg_weights: Optional[Path] = None, face_net: Optional[Path] = None) -> nn.Module:
     """VGG16 from ``vgg_weights`` when given, else the face network checkpoint ``face_net``.
 

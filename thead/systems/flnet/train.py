@@ -70,28 +70,10 @@ def _stderr(msg: str) -> None:
 
 
 def _perceptual(cfg: FLNetConfig, sampler, out_dir: Path, vgg_weights, face_net, d, say) -> tuple[object, str]:
-    import torch
+    from thead.systems.flnet.perceptual import choose_perceptual
 
-    from thead.systems.flnet.perceptual import FaceNetFeatures, VGG16Features, train_face_net
-
-    if vgg_weights is not None:
-        return VGG16Features(vgg_weights), f"vgg16:{vgg_weights}"
-    if face_net is not None:
-        say(f"note: perceptual loss (FLNet eq. 15) on the face network {face_net} instead of VGG16 "
-            "(no --vgg-weights given)")
-        return FaceNetFeatures.from_checkpoint(face_net), f"face-net:{face_net}"
-    path = out_dir / "face_net.pt"
-    if d.is_main and not path.exists():
-        say(f"note: no --vgg-weights given; the perceptual loss (FLNet eq. 15) uses a face network thead trains "
-            f"now ({cfg.face_net_steps} steps regressing the 68 landmarks of the training crops) -> {path}")
-        imgs, lmk = sampler.all_training_frames()
-        train_face_net(imgs, lmk, path, steps=cfg.face_net_steps, batch_size=min(16, len(imgs)),
-                       width=min(32, cfg.width), device=d.device, seed=cfg.seed)
-    elif d.is_main:
-        say(f"note: perceptual loss on the run's own face network {path} (no --vgg-weights given)")
-    if d.world_size > 1:
-        torch.distributed.barrier()
-    return FaceNetFeatures.from_checkpoint(path), f"face-net:{path.name}"
+    return choose_perceptual(vgg_weights, face_net, out_dir, sampler.all_training_frames, cfg.face_net_steps,
+                             min(32, cfg.width), d, say, cfg.seed, "perceptual loss (FLNet eq. 15)")
 
 
 def _out_of_time(cfg: FLNetConfig, t0: float, d) -> bool:

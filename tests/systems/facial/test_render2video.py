@@ -1,0 +1,55 @@
+import json
+
+import pytest
+import torch
+
+from thead.errors import InputError
+from thead.systems.facial.render2video import MultiScaleD, RenderGenerator, feature_matching, lsgan
+from thead.systems.facial.train_render import Render2VideoConfig, stack_renders, train_render2video
+from thead.train.checkpoint import load_checkpoint
+
+
+def test_networks_shapes():
+    G, D = RenderGenerator(2, 4), MultiScaleD(2, 4)
+    x = torch.randn(2, 16, 64, 64)
+    y = G(x)
+    assert y.shape == (2, 3, 64, 64) and y.abs().max() <= 1
+    outs = D(x, y)
+    assert len(outs) == 3 and [o[-1].shape[-1] for o in outs] == [11, 7, 5]  # 1, 1/2, 1/4 scale
+    assert lsgan(outs, True) > 0 and feature_matching(outs, D(x, torch.zeros_like(y))) > 0
+
+
+def test_stack_renders_centres_the_current_frame():
+    r = torch.arange(5, dtype=torch.uint8)[:, None, None, None].expand(5, 4, 2, 2).contiguous()
+    x = stack_renders(r, 0, 2)  # frames -2, -1, 0, 1 -> 0, 0, 0, 1 (edges repeated)
+    firsts = [int(round((float(x[4 * k, 0, 0]) + 1) * 127.5)) for k in range(4)]
+    assert firsts == [0, 0, 0, 1] and x.shape == (16, 2, 2)
+
+
+def _cfg(**kw):
+    base = dict(steps=2, batch_size=2, width=4, d_width=4, n_w=1, face_net_steps=2, log_every=1, checkpoint_every=1)
+    base.update(kw)
+    return Render2VideoConfig(**base)
+
+
+def test_two_cpu_steps_resume_and_backbone_note(facial_renders, tmp_path):
+    said = []
+    a = train_render2video(facial_renders, tmp_path / "a", _cfg(steps=3), progress=False, say=said.append)
+    assert "no --vgg-weights" in said[0] and "FACIAL eq. 10" in said[0]
+    recs = [json.loads(x) for x in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2, 3] and {"gan", "fm", "perceptual", "l1", "d"} <= set(recs[0])
+    assert (tmp_path / "a" / "samples.png").exists()
+    train_render2video(facial_renders, tmp_path / "b", _cfg(steps=1), progress=False, say=lambda m: None)
+    b = train_render2video(facial_renders, tmp_path / "b", _cfg(steps=3), resume=True, progress=False,
+                           say=lambda m: None)
+    ga, gb = load_checkpoint(a)["models"]["G"], load_checkpoint(b)["models"]["G"]
+    assert all(torch.equal(ga[k], gb[k]) for k in ga)
+
+
+def test_needs_render_face_output(facial_data, tmp_path):
+    from thead.stages import crop
+
+    c = crop.run([facial_data["dir"] / "au" / "3dmm" / "landmarks" / "manifest.json"], tmp_path / "c", size=64,
+                 progress=False)
+    with pytest.raises(InputError, match="render-face"):
+        train_render2video(c.manifest_path, tmp_path / "x", _cfg(), progress=False)

@@ -1,0 +1,198 @@
+"""Training of FACIAL's rendering-to-video network (section 3.4, eq. 10-11; section 5.1: it is trained on the
+reference video, render -> real frame) from ``render-face`` outputs. One step = one D^r update (LSGAN on real and
+generated frames, halved as in pix2pixHD) and one G^r update (eq. 10). Adam (0.5, 0.999), lr 2e-4 as pix2pixHD (the
+paper gives 1e-4 for FACIAL-GAN only).
+
+The perceptual term uses VGG16 from ``vgg_weights`` or, said at start, thead's face network trained on the real
+crops and their fitted landmarks (``flnet.perceptual.choose_perceptual``). Run folder as every thead trainer, plus
+``samples.png`` (render | generated | real for a fixed batch) at each checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from thead.errors import InputError
+from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
+
+
+@dataclass
+class Render2VideoConfig:
+    steps: int = 20000
+    batch_size: int = 4
+    lr: float = 2e-4
+    n_w: int = 2  # window of 2 N_w renders
+    width: int = 32  # generator; pix2pixHD: 64
+    d_width: int = 32  # discriminator; pix2pixHD: 64
+    lambda_fm: float = 2.0  # lambda_1
+    lambda_p: float = 10.0  # lambda_2
+    lambda_l1: float = 50.0  # lambda_3
+    face_net_steps: int = 300
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "cpu"
+
+
+@dataclass
+class RenderClip:
+    id: str
+    renders: object  # torch uint8 (T, 4, S, S)
+    frames: object  # torch uint8 (T, 3, S, S)
+    landmarks: np.ndarray  # (T, 68, 2) crop px
+
+
+def load_render_clips(manifest: Path) -> list[RenderClip]:
+    """Every done item of a ``render-face`` manifest, in memory as uint8.
+
+    Raises:
+        InputError: not a render-face manifest, or no item.
+    """
+    import torch
+    from PIL import Image
+
+    from thead.manifest import load_manifest
+    from thead.media import read_image
+
+    lm = load_manifest(manifest, "thead.frames")
+    clips = []
+    for it in lm.done():
+        if "renders" not in it.outputs:
+            raise InputError(f"{manifest}: item {it.id} has no renders; make them with 'thead render-face'")
+        rs = sorted(lm.output(it, "renders").glob("*.png"))
+        fs = sorted(lm.output(it, "frames").glob("*.png"))
+        ref = np.load(lm.output(it, "reference"))
+        r = np.stack([np.asarray(Image.open(p).convert("RGBA")) for p in rs])
+        f = np.stack([read_image(p) for p in fs])
+        clips.append(RenderClip(it.id, torch.from_numpy(r).permute(0, 3, 1, 2).contiguous(),
+                                torch.from_numpy(f).permute(0, 3, 1, 2).contiguous(), ref["landmarks"]))
+    if not clips:
+        raise InputError(f"{manifest}: no rendered clips")
+    return clips
+
+
+def stack_renders(renders, t: int, n_w: int):
+    """(2 N_w x 4, S, S) float in [-1, 1]: renders t - N_w .. t + N_w - 1 (edges repeated), current at N_w."""
+    idx = np.clip(np.arange(t - n_w, t + n_w), 0, len(renders) - 1)
+    x = renders[idx].float().div(127.5).sub(1)
+    return x.reshape(-1, *x.shape[-2:])
+
+
+def sample(clips: list[RenderClip], batch: int, n_w: int, gen, device) -> tuple:
+    """(stacked renders (B, 8 N_w, S, S), real frames (B, 3, S, S)) in [-1, 1], drawn with ``gen``."""
+    import torch
+
+    xs, ys = [], []
+    for _ in range(batch):
+        c = clips[int(torch.randint(len(clips), (), generator=gen))]
+        t = int(torch.randint(len(c.frames), (), generator=gen))
+        xs.append(stack_renders(c.renders, t, n_w))
+        ys.append(c.frames[t].float().div(127.5).sub(1))
+    return torch.stack(xs).to(device), torch.stack(ys).to(device)
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, vgg_weights: Optional[Path] = None,
+                       face_net: Optional[Path] = None, resume: bool = False, progress: bool = True, argv=None,
+                       on_step: Optional[Callable[[int], None]] = None,
+                       say: Callable[[str], None] = _stderr) -> Path:
+    """Train G^r and D^r on a ``render-face`` manifest. Returns the last checkpoint's path.
+
+    Raises:
+        InputError: bad data or sizes; TheadError: an existing run without ``resume``.
+    """
+    import torch
+
+    from thead.systems.facial import render2video as R
+    from thead.systems.flnet.losses import perceptual_loss
+    from thead.systems.flnet.perceptual import choose_perceptual
+    from thead.train import dist
+    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+
+    out_dir = Path(out_dir)
+    last = prepare_run_dir(out_dir, resume)
+    d = dist.setup(cfg.device)
+    clips = load_render_clips(manifest)
+    size = clips[0].frames.shape[-1]
+    if size % 8:
+        raise InputError(f"render size {size} is not a multiple of 8")
+    gen = seed_all(cfg.seed + d.rank)
+
+    def crops():
+        return torch.cat([c.frames for c in clips]), torch.from_numpy(np.concatenate([c.landmarks for c in clips]))
+
+    perc, perc_name = choose_perceptual(vgg_weights, face_net, out_dir, crops, cfg.face_net_steps, 32, d, say,
+                                        cfg.seed, "perceptual loss (FACIAL eq. 10)")
+    perc = perc.to(d.device)
+    G = R.RenderGenerator(cfg.n_w, cfg.width).to(d.device)
+    D = R.MultiScaleD(cfg.n_w, cfg.d_width).to(d.device)
+    models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) for k, m in (("G", G), ("D", D))}
+    conf = dict(asdict(cfg), system="render2video", size=size, perceptual=perc_name, manifest=str(manifest),
+                clips=[c.id for c in clips])
+    start = restore(load_checkpoint(last), models, opts, gen) if last else 0
+    if d.is_main:
+        write_run_files(out_dir, conf, argv)
+    fixed = sample(clips, min(4, cfg.batch_size), cfg.n_w, torch.Generator().manual_seed(7), d.device)
+    Gw, Dw = models["G"], models["D"]
+    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, "train render2video")
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            x, real = sample(clips, cfg.batch_size, cfg.n_w, gen, d.device)
+            fake = Gw(x)
+            loss_d = 0.5 * (R.lsgan(Dw(x, fake.detach()), False) + R.lsgan(Dw(x, real), True))
+            opts["D"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            opts["D"].step()
+            d_fake, d_real = Dw(x, fake), Dw(x, real)
+            with torch.no_grad():
+                f_real = perc(real)
+            terms = {"gan": R.lsgan(d_fake, True), "fm": R.feature_matching(d_fake, d_real),
+                     "perceptual": perceptual_loss(perc(fake), f_real), "l1": (fake - real).abs().mean()}
+            loss_g = (terms["gan"] + cfg.lambda_fm * terms["fm"] + cfg.lambda_p * terms["perceptual"]
+                      + cfg.lambda_l1 * terms["l1"])
+            opts["G"].zero_grad(set_to_none=True)
+            loss_g.backward()
+            opts["G"].step()
+            logs = {"d": float(loss_d.detach()), **{k: float(v.detach()) for k, v in terms.items()},
+                    "g": float(loss_g.detach())}
+            loop.record(step, logs)
+            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
+                                generator=gen)
+                _samples(G, fixed, cfg.n_w, out_dir / "samples.png")
+            if on_step is not None:
+                on_step(step)
+    finally:
+        loop.close()
+    finish_run(out_dir, d.is_main, "rendering-to-video (FACIAL eq. 10)", "train render2video", conf, cfg.steps,
+               argv)
+    return out_dir / "last.pt"
+
+
+def _samples(G, fixed, n_w: int, path: Path) -> Path:
+    import torch
+
+    from thead.media import write_image
+
+    x, real = fixed
+    was = G.training
+    G.eval()
+    with torch.no_grad():
+        fake = G(x)
+    G.train(was)
+
+    def img(t):
+        return t.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+    cur = x[:, 4 * n_w:4 * n_w + 3]  # the current frame's render
+    rows = [np.concatenate([img(cur[b]), img(fake[b]), img(real[b])], 1) for b in range(len(x))]
+    return write_image(path, np.concatenate(rows, 0))
