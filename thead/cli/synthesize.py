@@ -68,3 +68,28 @@ def synthesize_flnet(
     res = syn.run(paths(landmarks), checkpoint, bank, output, bank_item, retarget, fps, None, max_frames, device,
                   workers, parse_shard_or_exit(shard), progress, argv=argv())
     return finish(res, as_json)
+
+
+@synth_app.command("facial", epilog="Example: thead synthesize facial --audio speech.wav --reference "
+                   "work/render/manifest.json --facial-gan runs/fg-alice/last.pt --render2video runs/r2v/last.pt")
+def synthesize_facial(
+    audio: Path = typer.Option(..., help="Speech: any audio or video file ffmpeg reads."),
+    reference: Path = typer.Option(..., help="thead.frames manifest of 'thead render-face' on the reference video."),
+    facial_gan: Path = typer.Option(..., help="A (fine-tuned) 'thead train facial-gan' checkpoint."),
+    render2video: Path = typer.Option(..., help="A 'thead train render2video' checkpoint of the same person."),
+    output: Path = typer.Option(Path("thead_out/facial"), "-o", "--output", help="Output folder."),
+    reference_item: Optional[str] = typer.Option(None, help="Which reference of a manifest holding several."),
+    model: Optional[Path] = typer.Option(None, help="wav2vec2 CTC folder, when FACIAL-GAN used deepspeech features."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+) -> int:
+    """FACIAL: speech + a reference gives a talking video (lip motion, head pose, blinks) with the speech muxed in.
+
+    Output kind: thead.synthesis (MP4, render | output MP4, predicted parameters .npy).
+    """
+    import sys
+
+    from thead.systems.facial.synthesize import synthesize
+
+    p = synthesize(audio, reference, facial_gan, render2video, output, reference_item, model, device, argv())
+    print(f"synthesis -> {p}", file=sys.stderr)
+    return 0

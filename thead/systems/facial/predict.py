@@ -21,6 +21,7 @@ class FacialGAN:
         blob, cfg, self.device = load_system_checkpoint(checkpoint, "facial-gan", device)
         self.audio_dim, self.param_dim, self.window = int(cfg["audio_dim"]), int(cfg["param_dim"]), int(cfg["window"])
         self.names = list(cfg["param_names"])
+        self.feature_kind = cfg.get("feature_kind") or ("deepspeech" if self.audio_dim == 29 else "mfcc")
         self.step = int(blob["step"])
         self.G = FacialGenerator(self.audio_dim, self.param_dim, int(cfg["hidden"]), int(cfg["local_dim"]),
                                  int(cfg["width"]))

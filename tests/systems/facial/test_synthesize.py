@@ -1,0 +1,43 @@
+import json
+import subprocess
+
+import numpy as np
+
+from tests.conftest import run_cli, shared
+from tests.systems.facial.conftest import small_gan_config
+from thead.systems.facial.synthesize import smooth
+
+
+def test_smoothing_keeps_lines_and_short_sequences():
+    x = np.linspace(0, 1, 20, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
+    np.testing.assert_allclose(smooth(x), x, atol=1e-5)  # Savitzky-Golay (order 2) keeps a line
+    noisy = x + np.random.default_rng(0).normal(0, 0.05, x.shape).astype(np.float32)
+    assert np.abs(smooth(noisy) - x).mean() < np.abs(noisy - x).mean()
+    assert np.array_equal(smooth(x[:3]), x[:3])
+
+
+def test_speech_to_talking_video(facial_data, facial_renders, tmp_path):
+    from thead.media import has_audio, probe_video
+    from thead.systems.facial.train import train_facial_gan
+    from thead.systems.facial.train_render import Render2VideoConfig, train_render2video
+
+    gan = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "fg", small_gan_config(steps=1),
+                           progress=False)
+    r2v = train_render2video(facial_renders, tmp_path / "r2v", Render2VideoConfig(
+        steps=1, batch_size=1, width=4, d_width=4, n_w=1, face_net_steps=2), progress=False, say=lambda m: None)
+    speech = tmp_path / "speech.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(shared("audio/video-retalking_audio_1.wav")), "-t",
+                    "1.5", str(speech)], check=True)
+    r = run_cli("synthesize", "facial", "--audio", speech, "--reference", facial_renders, "--reference-item", "a",
+                "--facial-gan", gan, "--render2video", r2v, "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    (it,) = json.loads((tmp_path / "out" / "manifest.json").read_text())["items"]
+    video = tmp_path / "out" / it["outputs"]["video"]
+    info = probe_video(video)
+    assert (info.width, info.height) == (64, 64) and has_audio(video)
+    assert info.n_frames_nominal == it["meta"]["n_frames"] == round(1.5 * it["meta"]["fps"])
+    params = np.load(tmp_path / "out" / it["outputs"]["params"])
+    assert params.shape == (it["meta"]["n_frames"], 60) and np.isfinite(params).all()
+    r = run_cli("synthesize", "facial", "--audio", speech, "--reference", facial_renders, "--facial-gan", gan,
+                "--render2video", r2v, "-o", tmp_path / "x")
+    assert r.returncode == 1 and "--reference-item" in r.stderr

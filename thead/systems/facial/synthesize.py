@@ -1,0 +1,124 @@
+"""``thead synthesize facial`` (FACIAL section 5.1, testing): speech audio + a reference (``render-face`` output of
+the person's video) -> a talking video of that person with lip motion, head pose and blinks predicted from the audio.
+
+Pipeline: audio -> features of the kind FACIAL-GAN was trained on (at the reference's frame rate) -> FACIAL-GAN,
+windowed, starting from the reference's first frame -> parameters mapped back with the reference's normalisation and
+smoothed with a Savitzky-Golay filter (official code; window 5 frames, order 2) -> 3DMM renders with the eye attention
+map (reference identity and albedo, the reference crop's pixels) -> rendering-to-video network over 2 N_w stacked
+renders -> MP4 at the reference's frame rate and crop size with the input audio muxed in, plus a side-by-side MP4
+(render | output).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from thead.errors import InputError
+
+SAVGOL_WINDOW = 5  # frames (official code)
+SAVGOL_ORDER = 2
+
+
+class RenderToVideo:
+    """A trained G^r from a ``train render2video`` checkpoint (eval mode)."""
+
+    def __init__(self, checkpoint: Path, device: str = "cpu"):
+        from thead.systems.facial.render2video import RenderGenerator
+        from thead.train.checkpoint import load_system_checkpoint
+
+        blob, cfg, self.device = load_system_checkpoint(checkpoint, "render2video", device)
+        self.n_w, self.size, self.step = int(cfg["n_w"]), int(cfg["size"]), int(blob["step"])
+        self.G = RenderGenerator(self.n_w, int(cfg["width"]))
+        self.G.load_state_dict(blob["models"]["G"])
+        self.G.eval().to(self.device)
+
+    def __call__(self, renders: list[np.ndarray], t: int) -> np.ndarray:
+        """Frame t from the (H, W, 4) uint8 renders -> (H, W, 3) uint8."""
+        import torch
+
+        idx = np.clip(np.arange(t - self.n_w, t + self.n_w), 0, len(renders) - 1)
+        x = torch.from_numpy(np.concatenate([renders[i] for i in idx], -1)).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            y = self.G(x.float().div(127.5).sub(1).to(self.device))[0]
+        return y.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def smooth(params: np.ndarray) -> np.ndarray:
+    """Savitzky-Golay smoothing along time (T, P) (unchanged when T is shorter than the window)."""
+    from scipy.signal import savgol_filter
+
+    if len(params) < SAVGOL_WINDOW:
+        return params
+    return savgol_filter(params, SAVGOL_WINDOW, SAVGOL_ORDER, axis=0).astype(np.float32)
+
+
+def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Path, out_dir: Path,
+               item: Optional[str] = None, model_dir: Optional[Path] = None, device: str = "cpu",
+               argv=None) -> Path:
+    """Write ``<audio stem>.mp4`` (with the input audio), ``<stem>.render.mp4`` and a ``thead.synthesis`` manifest.
+
+    Raises:
+        InputError: bad audio, a reference of another size than the networks, missing --model for deepspeech.
+    """
+    from thead.audio.features import SAMPLE_RATE, DeepSpeechFeatures, audio_features, n_frames_for
+    from thead.face.facemodel import load_face_model
+    from thead.manifest import Item, ManifestWriter, atomic_save_npy, load_manifest, make_producer
+    from thead.media import VideoWriter, load_audio
+    from thead.runner import safe_id
+    from thead.systems.facial.params import denormalize, normalize
+    from thead.systems.facial.predict import FacialGAN
+    from thead.systems.facial.render import FaceRenderer, Pose
+
+    gan = FacialGAN(facial_gan, device)
+    r2v = RenderToVideo(render2video, device)
+    lm = load_manifest(reference, "thead.frames")
+    done = [it for it in lm.done() if "reference" in it.outputs and (item is None or it.id == item)]
+    if not done:
+        raise InputError(f"{reference}: no render-face reference{f' {item!r}' if item else ''}")
+    if len(done) > 1 and item is None:
+        raise InputError(f"{reference}: holds {len(done)} references; choose one with --reference-item")
+    it = done[0]
+    ref = np.load(lm.output(it, "reference"))
+    size = int(ref["crop_size"])
+    if size != r2v.size:
+        raise InputError(f"reference crops are {size} px, the rendering-to-video network was trained at {r2v.size}")
+    fps = float(ref["fps"])
+    wav = load_audio(audio, SAMPLE_RATE)
+    n = n_frames_for(len(wav) / SAMPLE_RATE, fps)
+    ds = DeepSpeechFeatures(model_dir, device) if gan.feature_kind == "deepspeech" and model_dir else None
+    if gan.feature_kind == "deepspeech" and ds is None:
+        raise InputError("this FACIAL-GAN was trained on deepspeech features: give --model DIR")
+    feats = audio_features(wav, fps, n, gan.feature_kind, ds)
+    offset, scale = ref["offset"], ref["scale"]
+    pred = denormalize(gan(feats, normalize(ref["params"][0], offset, scale)), offset, scale)
+    pred = smooth(pred)
+    model = load_face_model()
+    renderer = FaceRenderer(model, ref["identity"], ref["albedo"], size, size)
+    center, zoom = ref["crop_center"], size / float(ref["crop_side"])
+    renders = []
+    for p in pred:
+        pose = Pose(p[0:3], (p[4:6] - center) * zoom + (size - 1) / 2.0, float(p[3]) * zoom)
+        renders.append(renderer(p[7:], pose, float(np.clip(p[6], 0, 1))))
+    stem = safe_id(Path(audio).stem)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(out_dir / f"{stem}.mp4", fps, audio_from=Path(audio)) as vw, \
+            VideoWriter(out_dir / f"{stem}.render.mp4", fps, audio_from=Path(audio)) as sw:
+        for t in range(n):
+            frame = r2v(renders, t)
+            vw.write(frame)
+            sw.write(np.concatenate([renders[t][..., :3], frame], 1))
+    atomic_save_npy(out_dir / f"{stem}.params.npy", pred)
+    w = ManifestWriter(out_dir, "thead.synthesis", make_producer("synthesize facial", dict(
+        audio=str(audio), reference=str(reference), facial_gan=str(facial_gan), render2video=str(render2video)),
+        argv))
+    meta: dict[str, Any] = dict(n_frames=n, fps=fps, width=size, height=size, reference=it.id,
+                                checkpoint_step=gan.step, feature_kind=gan.feature_kind, audio=True)
+    w.add(Item(id=stem, status="done", source=w.rel(Path(audio).resolve()),
+               outputs={"video": w.rel(vw.path), "compare": w.rel(sw.path),
+                        "params": w.rel(out_dir / f"{stem}.params.npy")}, meta=meta))
+    w.finish()
+    return w.path
