@@ -69,3 +69,26 @@ def evaluate_flnet(
     else:
         print((output / "metrics.md").read_text(), file=sys.stderr)
     return 0
+
+
+@eval_app.command("facial", epilog="Example: thead evaluate facial --video out/speech.mp4 --ground-truth ref.mp4 "
+                  "--reference ref.mp4 -o eval")
+def evaluate_facial(
+    video: list[Path] = typer.Option(..., help="Generated video(s); one table row each."),
+    output: Path = typer.Option(Path("thead_out/eval_facial"), "-o", "--output", help="Output folder."),
+    ground_truth: Optional[Path] = typer.Option(None, help="Real video of the same speech (LMD target; also a row)."),
+    reference: Optional[Path] = typer.Option(None, help="The reference video (a comparison row)."),
+    max_frames: int = typer.Option(60, min=1, help="Frames sampled per video for CPBD."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
+) -> int:
+    """FACIAL Table 1 figures: mouth LMD, CPBD, blinks/s and blink duration (AU45), head-pose statistics and
+    mouth-audio correlation, for generated and real videos. Output: metrics.json and metrics.md.
+    """
+    from thead.systems.facial.evaluate import evaluate
+
+    res = evaluate(video, output, ground_truth, reference, max_frames)
+    if as_json:
+        print(json.dumps(res))
+    else:
+        print((output / "metrics.md").read_text(), file=sys.stderr)
+    return 0

@@ -1,0 +1,43 @@
+import json
+
+import numpy as np
+
+from tests.conftest import run_cli
+from thead.systems.facial.evaluate import envelope, lagged_correlation, mouth_lmd
+
+
+def test_lmd_is_zero_for_identical_mouths_and_ignores_translation():
+    rng = np.random.default_rng(0)
+    lm = rng.uniform(0, 100, (5, 68, 2))
+    lm[:, 36], lm[:, 45] = (20, 40), (80, 40)  # IOD 60
+    assert mouth_lmd(lm, lm) == 0.0
+    moved = lm.copy()
+    moved[:, 48:68] += 7.0
+    assert mouth_lmd(moved, lm) < 1e-9  # the mouth is centred first
+    wide = lm.copy()
+    wide[:, 48:68, 0] = lm[:, 48:68, 0].mean(1, keepdims=True) + 2 * (lm[:, 48:68, 0] - lm[:, 48:68, 0].mean(1,
+                                                                                                        keepdims=True))
+    assert mouth_lmd(wide, lm) > 1.0
+
+
+def test_envelope_and_lagged_correlation():
+    sr, fps = 16000, 25.0
+    loud = np.repeat(np.array([0.0, 1.0, 0.0, 0.5, 0.0, 1.0, 0.2, 0.0, 0.8, 0.0] * 3), sr // 25)
+    rng = np.random.default_rng(0)
+    audio = loud * rng.normal(0, 1, len(loud))
+    env = envelope(audio, sr, fps, 30)
+    assert np.corrcoef(env, loud[::sr // 25])[0, 1] > 0.95
+    mouth = np.roll(env, 2)  # the mouth follows the sound by 2 frames
+    c0, best, lag = lagged_correlation(mouth, env)
+    assert lag == 2 and best > 0.99 and c0 < best
+
+
+def test_cli_on_a_real_clip(short_clips, tmp_path):
+    r = run_cli("evaluate", "facial", "--video", short_clips / "a.mp4", "--ground-truth", short_clips / "a.mp4",
+                "--max-frames", 5, "-o", tmp_path / "e", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    row = res["rows"]["a"]
+    assert row["lmd_mouth_pct_iod"] == 0.0 and 0 < row["cpbd"] <= 1 and row["face_fraction"] > 0.9
+    assert len(row["pose_std_deg"]) == 3 and np.isfinite(row["mouth_audio_corr"])
+    assert "FACIAL evaluation" in (tmp_path / "e" / "metrics.md").read_text()
