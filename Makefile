@@ -18,10 +18,12 @@ install: install-system install-python
 
 # Main job: the preprocessing chain on the bundled clips and portraits (demo_out/report.md), then a few minutes of
 # GATH training and `synthesize gath --au zeros` on a bundled portrait (demo_out/gath/report.md), then a few minutes
-# of FLNet training and one clip's person driven by another clip (demo_out/flnet/report.md)
+# of FLNet training and one clip's person driven by another clip (demo_out/flnet/report.md), then a few minutes of
+# FACIAL training and a bundled clip's person speaking a bundled speech file (demo_out/facial/report.md)
 demo: install
 	$(MAKE) -f stages/gath.mk WORK=demo_out preprocess gath
 	$(MAKE) -f stages/flnet.mk WORK=demo_out flnet
+	$(MAKE) -f stages/facial.mk WORK=demo_out facial
 
 test: install
 	$(PYTHON) -m pytest -q

@@ -151,6 +151,7 @@ def train_facial_gan(
     hop: int = typer.Option(5, min=1, help="Frames between training windows (paper: 5)."),
     hidden: int = typer.Option(128, min=4, help="G_tem GRU width."),
     w_gan: float = typer.Option(0.1, help="omega_6, weight of the GAN term (eq. 8)."),
+    clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable)."),
     steps: int = typer.Option(5000, min=1, help="Training steps."),
     batch_size: int = typer.Option(16, min=1, help="Batch size per process (paper: 64; fine-tuning 16)."),
     lr: float = _C["lr"], checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"],
@@ -164,7 +165,7 @@ def train_facial_gan(
 
     cfg = FacialGANConfig(steps=steps, batch_size=batch_size, lr=lr, window=window, hop=hop, hidden=hidden,
                           w_gan=w_gan, checkpoint_every=checkpoint_every, seed=seed, device=device)
-    p = run(audio, au, output, cfg, finetune, resume, progress, argv())
+    p = run(audio, au, output, cfg, finetune, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0
 
@@ -178,6 +179,8 @@ def train_render2video(
     face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
                                             "perceptual network (default: one trained on the crops first)."),
     n_w: int = typer.Option(2, min=1, help="N_w: the generator reads 2 N_w consecutive renders."),
+    clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable; one person)."),
+    face_net_steps: int = typer.Option(300, min=1, help="Steps for the face network when one is trained here."),
     d_width: int = typer.Option(32, min=4, help="Channels of each discriminator's first conv."),
     steps: int = _C["steps"], batch_size: int = typer.Option(4, min=1, help="Batch size per process."),
     lr: float = typer.Option(2e-4, help="Adam learning rate."), width: int = typer.Option(32, min=4, help="Generator "
@@ -192,7 +195,8 @@ def train_render2video(
     from thead.systems.facial.train_render import Render2VideoConfig, train_render2video as run
 
     cfg = Render2VideoConfig(steps=steps, batch_size=batch_size, lr=lr, n_w=n_w, width=width, d_width=d_width,
-                             checkpoint_every=checkpoint_every, seed=seed, device=device)
-    p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())
+                             face_net_steps=face_net_steps, checkpoint_every=checkpoint_every, seed=seed,
+                             device=device)
+    p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

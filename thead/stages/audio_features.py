@@ -86,7 +86,7 @@ def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[flo
         model: Optional[Path] = None, device: str = "cpu", preview: bool = True, workers: int = 1, shard=None,
         progress: bool = True, debug: bool = False, argv=None) -> StageResult:
     """Speech features per video frame for audio files, videos, or the items of a ``thead.landmarks`` /
-    ``thead.3dmm`` manifest (their frame count and rate are then used exactly).
+    ``thead.3dmm`` manifest (their frame count and rate are then used exactly; still images in it are left out).
 
     Outputs per item: ``<id>.<kind>.npy`` (T, D) float32, ``<id>.<kind>.windows.npy`` (T, 16, D) float32 (rows
     t-8..t+7, edges repeated) and a PNG of the features. ``fps``: the video rate for audio-only inputs (default 25)
@@ -105,6 +105,7 @@ def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[flo
             raise InputError("--kind deepspeech needs --model DIR (a local wav2vec2 CTC checkpoint)")
         DeepSpeechFeatures(Path(model), device)  # a bad folder is one error up front
     items, up = discover(inputs, media=("video", "audio"), accept_kinds=("thead.landmarks", "thead.3dmm"))
+    items = [w for w in items if w.meta.get("media_type") != "image"]  # stills of a manifest have no audio
     cfg = dict(kind=kind, fps=fps, model=str(Path(model).resolve()) if model else None, device=device,
                preview=preview)
     return run_stage("audio-features", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv)

@@ -117,5 +117,6 @@ def run(au_manifest: Path, out_dir: Path, size: int = 128, scale: float = 4.0, w
         raise InputError(f"--size must be a multiple of 16, at least 32, got {size}")
     _fits(str(Path(au_manifest).resolve()))
     items, up = discover([Path(au_manifest)], accept_kinds=("thead.au",))
+    items = [w for w in items if w.meta.get("media_type") != "image"]  # a reference is a video; stills are left out
     cfg = dict(au_manifest=str(Path(au_manifest).resolve()), size=size, scale=scale)
     return run_stage("render-face", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv)

@@ -56,8 +56,8 @@ def reference_params(au_manifest: Path) -> dict[str, tuple[ReferenceParams, Opti
     return out
 
 
-def load_clips(audio_manifest: Path, au_manifest: Path) -> list[FacialClip]:
-    """Clips present in both manifests.
+def load_clips(audio_manifest: Path, au_manifest: Path, only: Optional[list[str]] = None) -> list[FacialClip]:
+    """Clips present in both manifests (``only``: just these item ids).
 
     Raises:
         InputError: no common item, or a clip whose feature rows and fitted frames differ in number (run
@@ -69,7 +69,7 @@ def load_clips(audio_manifest: Path, au_manifest: Path) -> list[FacialClip]:
     au_m = load_manifest(audio_manifest, "thead.audio")
     clips = []
     for it in au_m.done():
-        if it.id not in refs:
+        if it.id not in refs or (only and it.id not in only):
             continue
         ref, src = refs[it.id]
         feat = np.load(au_m.output(it, "features")).astype(np.float32)

@@ -24,8 +24,6 @@ from typing import Optional
 
 import numpy as np
 
-from thead.errors import InputError
-
 MOUTH = slice(48, 68)
 MIN_SIDE = 256  # px: frames smaller than this are upscaled before landmark detection (CPBD runs on the originals)
 MAX_LAG = 5
@@ -96,17 +94,20 @@ def analyse_video(path: Path, max_frames: int = 60) -> dict:
     lmk = (res.landmarks + 0.5) / zoom - 0.5
     n, fps = len(lmk), reader.fps
     ok = np.isfinite(lmk).all(axis=(1, 2))
-    if ok.sum() < 2:
-        raise InputError(f"{path}: a face in fewer than 2 frames")
+    out = dict(video=str(path), n_frames=n, fps=fps, face_fraction=float(ok.mean()),
+               cpbd=float(np.mean(sharp)) if sharp else float("nan"))
+    if ok.sum() < 2:  # nothing to fit: the face-based figures are reported as missing, not made up
+        nan = float("nan")
+        out.update(blinks_per_s=nan, blink_duration_s=nan, pose_mean_deg=[nan] * 3, pose_std_deg=[nan] * 3,
+                   note="a face in fewer than 2 frames")
+        return out, lmk
     model = load_face_model()
     fit = fit_landmarks(model, lmk)
     au = au_from_blendshapes(fit.expression, model.exp_names)
     au45 = np.where(fit.valid, au[:, AU_COLUMNS.index("AU45_r")], np.nan)
     n_blinks, runs = count_blinks(au45, fps)
     deg = np.degrees(fit.rotation[fit.valid])
-    out = dict(video=str(path), n_frames=n, fps=fps, face_fraction=float(ok.mean()),
-               cpbd=float(np.mean(sharp)) if sharp else float("nan"),
-               blinks_per_s=n_blinks / (n / fps), blink_duration_s=float(np.mean([(b - a) / fps for a, b in runs]))
+    out.update(blinks_per_s=n_blinks / (n / fps), blink_duration_s=float(np.mean([(b - a) / fps for a, b in runs]))
                if runs else float("nan"),
                pose_mean_deg=deg.mean(0).round(3).tolist(), pose_std_deg=deg.std(0).round(3).tolist())
     mouth = np.linalg.norm(lmk[:, 62] - lmk[:, 66], axis=-1) / interocular(lmk)
@@ -120,10 +121,8 @@ def analyse_video(path: Path, max_frames: int = 60) -> dict:
 def evaluate(videos: list[Path], out_dir: Path, ground_truth: Optional[Path] = None,
              reference: Optional[Path] = None, max_frames: int = 60) -> dict:
     """Evaluate generated ``videos`` (one row each) and, as comparison rows, the ``reference`` video and the
-    ``ground_truth`` video (the real video of the same speech; also the LMD target).
-
-    Raises:
-        InputError: a video without a face.
+    ``ground_truth`` video (the real video of the same speech; also the LMD target). A video where no face is
+    found gets its CPBD and a note; its face-based figures are NaN.
     """
     from thead.manifest import atomic_write_text
 

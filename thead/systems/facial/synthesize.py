@@ -6,7 +6,7 @@ windowed, starting from the reference's first frame -> parameters mapped back wi
 smoothed with a Savitzky-Golay filter (official code; window 5 frames, order 2) -> 3DMM renders with the eye attention
 map (reference identity and albedo, the reference crop's pixels) -> rendering-to-video network over 2 N_w stacked
 renders -> MP4 at the reference's frame rate and crop size with the input audio muxed in, plus a side-by-side MP4
-(render | output).
+(render | eye attention | output) and a PNG sheet of a few such frames.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     from thead.audio.features import SAMPLE_RATE, DeepSpeechFeatures, audio_features, n_frames_for
     from thead.face.facemodel import load_face_model
     from thead.manifest import Item, ManifestWriter, atomic_save_npy, load_manifest, make_producer
-    from thead.media import VideoWriter, load_audio
+    from thead.media import VideoWriter, load_audio, write_image
+    from thead.viz import contact_sheet, sample_indices
     from thead.runner import safe_id
     from thead.systems.facial.params import denormalize, normalize
     from thead.systems.facial.predict import FacialGAN
@@ -105,12 +106,18 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     stem = safe_id(Path(audio).stem)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    keep = set(sample_indices(n, 8))
+    tiles = []
     with VideoWriter(out_dir / f"{stem}.mp4", fps, audio_from=Path(audio)) as vw, \
             VideoWriter(out_dir / f"{stem}.render.mp4", fps, audio_from=Path(audio)) as sw:
         for t in range(n):
             frame = r2v(renders, t)
             vw.write(frame)
-            sw.write(np.concatenate([renders[t][..., :3], frame], 1))
+            pair = np.concatenate([renders[t][..., :3], np.repeat(renders[t][..., 3:], 3, 2), frame], 1)
+            sw.write(pair)
+            if t in keep:
+                tiles.append(pair)
+    sheet = write_image(out_dir / f"{stem}.sheet.png", contact_sheet(tiles, 2, [f"frame {k}" for k in sorted(keep)]))
     atomic_save_npy(out_dir / f"{stem}.params.npy", pred)
     w = ManifestWriter(out_dir, "thead.synthesis", make_producer("synthesize facial", dict(
         audio=str(audio), reference=str(reference), facial_gan=str(facial_gan), render2video=str(render2video)),
@@ -118,7 +125,7 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     meta: dict[str, Any] = dict(n_frames=n, fps=fps, width=size, height=size, reference=it.id,
                                 checkpoint_step=gan.step, feature_kind=gan.feature_kind, audio=True)
     w.add(Item(id=stem, status="done", source=w.rel(Path(audio).resolve()),
-               outputs={"video": w.rel(vw.path), "compare": w.rel(sw.path),
+               outputs={"video": w.rel(vw.path), "compare": w.rel(sw.path), "preview": w.rel(sheet),
                         "params": w.rel(out_dir / f"{stem}.params.npy")}, meta=meta))
     w.finish()
     return w.path

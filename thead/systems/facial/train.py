@@ -41,12 +41,13 @@ class FacialGANConfig:
 
 def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg: FacialGANConfig,
                      finetune: Optional[Path] = None, resume: bool = False, progress: bool = True, argv=None,
-                     on_step: Optional[Callable[[int], None]] = None) -> Path:
+                     on_step: Optional[Callable[[int], None]] = None, clips: Optional[list[str]] = None) -> Path:
     """Train (or, with ``finetune`` = a general checkpoint, fine-tune) FACIAL-GAN.
 
     Args:
         audio_manifest: ``thead.audio`` of the clips (made from their landmarks/3dmm manifest: same frame counts).
         au_manifest: ``thead.au`` made from the clips' ``fit-3dmm`` manifest (the reference parameters).
+        clips: train on these item ids only (e.g. the reference video when fine-tuning).
 
     Returns:
         the last checkpoint's path.
@@ -70,7 +71,8 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     out_dir = Path(out_dir)
     last = prepare_run_dir(out_dir, resume)
     d = dist.setup(cfg.device)
-    clips = load_clips(audio_manifest, au_manifest)
+    only = clips
+    clips = load_clips(audio_manifest, au_manifest, only)
     audio_dim, param_dim = clips[0].audio.shape[1], clips[0].params.shape[1]
     sampler = WindowSampler(clips, cfg.window, cfg.hop)
     gen = seed_all(cfg.seed + d.rank)

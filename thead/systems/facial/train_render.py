@@ -47,8 +47,8 @@ class RenderClip:
     landmarks: np.ndarray  # (T, 68, 2) crop px
 
 
-def load_render_clips(manifest: Path) -> list[RenderClip]:
-    """Every done item of a ``render-face`` manifest, in memory as uint8.
+def load_render_clips(manifest: Path, only: Optional[list[str]] = None) -> list[RenderClip]:
+    """The done items of a ``render-face`` manifest (``only``: these ids), in memory as uint8.
 
     Raises:
         InputError: not a render-face manifest, or no item.
@@ -62,6 +62,8 @@ def load_render_clips(manifest: Path) -> list[RenderClip]:
     lm = load_manifest(manifest, "thead.frames")
     clips = []
     for it in lm.done():
+        if only and it.id not in only:
+            continue
         if "renders" not in it.outputs:
             raise InputError(f"{manifest}: item {it.id} has no renders; make them with 'thead render-face'")
         rs = sorted(lm.output(it, "renders").glob("*.png"))
@@ -103,7 +105,7 @@ def _stderr(msg: str) -> None:
 def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, vgg_weights: Optional[Path] = None,
                        face_net: Optional[Path] = None, resume: bool = False, progress: bool = True, argv=None,
                        on_step: Optional[Callable[[int], None]] = None,
-                       say: Callable[[str], None] = _stderr) -> Path:
+                       say: Callable[[str], None] = _stderr, clips: Optional[list[str]] = None) -> Path:
     """Train G^r and D^r on a ``render-face`` manifest. Returns the last checkpoint's path.
 
     Raises:
@@ -120,7 +122,7 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
     out_dir = Path(out_dir)
     last = prepare_run_dir(out_dir, resume)
     d = dist.setup(cfg.device)
-    clips = load_render_clips(manifest)
+    clips = load_render_clips(manifest, clips)
     size = clips[0].frames.shape[-1]
     if size % 8:
         raise InputError(f"render size {size} is not a multiple of 8")
