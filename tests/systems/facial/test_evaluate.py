@@ -14,6 +14,7 @@ def test_lmd_is_zero_for_identical_mouths_and_ignores_translation():
     moved = lm.copy()
     moved[:, 48:68] += 7.0
     assert mouth_lmd(moved, lm) < 1e-9  # the mouth is centred first
+    assert mouth_lmd(lm * 3.0 + 5.0, lm) < 1e-9  # and scaled by the video's own IOD (crop vs full frame)
     wide = lm.copy()
     wide[:, 48:68, 0] = lm[:, 48:68, 0].mean(1, keepdims=True) + 2 * (lm[:, 48:68, 0] - lm[:, 48:68, 0].mean(1,
                                                                                                         keepdims=True))

@@ -3,7 +3,7 @@ for real videos (the reference).
 
 Per video (streamed once for landmarks; a 3DMM fit and FACS AUs from thead's own chain):
 - LMD (lip sync, Chen et al. 2018), only against a ground-truth video of the same speech: the 20 mouth landmarks
-  (ibug 48-67) of each frame centred on their mean, in units of the ground truth's inter-ocular distance, mean
+  (ibug 48-67) of each frame centred on their mean and divided by the video's own inter-ocular distance, mean
   point distance x 100 (% IOD). Frame t of one video is paired with frame t of the other.
 - CPBD sharpness: mean over up to ``max_frames`` evenly spaced frames (``thead.metrics.sharpness``).
 - Blinks: AU45 runs above 1.0 (``thead.face.au.count_blinks``): blinks per second and mean blink duration (s).
@@ -30,14 +30,18 @@ MAX_LAG = 5
 
 
 def mouth_lmd(found: np.ndarray, truth: np.ndarray) -> float:
-    """LMD of mouth shapes, % of the ground truth's inter-ocular distance (see module doc); NaN frames skipped."""
+    """LMD of mouth shapes (see module doc): each video's 20 mouth landmarks centred on their mean and divided by
+    that frame's own inter-ocular distance (so crops and full frames compare), mean point distance x 100 (% IOD).
+    Frames where either has no face are skipped."""
     from thead.face.landmarks import interocular
 
     n = min(len(found), len(truth))
-    a, b = found[:n, MOUTH], truth[:n, MOUTH]
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    d = np.linalg.norm(a - b, axis=-1).mean(-1) / interocular(truth[:n])
+
+    def shape(lm):
+        m = lm[:n, MOUTH]
+        return (m - m.mean(1, keepdims=True)) / interocular(lm[:n])[:, None, None]
+
+    d = np.linalg.norm(shape(found) - shape(truth), axis=-1).mean(-1)
     return float(np.nanmean(d) * 100) if np.isfinite(d).any() else float("nan")
 
 
