@@ -102,8 +102,9 @@ def feature_matching(fake: list[list[torch.Tensor]], real: list[list[torch.Tenso
     return total
 
 
-def stack_window(renders, t: int, n_w: int):
-    """Indices t - n_w .. t + n_w - 1 clamped to [0, len - 1] (the 2 N_w renders around frame t)."""
+def window_indices(t: int, n_w: int, n: int):
+    """Frames t - N_w .. t + N_w - 1 clamped to [0, n - 1]: the 2 N_w renders G^r reads for frame t (current at
+    index N_w, edges repeated)."""
     import numpy as np
 
-    return np.clip(np.arange(t - n_w, t + n_w), 0, len(renders) - 1)
+    return np.clip(np.arange(t - n_w, t + n_w), 0, n - 1)

@@ -39,11 +39,14 @@ class RenderToVideo:
         """Frame t from the (H, W, 4) uint8 renders -> (H, W, 3) uint8."""
         import torch
 
-        idx = np.clip(np.arange(t - self.n_w, t + self.n_w), 0, len(renders) - 1)
+        from thead.systems.facial.render2video import window_indices
+        from thead.train.images import to_model_range, to_uint8
+
+        idx = window_indices(t, self.n_w, len(renders))
         x = torch.from_numpy(np.concatenate([renders[i] for i in idx], -1)).permute(2, 0, 1)[None]
         with torch.no_grad():
-            y = self.G(x.float().div(127.5).sub(1).to(self.device))[0]
-        return y.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+            y = self.G(to_model_range(x).to(self.device))[0]
+        return to_uint8(y)
 
 
 def smooth(params: np.ndarray) -> np.ndarray:

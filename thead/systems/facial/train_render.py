@@ -80,8 +80,10 @@ def load_render_clips(manifest: Path, only: Optional[list[str]] = None) -> list[
 
 def stack_renders(renders, t: int, n_w: int):
     """(2 N_w x 4, S, S) float in [-1, 1]: renders t - N_w .. t + N_w - 1 (edges repeated), current at N_w."""
-    idx = np.clip(np.arange(t - n_w, t + n_w), 0, len(renders) - 1)
-    x = renders[idx].float().div(127.5).sub(1)
+    from thead.systems.facial.render2video import window_indices
+    from thead.train.images import to_model_range
+
+    x = to_model_range(renders[window_indices(t, n_w, len(renders))])
     return x.reshape(-1, *x.shape[-2:])
 
 
@@ -89,12 +91,14 @@ def sample(clips: list[RenderClip], batch: int, n_w: int, gen, device) -> tuple:
     """(stacked renders (B, 8 N_w, S, S), real frames (B, 3, S, S)) in [-1, 1], drawn with ``gen``."""
     import torch
 
+    from thead.train.images import to_model_range
+
     xs, ys = [], []
     for _ in range(batch):
         c = clips[int(torch.randint(len(clips), (), generator=gen))]
         t = int(torch.randint(len(c.frames), (), generator=gen))
         xs.append(stack_renders(c.renders, t, n_w))
-        ys.append(c.frames[t].float().div(127.5).sub(1))
+        ys.append(to_model_range(c.frames[t]))
     return torch.stack(xs).to(device), torch.stack(ys).to(device)
 
 
@@ -184,6 +188,7 @@ def _samples(G, fixed, n_w: int, path: Path) -> Path:
     import torch
 
     from thead.media import write_image
+    from thead.train.images import to_uint8
 
     x, real = fixed
     was = G.training
@@ -192,9 +197,6 @@ def _samples(G, fixed, n_w: int, path: Path) -> Path:
         fake = G(x)
     G.train(was)
 
-    def img(t):
-        return t.clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-
     cur = x[:, 4 * n_w:4 * n_w + 3]  # the current frame's render
-    rows = [np.concatenate([img(cur[b]), img(fake[b]), img(real[b])], 1) for b in range(len(x))]
+    rows = [np.concatenate([to_uint8(cur[b]), to_uint8(fake[b]), to_uint8(real[b])], 1) for b in range(len(x))]
     return write_image(path, np.concatenate(rows, 0))

@@ -20,6 +20,7 @@ import torch
 
 from thead.errors import InputError
 from thead.systems.flnet.bank import CropClip, select_bank
+from thead.train.images import to_model_range
 
 
 @dataclass
@@ -27,17 +28,6 @@ class _Loaded:
     clip: CropClip
     images: torch.Tensor  # (T, 3, S, S) uint8 (rows of invalid / held-back frames are zero)
     train_idx: np.ndarray
-
-
-def to_model_range(x_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 -> float32 in [-1, 1]."""
-    return x_uint8.float().div(127.5).sub(1.0)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(..., 3, H, W) in [-1, 1] -> (..., H, W, 3) uint8."""
-    y = x.detach().clamp(-1, 1).add(1).mul(127.5).round().byte().cpu()
-    return y.movedim(-3, -1).numpy()
 
 
 class BankSampler:

@@ -131,6 +131,7 @@ def train_face_net(images: torch.Tensor, landmarks: torch.Tensor, out: Path, ste
     """
     from thead.systems.gath.model import AUEstimator
     from thead.train.checkpoint import save_checkpoint
+    from thead.train.images import to_model_range
 
     gen = torch.Generator().manual_seed(seed)
     s = images.shape[-1]
@@ -139,7 +140,7 @@ def train_face_net(images: torch.Tensor, landmarks: torch.Tensor, out: Path, ste
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     for step in range(1, steps + 1):
         idx = torch.randint(len(images), (batch_size,), generator=gen)
-        x = images[idx].float().div(127.5).sub(1).to(device)
+        x = to_model_range(images[idx]).to(device)
         loss = (net(x) - y[idx].to(device)).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -62,7 +62,7 @@ class FLNetModel:
         """
         import torch
 
-        from thead.systems.flnet.data import to_model_range, to_uint8
+        from thead.train.images import to_model_range, to_uint8
         from thead.systems.flnet.fields import landmark_difference_field
 
         if len(bank.images) != self.bank_size or bank.size != self.size:

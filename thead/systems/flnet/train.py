@@ -96,7 +96,7 @@ def sample_panel(G, batch: dict, margin: float, size: int, path: Path) -> Path:
     import torch
 
     from thead.media import write_image
-    from thead.systems.flnet.data import to_uint8
+    from thead.train.images import to_uint8
     from thead.systems.flnet.fields import landmark_difference_field
     from thead.systems.flnet.viz import mask_panel
 

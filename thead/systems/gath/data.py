@@ -128,13 +128,3 @@ def load_target_set(frames_manifest: Path, au_manifest: Path, size: int = IMAGE_
         raise InputError(f"{frames_manifest} + {au_manifest}: no frames with AU vectors for the target set")
     x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous()
     return FaceSet(x, torch.tensor(labels), classes, torch.from_numpy(np.stack(aus).astype(np.float32)))
-
-
-def to_model_range(x_uint8) -> "object":
-    """uint8 (B, 3, H, W) -> float32 in [-1, 1] (GATH section 4.1)."""
-    return x_uint8.float().div(127.5).sub(1.0)
-
-
-def to_uint8_image(x) -> np.ndarray:
-    """(3, H, W) tensor in [-1, 1] -> (H, W, 3) uint8."""
-    return ((x.detach().clamp(-1, 1).add(1).mul(127.5)).round().byte().permute(1, 2, 0).cpu().numpy())

@@ -43,7 +43,7 @@ class GathGenerator:
         """face: (100, 100, 3) uint8; coeffs: (T, A) in [0, 1] -> (T, 100, 100, 3) uint8."""
         import torch
 
-        from thead.systems.gath.data import to_model_range
+        from thead.train.images import to_model_range, to_uint8
 
         x = to_model_range(torch.from_numpy(face).permute(2, 0, 1)[None]).to(self.device)
         outs = []
@@ -52,7 +52,7 @@ class GathGenerator:
             for i in range(0, len(coeffs), batch):
                 e = torch.from_numpy(np.asarray(coeffs[i:i + batch], np.float32)).to(self.device)
                 y = self.G.decode(code.expand(len(e), -1, -1, -1), e)
-                outs.append(((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy())
+                outs.append(to_uint8(y))
         return np.concatenate(outs)
 
 

@@ -52,7 +52,8 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     """
     import torch
 
-    from thead.systems.gath.data import load_target_set, to_model_range
+    from thead.systems.gath.data import load_target_set
+    from thead.train.images import to_model_range
     from thead.systems.gath.losses import aue_loss
     from thead.systems.gath.model import AUEstimator
     from thead.train import dist
@@ -123,7 +124,8 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     import torch
 
     from thead.systems.gath import losses as L
-    from thead.systems.gath.data import load_source_set, load_target_set, to_model_range
+    from thead.systems.gath.data import load_source_set, load_target_set
+    from thead.train.images import to_model_range
     from thead.systems.gath.model import DiscriminatorClassifier, Generator
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
