@@ -18,11 +18,12 @@ Writes ``metrics.json`` and ``metrics.md``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from thead.metrics import fmt, write_metrics
 
 MOUTH = slice(48, 68)
 MIN_SIDE = 256  # px: frames smaller than this are upscaled before landmark detection (CPBD runs on the originals)
@@ -128,7 +129,6 @@ def evaluate(videos: list[Path], out_dir: Path, ground_truth: Optional[Path] = N
     ``ground_truth`` video (the real video of the same speech; also the LMD target). A video where no face is
     found gets its CPBD and a note; its face-based figures are NaN.
     """
-    from thead.manifest import atomic_write_text
 
     rows: dict[str, dict] = {}
     gt_lmk = None
@@ -142,16 +142,12 @@ def evaluate(videos: list[Path], out_dir: Path, ground_truth: Optional[Path] = N
             r["lmd_mouth_pct_iod"] = mouth_lmd(lmk, gt_lmk)
         rows[Path(v).stem] = r
     result = dict(rows=rows, syncnet="not computed (thead has no SyncNet yet)")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "metrics.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "metrics.md", table(result))
+    write_metrics(out_dir, result, table(result))
     return result
 
 
 def table(result: dict) -> str:
-    def f(v, p=3):
-        return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{p}f}"
+    f = fmt
 
     lines = ["# FACIAL evaluation", "",
              "LMD: mouth landmarks vs the ground truth, % IOD. CPBD: sharpness (higher is sharper). Blinks from AU45 "

@@ -19,16 +19,16 @@ Fréchet distances over few samples are biased upwards; compare rows evaluated o
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from thead.errors import InputError
+from thead.metrics import fmt, write_metrics
 
 
-def _row_name(ckpt: Path, model, names: set) -> str:
+def _row_name(model, names: set) -> str:
     base = f"{model.variant}-{model.bank_size}B@{model.step}"
     name, k = base, 2
     while name in names:
@@ -53,7 +53,6 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
     from rich.console import Console
     from rich.progress import Progress
 
-    from thead.manifest import atomic_write_text
     from thead.media import write_image
     from thead.metrics.frechet import frechet_distance
     from thead.metrics.identity import SAME_PERSON_DISTANCE, FaceEmbedder, descriptor_distance
@@ -82,7 +81,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
             h = model.holdout if holdout is None else holdout
             if h <= 0:
                 raise InputError(f"{ckpt}: trained without held-back frames (--holdout 0); give --holdout")
-            name = _row_name(ckpt, model, set(rows))
+            name = _row_name(model, set(rows))
             gen_all, gt_all, l1, lmd, ids, e_gen, e_gt, found = [], [], [], [], [], [], [], 0
             jobs = []
             for person, pcs in by_person.items():
@@ -136,15 +135,14 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
             rows[name] = row
     result = dict(manifest=str(manifest), people=sorted(evaluated), rows=rows,
                   fid="computed" if inception is not None else "not computed (no --inception-weights)")
-    atomic_write_text(out_dir / "metrics.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "metrics.md", table(result))
+    write_metrics(out_dir, result, table(result))
     return result
 
 
 def table(result: dict) -> str:
     """Markdown in the layout of FLNet Table 1 (L1, Fréchet distances), plus LMD and identity."""
     def f(v, p=2):
-        return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{p}f}"
+        return fmt(v, p)
 
     lines = ["# FLNet evaluation (held-back frames)", "", f"people: {', '.join(result['people'])}", "",
              "L1: mean |generated - ground truth| on 0-255. FD-dlib: Fréchet distance of dlib face embeddings "

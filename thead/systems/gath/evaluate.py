@@ -13,12 +13,12 @@ person). Writes ``metrics.json`` and ``metrics.md``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from thead.errors import InputError
+from thead.metrics import fmt, write_metrics
 
 
 def _videos(frames_manifest: Path, au_manifest: Path, every: int, max_targets: int):
@@ -46,7 +46,6 @@ def evaluate(checkpoints: list[Path], frames_manifest: Path, au_manifest: Path, 
 
     from thead.face.facemodel import load_face_model
     from thead.face.frontalize import Frontalizer, face_mask
-    from thead.manifest import atomic_write_text
     from thead.media import read_image
     from thead.metrics.au import ImageAUs
     from thead.metrics.identity import FaceEmbedder, descriptor_distance
@@ -99,19 +98,14 @@ def evaluate(checkpoints: list[Path], frames_manifest: Path, au_manifest: Path, 
                     if np.isfinite(dist).any() else None
             rows[name] = row
     result = {"videos": [v[0] for v in vids], "targets_per_video": max_targets, "every": every, "rows": rows}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "metrics.json", json.dumps(result, indent=1) + "\n")
-    atomic_write_text(out_dir / "metrics.md", markdown_tables(result))
+    write_metrics(out_dir, result, markdown_tables(result))
     return result
 
 
 def markdown_tables(result: dict) -> str:
     """GATH Table 1 (pixel MAE/RMSE) and Tables 2/3 (AU RMSE) layouts, one row per evaluated checkpoint."""
 
-    def f(x):
-        return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.3f}"
-
+    f = fmt
     rows = result["rows"]
     lines = ["# GATH evaluation", "", f"videos: {', '.join(result['videos'])}", "",
              "Table 1: pixel error (0-255), intra-subject", "",
