@@ -88,6 +88,11 @@ class TrainLoop:
             self.log.write(rec)
             self.sums, self.count = {}, 0
 
+    def checkpoint_due(self, step: int, stop: bool = False) -> bool:
+        """Whether this process writes ``last.pt`` after ``step``: rank 0, every ``cfg.checkpoint_every`` steps, at
+        the last step, and when training stops early (``stop``)."""
+        return self.is_main and (step % self.cfg.checkpoint_every == 0 or step == self.total or stop)
+
     def close(self) -> None:
         if self.prog is not None:
             self.prog.stop()

@@ -23,6 +23,7 @@ class FacialClip:
     params: np.ndarray  # (T, P) float32, normalized
     ref: ReferenceParams
     source: Optional[Path] = None
+    feature_kind: Optional[str] = None  # "mfcc" or "deepspeech" (thead.audio meta)
 
 
 def reference_params(au_manifest: Path) -> dict[str, tuple[ReferenceParams, Optional[Path]]]:
@@ -76,7 +77,7 @@ def load_clips(audio_manifest: Path, au_manifest: Path, only: Optional[list[str]
         if len(feat) != len(ref.params):
             raise InputError(f"{it.id}: {len(feat)} audio feature rows but {len(ref.params)} fitted frames; run "
                              "audio-features on the landmarks/3dmm manifest")
-        clips.append(FacialClip(it.id, feat, ref.normalized(), ref, src))
+        clips.append(FacialClip(it.id, feat, ref.normalized(), ref, src, it.meta.get("feature_kind")))
     if not clips:
         raise InputError(f"{audio_manifest} + {au_manifest}: no common items")
     dims = {(c.audio.shape[1], c.params.shape[1]) for c in clips}

@@ -94,11 +94,9 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
         D.load_state_dict(base["models"]["D"])
     models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
     opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(0.9, 0.999)) for k, m in (("G", G), ("D", D))}
-    from thead.manifest import load_manifest
-
-    kinds = {it.meta.get("feature_kind") for it in load_manifest(audio_manifest, "thead.audio").done()}
+    kinds = sorted({c.feature_kind for c in clips if c.feature_kind})
     conf = dict(asdict(cfg), system="facial-gan", audio_dim=audio_dim, param_dim=param_dim,
-                feature_kind=sorted(k for k in kinds if k)[0] if any(kinds) else None,
+                feature_kind=kinds[0] if kinds else None,
                 param_names=clips[0].ref.names, clips=[c.id for c in clips], audio_manifest=str(audio_manifest),
                 au_manifest=str(au_manifest), finetuned_from=str(finetune) if finetune else None,
                 n_windows=len(sampler))
@@ -136,7 +134,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
             if not np.isfinite(logs["g"]):
                 raise InputError(f"training diverged at step {step} (loss {logs['g']}); lower --lr")
             loop.record(step, logs)
-            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            if loop.checkpoint_due(step):
                 save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
                                 generator=gen)
             if on_step is not None:

@@ -171,7 +171,7 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
             logs = {"d": float(loss_d.detach()), **{k: float(v.detach()) for k, v in terms.items()},
                     "g": float(loss_g.detach())}
             loop.record(step, logs)
-            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            if loop.checkpoint_due(step):
                 save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
                                 generator=gen)
                 _samples(G, fixed, cfg.n_w, out_dir / "samples.png")

@@ -211,7 +211,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
             logs.update(g_logs)
             loop.record(step, logs)
             stop = _out_of_time(cfg, t0, d)
-            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps or stop):
+            if loop.checkpoint_due(step, stop):
                 save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
                                 generator=gen, extra={"history": history.state()})
                 sample_panel(G, fixed, margin, size, out_dir / "samples.png")

@@ -83,7 +83,7 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
             loss.backward()
             opt.step()
             loop.record(step, {"aue": float(loss.detach())})
-            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            if loop.checkpoint_due(step):
                 save_checkpoint(out_dir / "last.pt", models={"aue": Ew}, optimizers={"aue": opt}, step=step,
                                 config=conf, generator=gen)
             if on_step is not None:
@@ -206,7 +206,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
             opts["G"].step()
             logs["g"] = float(loss_g.detach())
             loop.record(step, logs)
-            if d.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            if loop.checkpoint_due(step):
                 save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
                                 generator=gen)
             if on_step is not None:
