@@ -46,7 +46,6 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     from thead.errors import InputError
     from thead.face.crop import Crop, eye_corner_distance
     from thead.face.facemodel import load_face_model
-    from thead.face.fit import project_vertices
     from thead.manifest import atomic_folder, atomic_save_npz
     from thead.media import FrameReader, VideoWriter, write_image
     from thead.systems.facial.data import reference_params
@@ -63,9 +62,9 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     ref, _ = refs[work.id]
     model = cached(("model", None), lambda: load_face_model())
     ok = fit["valid"].astype(bool)
-    lmk = np.stack([project_vertices(model.shape(fit["identity"], fit["expression"][i]), fit["rotation"][i],
-                                     fit["translation"][i], float(fit["scale"][i]))[model.landmarks68][:, :2]
-                    for i in np.flatnonzero(ok)])
+    valid = np.flatnonzero(ok)
+    lmk = landmarks_px(model, fit["identity"], fit["expression"][valid],
+                       [Pose(fit["rotation"][i], fit["translation"][i], float(fit["scale"][i])) for i in valid])
     size = cfg["size"]
     crop = Crop(tuple(np.median(lmk[:, 30], 0).tolist()), float(cfg["scale"] * np.median(eye_corner_distance(lmk))),
                 size)
