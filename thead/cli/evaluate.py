@@ -79,14 +79,18 @@ def evaluate_facial(
     ground_truth: Optional[Path] = typer.Option(None, help="Real video of the same speech (LMD target; also a row)."),
     reference: Optional[Path] = typer.Option(None, help="The reference video (a comparison row)."),
     max_frames: int = typer.Option(60, min=1, help="Frames sampled per video for CPBD."),
+    syncnet_weights: Optional[Path] = typer.Option(None, help="syncnet_python's syncnet_v2.model (a state dict): "
+                                                   "adds the SyncNet offset, LSE-D and LSE-C."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto (SyncNet)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON on stdout."),
 ) -> int:
-    """FACIAL Table 1 figures: mouth LMD, CPBD, blinks/s and blink duration (AU45), head-pose statistics and
-    mouth-audio correlation, for generated and real videos. Output: metrics.json and metrics.md.
+    """FACIAL Table 1 figures: mouth LMD, CPBD, blinks/s and blink duration (AU45), head-pose statistics,
+    mouth-audio correlation and, with --syncnet-weights, SyncNet offset/confidence, for generated and real videos.
+    Output: metrics.json and metrics.md.
     """
     from thead.systems.facial.evaluate import evaluate
 
-    res = evaluate(video, output, ground_truth, reference, max_frames)
+    res = evaluate(video, output, ground_truth, reference, max_frames, syncnet_weights, device)
     if as_json:
         print(json.dumps(res))
     else:

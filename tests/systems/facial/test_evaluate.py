@@ -34,11 +34,24 @@ def test_envelope_and_lagged_correlation():
 
 
 def test_cli_on_a_real_clip(short_clips, tmp_path):
+    import torch
+
+    from thead.metrics.syncnet import SyncNet
+
+    torch.manual_seed(0)
+    torch.save(SyncNet().state_dict(), tmp_path / "syncnet.model")  # random weights: the plumbing, not the score
     r = run_cli("evaluate", "facial", "--video", short_clips / "a.mp4", "--ground-truth", short_clips / "a.mp4",
-                "--max-frames", 5, "-o", tmp_path / "e", "--json")
+                "--max-frames", 5, "--syncnet-weights", tmp_path / "syncnet.model", "-o", tmp_path / "e", "--json")
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     row = res["rows"]["a"]
     assert row["lmd_mouth_pct_iod"] == 0.0 and 0 < row["cpbd"] <= 1 and row["face_fraction"] > 0.9
     assert len(row["pose_std_deg"]) == 3 and np.isfinite(row["mouth_audio_corr"])
-    assert "FACIAL evaluation" in (tmp_path / "e" / "metrics.md").read_text()
+    assert row["syncnet_windows"] == 25 and abs(row["syncnet_offset"]) <= 15 and row["syncnet_confidence"] >= 0
+    assert row["syncnet_offset"] == res["rows"]["ground truth: a"]["syncnet_offset"]  # deterministic
+    md = (tmp_path / "e" / "metrics.md").read_text()
+    assert "FACIAL evaluation" in md and "LSE-C" in md and "syncnet.model" in md
+    (tmp_path / "bad.model").write_bytes(b"\x00" * 10)
+    r = run_cli("evaluate", "facial", "--video", short_clips / "a.mp4", "--syncnet-weights", tmp_path / "bad.model",
+                "-o", tmp_path / "e2")
+    assert r.returncode != 0 and "--syncnet-weights" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -11,7 +11,10 @@ Per video (streamed once for landmarks; a 3DMM fit and FACS AUs from thead's own
 - Head pose: mean and standard deviation of pitch, yaw, roll (degrees) from the fit.
 - Audio-visual agreement: Pearson correlation between mouth opening (inner-lip distance / IOD per frame) and the
   audio's RMS envelope at the frame rate, at lag 0 and at the best lag within +-5 frames (positive lag: the mouth
-  follows the sound). SyncNet offset/confidence need SyncNet weights; thead does not implement SyncNet yet.
+  follows the sound).
+- SyncNet (``thead.metrics.syncnet``), when SyncNet weights are given (``syncnet_weights``: syncnet_python's
+  ``syncnet_v2.model``): the audio-visual offset in 25 fps frames, the minimum mean embedding distance (LSE-D,
+  lower is better) and the confidence (LSE-C, higher is better). FACIAL reports the confidence.
 
 Writes ``metrics.json`` and ``metrics.md``.
 """
@@ -72,8 +75,9 @@ def lagged_correlation(x: np.ndarray, y: np.ndarray, max_lag: int = MAX_LAG) -> 
     return corr(x, y), (best if np.isfinite(best) else float("nan")), best_lag
 
 
-def analyse_video(path: Path, max_frames: int = 60) -> dict:
-    """Landmarks, fit, AUs, CPBD and audio of one video -> figures and the per-frame landmarks."""
+def analyse_video(path: Path, max_frames: int = 60, syncnet=None, device: str = "cpu") -> dict:
+    """Landmarks, fit, AUs, CPBD, audio and (with a ``SyncNet``) SyncNet figures of one video -> figures and the
+    per-frame landmarks."""
     from thead.face.au import AU_COLUMNS, au_from_blendshapes, count_blinks
     from thead.face.facemodel import load_face_model
     from thead.face.fit import fit_landmarks
@@ -120,28 +124,46 @@ def analyse_video(path: Path, max_frames: int = 60) -> dict:
         env = envelope(load_audio(path), 16000, fps, n)
         c0, cb, lag = lagged_correlation(mouth, env)
         out.update(mouth_audio_corr=c0, mouth_audio_corr_best=cb, mouth_audio_best_lag=lag)
+        if syncnet is not None:
+            from thead.metrics.syncnet import score_video
+
+            out.update(score_video(syncnet, path, lmk, fps, device=device).as_dict())
     return out, lmk
 
 
 def evaluate(videos: list[Path], out_dir: Path, ground_truth: Optional[Path] = None,
-             reference: Optional[Path] = None, max_frames: int = 60) -> dict:
+             reference: Optional[Path] = None, max_frames: int = 60, syncnet_weights: Optional[Path] = None,
+             device: str = "cpu") -> dict:
     """Evaluate generated ``videos`` (one row each) and, as comparison rows, the ``reference`` video and the
     ``ground_truth`` video (the real video of the same speech; also the LMD target). A video where no face is
-    found gets its CPBD and a note; its face-based figures are NaN.
+    found gets its CPBD and a note; its face-based figures are NaN. With ``syncnet_weights`` every video with
+    sound also gets the SyncNet offset, min distance and confidence.
+
+    Raises:
+        InputError: unreadable videos, a bad SyncNet weights file.
     """
+    from thead.metrics.syncnet import SyncNet
+    from thead.train.dist import pick_device
+
+    syncnet = SyncNet.from_file(syncnet_weights) if syncnet_weights is not None else None
+    device = pick_device(device)
+
+    def analyse(path):
+        return analyse_video(Path(path), max_frames, syncnet, device)
 
     rows: dict[str, dict] = {}
     gt_lmk = None
     if ground_truth is not None:
-        rows["ground truth: " + Path(ground_truth).stem], gt_lmk = analyse_video(Path(ground_truth), max_frames)
+        rows["ground truth: " + Path(ground_truth).stem], gt_lmk = analyse(ground_truth)
     if reference is not None:
-        rows["reference: " + Path(reference).stem] = analyse_video(Path(reference), max_frames)[0]
+        rows["reference: " + Path(reference).stem] = analyse(reference)[0]
     for v in videos:
-        r, lmk = analyse_video(Path(v), max_frames)
+        r, lmk = analyse(v)
         if gt_lmk is not None:
             r["lmd_mouth_pct_iod"] = mouth_lmd(lmk, gt_lmk)
         rows[Path(v).stem] = r
-    result = dict(rows=rows, syncnet="not computed (thead has no SyncNet yet)")
+    result = dict(rows=rows, syncnet=str(syncnet_weights) if syncnet is not None else
+                  "not computed (give --syncnet-weights: syncnet_python's syncnet_v2.model)")
     write_metrics(out_dir, result, table(result))
     return result
 
@@ -152,12 +174,15 @@ def table(result: dict) -> str:
     lines = ["# FACIAL evaluation", "",
              "LMD: mouth landmarks vs the ground truth, % IOD. CPBD: sharpness (higher is sharper). Blinks from AU45 "
              "> 1 (people: 0.28-0.45 /s, 0.41 s). Pose std in degrees (pitch, yaw, roll). Mouth-audio: Pearson r of "
-             "mouth opening and audio RMS (lag 0 / best within +-5 frames).", "",
-             "| video | LMD | CPBD | blinks/s | blink s | pose std | mouth-audio r | best r (lag) |",
-             "|---" * 8 + "|"]
+             "mouth opening and audio RMS (lag 0 / best within +-5 frames). SyncNet: offset (25 fps frames), "
+             f"LSE-D (min distance, lower is better), LSE-C (confidence, higher is better); weights: "
+             f"{result['syncnet']}.", "",
+             "| video | LMD | CPBD | blinks/s | blink s | pose std | mouth-audio r | best r (lag) | SyncNet offset | "
+             "LSE-D | LSE-C |", "|---" * 11 + "|"]
     for name, r in result["rows"].items():
         lines.append(f"| {name} | {f(r.get('lmd_mouth_pct_iod'), 2)} | {f(r['cpbd'])} | {f(r['blinks_per_s'])} | "
                      f"{f(r['blink_duration_s'])} | {', '.join(f'{x:.2f}' for x in r['pose_std_deg'])} | "
                      f"{f(r.get('mouth_audio_corr'))} | {f(r.get('mouth_audio_corr_best'))} "
-                     f"({r.get('mouth_audio_best_lag', 'n/a')}) |")
+                     f"({r.get('mouth_audio_best_lag', 'n/a')}) | {r.get('syncnet_offset', 'n/a')} | "
+                     f"{f(r.get('syncnet_min_dist'), 2)} | {f(r.get('syncnet_confidence'), 2)} |")
     return "\n".join(lines) + "\n"
