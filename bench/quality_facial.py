@@ -5,6 +5,9 @@ prints blinks/s, blink duration, LMD, CPBD, pose statistics and the mouth-audio 
 figures for the real reference video.
 
     python bench/quality_facial.py --minutes 15 [--device cpu] [--size 128] [--width 16]
+                                   [--syncnet-weights syncnet_v2.model]
+
+With SyncNet weights (syncnet_python's syncnet_v2.model) the tables also give the SyncNet offset, LSE-D and LSE-C.
 
 The budget is split 25% FACIAL-GAN, 15% fine-tuning, 60% rendering-to-video. Minutes of CPU are far from the paper's
 training (450 one-minute clips, 50 epochs); read the figures as what this budget gives.
@@ -44,6 +47,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--work", default=None)
+    ap.add_argument("--syncnet-weights", type=Path, default=None)
     a = ap.parse_args()
 
     from thead.stages import au, audio_features, render_face
@@ -87,8 +91,9 @@ def main() -> None:
         synthesize(speech, rfr.manifest_path, tuned_dir / "last.pt", r2v_dir / "last.pt", work / "synth",
                    item=ref_id, device=a.device)
         outs.append(work / "synth" / f"{speech.stem}.mp4")
-    evaluate([outs[0]], work / "eval-reconstruction", ground_truth=SHARED / REFERENCE)
-    res = evaluate([outs[1]], work / "eval", reference=SHARED / REFERENCE)
+    sync = dict(syncnet_weights=a.syncnet_weights, device=a.device)
+    evaluate([outs[0]], work / "eval-reconstruction", ground_truth=SHARED / REFERENCE, **sync)
+    res = evaluate([outs[1]], work / "eval", reference=SHARED / REFERENCE, **sync)
     print()
     print((work / "eval-reconstruction" / "metrics.md").read_text())
     print((work / "eval" / "metrics.md").read_text())

@@ -4,7 +4,9 @@
 #   reference) -> synthesize facial --audio SPEECH -> evaluate facial -> report
 #
 #   make -f stages/facial.mk facial WORK=work VIDEOS=videos/ FC_PERSON=clip_id FC_AUDIO=speech.wav \
-#        FC_SIZE=256 FC_GAN_STEPS=20000 FC_R2V_STEPS=50000 FC_WIDTH=64 DEVICE=cuda
+#        FC_SIZE=256 FC_GAN_STEPS=20000 FC_R2V_STEPS=50000 FC_WIDTH=64 DEVICE=cuda \
+#        FC_EVAL_FLAGS="--syncnet-weights syncnet_v2.model"
+# FC_SYN_FLAGS (default --paste-back) also writes the result pasted into the reference video's frames.
 # The defaults are a CPU demo: a few minutes of training at 128 px (an under-trained model).
 
 include stages/preprocess.mk
@@ -20,6 +22,8 @@ FC_WIDTH     ?= 16
 FC_BATCH     ?= 8
 FC_FACE_NET_STEPS ?= 150
 FC_TRAIN_FLAGS ?=
+FC_SYN_FLAGS ?= --paste-back
+FC_EVAL_FLAGS ?=
 DEVICE       ?= cpu
 
 FC_AUDIOF  := $(WORK)/facial/audio/manifest.json
@@ -57,11 +61,11 @@ $(FC_R2V): $(FC_RENDER)
 
 $(FC_SYN): $(FC_TUNED) $(FC_R2V) $(FC_RENDER)
 	$(THEAD) synthesize facial --audio $(FC_AUDIO) --reference $(FC_RENDER) --reference-item $(FC_PERSON) \
-	  --facial-gan $(FC_TUNED) --render2video $(FC_R2V) -o $(dir $@) --device $(DEVICE)
+	  --facial-gan $(FC_TUNED) --render2video $(FC_R2V) -o $(dir $@) --device $(DEVICE) $(FC_SYN_FLAGS)
 
 $(FC_EVAL): $(FC_SYN)
 	$(THEAD) evaluate facial --video $(dir $(FC_SYN))$(basename $(notdir $(FC_AUDIO))).mp4 \
-	  --reference $(FC_REF_VIDEO) -o $(dir $@)
+	  --reference $(FC_REF_VIDEO) -o $(dir $@) --device $(DEVICE) $(FC_EVAL_FLAGS)
 
 $(FC_REPORT): $(FC_EVAL)
 	$(THEAD) report $(WORK)/facial -o $@ --title "FACIAL: $(FC_PERSON) speaking $(notdir $(FC_AUDIO)) \

@@ -27,6 +27,7 @@ def test_facial_makefile_end_to_end(tmp_path):
     syn = json.loads((work / "facial" / "synth" / "manifest.json").read_text())
     (it,) = syn["items"]
     assert it["meta"]["reference"] == "person" and it["meta"]["n_frames"] == 25
+    assert (work / "facial" / "synth" / it["outputs"]["pasted"]).is_file()  # FC_SYN_FLAGS' default --paste-back
     report = (work / "facial" / "report.md").read_text()
     assert "FACIAL evaluation" in report and "thead.synthesis" in report and ".mp4" in report
     r = subprocess.run(args + ["-q"], cwd=ROOT)

@@ -80,16 +80,20 @@ def synthesize_facial(
     output: Path = typer.Option(Path("thead_out/facial"), "-o", "--output", help="Output folder."),
     reference_item: Optional[str] = typer.Option(None, help="Which reference of a manifest holding several."),
     model: Optional[Path] = typer.Option(None, help="wav2vec2 CTC folder, when FACIAL-GAN used deepspeech features."),
+    paste_back: bool = typer.Option(False, "--paste-back", help="Also paste the result into the reference video's "
+                                    "frames (played forward and backward), at its full size."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
 ) -> int:
     """FACIAL: speech + a reference gives a talking video (lip motion, head pose, blinks) with the speech muxed in.
 
-    Output kind: thead.synthesis (MP4, render | output MP4, predicted parameters .npy).
+    Output kind: thead.synthesis (MP4, render | output MP4, predicted parameters .npy, with --paste-back the
+    full-frame MP4).
     """
     import sys
 
     from thead.systems.facial.synthesize import synthesize
 
-    p = synthesize(audio, reference, facial_gan, render2video, output, reference_item, model, device, argv())
+    p = synthesize(audio, reference, facial_gan, render2video, output, reference_item, model, device, argv(),
+                   paste_back)
     print(f"synthesis -> {p}", file=sys.stderr)
     return 0

@@ -82,6 +82,45 @@ class Crop:
                               borderMode=cv2.BORDER_REPLICATE)
 
 
+class CropPaste:
+    """The inverse of ``Crop.image``: put a (size, size, 3) crop back into full frames of one size, blended in with a
+    feathered border (alpha 1 inside, falling linearly to 0 over the outer ``feather`` fraction of the crop side), so
+    a generated crop's edge does not show. Parts of the crop that fall outside the frame are dropped.
+
+    Args:
+        crop: the crop the patch came from.
+        frame_shape: (H, W) of the frames pasted into.
+        feather: fraction of the crop side, (0, 0.5].
+    """
+
+    def __init__(self, crop: Crop, frame_shape: tuple[int, int], feather: float = 0.08):
+        import cv2
+
+        if not 0 < feather <= 0.5:
+            raise ValueError(f"feather must be in (0, 0.5], got {feather}")
+        self.crop, (self.h, self.w) = crop, frame_shape
+        self.inverse = cv2.invertAffineTransform(crop.matrix())
+        r = np.arange(crop.size, dtype=np.float32)
+        edge = np.minimum(r + 0.5, crop.size - 0.5 - r) / (feather * crop.size)
+        ramp = np.clip(edge, 0, 1)
+        self.alpha = self._warp(np.minimum(ramp[:, None], ramp[None, :]), cv2.BORDER_CONSTANT)[..., None]
+
+    def _warp(self, img: np.ndarray, border: int) -> np.ndarray:
+        import cv2
+
+        return cv2.warpAffine(img, self.inverse, (self.w, self.h), flags=cv2.INTER_LINEAR, borderMode=border)
+
+    def __call__(self, frame: np.ndarray, patch: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 frame + (size, size, 3) uint8 patch -> (H, W, 3) uint8."""
+        import cv2
+
+        if frame.shape[:2] != (self.h, self.w) or patch.shape[:2] != (self.crop.size,) * 2:
+            raise ValueError(f"paste: frame {frame.shape[:2]} / patch {patch.shape[:2]} do not match "
+                             f"({self.h}, {self.w}) / {self.crop.size}")
+        up = self._warp(patch.astype(np.float32), cv2.BORDER_REPLICATE)
+        return np.clip(frame * (1 - self.alpha) + up * self.alpha + 0.5, 0, 255).astype(np.uint8)
+
+
 def clip_side(landmarks: np.ndarray, scale: float = 2.8) -> float:
     """One crop side for a whole clip: ``scale`` x the median outer-eye-corner distance over frames with a face.
 

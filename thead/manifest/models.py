@@ -170,7 +170,8 @@ class CheckpointMeta(_Open):
 class SynthesisOutputs(_Open):
     image: Optional[str] = Field(None, description="synthesized PNG (one coefficient vector)")
     video: Optional[str] = Field(None, description="synthesized MP4 (a sequence), with the driving audio if known")
-    pasted: Optional[str] = Field(None, description="the result pasted back into the source picture (PNG)")
+    pasted: Optional[str] = Field(None, description="the result pasted back into the source picture (PNG) or the "
+                                  "reference video (MP4)")
     compare: Optional[str] = Field(None, description="side-by-side PNG: input | synthesis | CLAHE")
     masks: Optional[str] = Field(None, description="FLNet: MP4 per frame of the bank, its selection masks M_w, the "
                                  "warped image I_w, the appearance image I_a, the merge mask V and the output")

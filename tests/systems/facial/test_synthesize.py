@@ -5,7 +5,7 @@ import numpy as np
 
 from tests.conftest import run_cli, shared
 from tests.systems.facial.conftest import small_gan_config
-from thead.systems.facial.synthesize import smooth
+from thead.systems.facial.synthesize import pingpong, reference_frames, smooth
 
 
 def test_smoothing_keeps_lines_and_short_sequences():
@@ -14,6 +14,20 @@ def test_smoothing_keeps_lines_and_short_sequences():
     noisy = x + np.random.default_rng(0).normal(0, 0.05, x.shape).astype(np.float32)
     assert np.abs(smooth(noisy) - x).mean() < np.abs(noisy - x).mean()
     assert np.array_equal(smooth(x[:3]), x[:3])
+
+
+def test_reference_frames_play_forward_then_backward(short_clips):
+    from thead.media import FrameReader
+
+    assert [pingpong(t, 4) for t in range(9)] == [0, 1, 2, 3, 2, 1, 0, 1, 2]
+    assert [pingpong(t, 1) for t in range(3)] == [0, 0, 0]
+    frames = [f for _, _, f in FrameReader(short_clips / "c.mp4", fps=25)]
+    m = len(frames)
+    out = list(reference_frames(short_clips / "c.mp4", 25, 2 * m + 3))
+    assert len(out) == 2 * m + 3
+    for t in (0, m - 1, m, 2 * m - 2, 2 * m + 2):
+        assert np.array_equal(out[t], frames[pingpong(t, m)])  # exact: the backward passes read lossless PNGs
+    assert len(list(reference_frames(short_clips / "c.mp4", 25, 5))) == 5
 
 
 def test_speech_to_talking_video(facial_data, facial_renders, tmp_path):
@@ -29,13 +43,20 @@ def test_speech_to_talking_video(facial_data, facial_renders, tmp_path):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(shared("audio/video-retalking_audio_1.wav")), "-t",
                     "1.5", str(speech)], check=True)
     r = run_cli("synthesize", "facial", "--audio", speech, "--reference", facial_renders, "--reference-item", "a",
-                "--facial-gan", gan, "--render2video", r2v, "-o", tmp_path / "out")
+                "--facial-gan", gan, "--render2video", r2v, "--paste-back", "-o", tmp_path / "out")
     assert r.returncode == 0, r.stderr
     (it,) = json.loads((tmp_path / "out" / "manifest.json").read_text())["items"]
     video = tmp_path / "out" / it["outputs"]["video"]
     info = probe_video(video)
     assert (info.width, info.height) == (64, 64) and has_audio(video)
     assert info.n_frames_nominal == it["meta"]["n_frames"] == round(1.5 * it["meta"]["fps"])
+    # the reference clip is 1.2 s: the pasted video, at the reference's full size, plays it back and forth
+    pasted = probe_video(tmp_path / "out" / it["outputs"]["pasted"])
+    src = json.loads(facial_renders.read_text())
+    ref_video = [facial_renders.parent / i["source"] for i in src["items"] if i["id"] == "a"][0]
+    ref_info = probe_video(ref_video)
+    assert (pasted.width, pasted.height) == (ref_info.width, ref_info.height)
+    assert pasted.n_frames_nominal == info.n_frames_nominal and has_audio(tmp_path / "out" / it["outputs"]["pasted"])
     params = np.load(tmp_path / "out" / it["outputs"]["params"])
     assert params.shape == (it["meta"]["n_frames"], 60) and np.isfinite(params).all()
     r = run_cli("synthesize", "facial", "--audio", speech, "--reference", facial_renders, "--facial-gan", gan,

@@ -7,12 +7,20 @@ smoothed with a Savitzky-Golay filter (official code; window 5 frames, order 2) 
 map (reference identity and albedo, the reference crop's pixels) -> rendering-to-video network over 2 N_w stacked
 renders -> MP4 at the reference's frame rate and crop size with the input audio muxed in, plus a side-by-side MP4
 (render | eye attention | output) and a PNG sheet of a few such frames.
+
+Paste-back (optional; the paper shows crops only): each generated crop goes back into a frame of the reference video
+through the inverse of render-face's crop, blended in over a feathered border (``thead.face.crop.CropPaste``). The
+rendering-to-video network makes the whole crop (face, hair, neck and background), so the whole crop is pasted, not
+just the face: pasting only the face would leave the reference frame's own head, at its own pose, around it. The
+reference frames are played forward, then backward, and so on when the speech is longer than the reference, so the
+body and background never jump.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -58,18 +66,55 @@ def smooth(params: np.ndarray) -> np.ndarray:
     return savgol_filter(params, SAVGOL_WINDOW, SAVGOL_ORDER, axis=0).astype(np.float32)
 
 
-def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Path, out_dir: Path,
-               item: Optional[str] = None, model_dir: Optional[Path] = None, device: str = "cpu",
-               argv=None) -> Path:
-    """Write ``<audio stem>.mp4`` (with the input audio), ``<stem>.render.mp4`` and a ``thead.synthesis`` manifest.
+def pingpong(t: int, m: int) -> int:
+    """Index of output frame t into m reference frames played forward, backward, forward, ... (0 <= result < m)."""
+    if m <= 1:
+        return 0
+    p = t % (2 * (m - 1))
+    return p if p < m else 2 * (m - 1) - p
+
+
+def reference_frames(source: Path, fps: float, n: int) -> Iterator[np.ndarray]:
+    """n (H, W, 3) uint8 frames of the reference video at ``fps`` in ``pingpong`` order, memory flat: the frames
+    are decoded once, each kept as a PNG in a temporary folder for the backward passes.
 
     Raises:
-        InputError: bad audio, a reference of another size than the networks, missing --model for deepspeech.
+        InputError: the video cannot be read or has no frames.
+    """
+    import tempfile
+
+    import cv2
+
+    from thead.media import FrameReader, read_image
+
+    with tempfile.TemporaryDirectory(prefix="thead-reference-") as tmp:
+        m = 0
+        for i, _, rgb in FrameReader(source, fps=fps, max_frames=n):
+            if not cv2.imwrite(f"{tmp}/{i:06d}.png", rgb[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+                raise InputError(f"paste-back: cannot write a temporary frame in {tmp}")
+            m = i + 1
+            yield rgb
+        if m == 0:
+            raise InputError(f"{source}: no frames to paste into")
+        for t in range(m, n):
+            yield read_image(Path(tmp) / f"{pingpong(t, m):06d}.png")
+
+
+def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Path, out_dir: Path,
+               item: Optional[str] = None, model_dir: Optional[Path] = None, device: str = "cpu",
+               argv=None, paste_back: bool = False) -> Path:
+    """Write ``<audio stem>.mp4`` (with the input audio), ``<stem>.render.mp4``, with ``paste_back``
+    ``<stem>.pasted.mp4`` (the reference video's size), and a ``thead.synthesis`` manifest.
+
+    Raises:
+        InputError: bad audio, a reference of another size than the networks, missing --model for deepspeech, a
+            missing reference video for paste-back.
     """
     from thead.audio.features import SAMPLE_RATE, DeepSpeechFeatures, audio_features, n_frames_for
     from thead.face.facemodel import load_face_model
     from thead.manifest import Item, ManifestWriter, atomic_save_npy, load_manifest, make_producer
-    from thead.media import VideoWriter, load_audio, write_image
+    from thead.face.crop import Crop, CropPaste
+    from thead.media import VideoWriter, load_audio, probe_video, write_image
     from thead.viz import contact_sheet, sample_indices
     from thead.runner import safe_id
     from thead.systems.facial.params import denormalize, normalize
@@ -90,6 +135,9 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     if size != r2v.size:
         raise InputError(f"reference crops are {size} px, the rendering-to-video network was trained at {r2v.size}")
     fps = float(ref["fps"])
+    source = lm.resolve(it.source)
+    if paste_back and (source is None or not source.is_file()):
+        raise InputError(f"paste-back: the reference video {source} is not there")
     wav = load_audio(audio, SAMPLE_RATE)
     n = n_frames_for(len(wav) / SAMPLE_RATE, fps)
     ds = DeepSpeechFeatures(model_dir, device) if gan.feature_kind == "deepspeech" and model_dir else None
@@ -111,11 +159,20 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     keep = set(sample_indices(n, 8))
     tiles = []
-    with VideoWriter(out_dir / f"{stem}.mp4", fps, audio_from=Path(audio)) as vw, \
-            VideoWriter(out_dir / f"{stem}.render.mp4", fps, audio_from=Path(audio)) as sw:
+    with contextlib.ExitStack() as stack:
+        vw = stack.enter_context(VideoWriter(out_dir / f"{stem}.mp4", fps, audio_from=Path(audio)))
+        sw = stack.enter_context(VideoWriter(out_dir / f"{stem}.render.mp4", fps, audio_from=Path(audio)))
+        if paste_back:
+            info = probe_video(source)
+            paste = CropPaste(Crop(tuple(center.tolist()), float(ref["crop_side"]), size), (info.height, info.width))
+            pw = stack.enter_context(VideoWriter(out_dir / f"{stem}.pasted.mp4", fps, audio_from=Path(audio)))
+            backgrounds = reference_frames(source, fps, n)
+            stack.callback(backgrounds.close)  # removes its temporary folder even when stopped early
         for t in range(n):
             frame = r2v(renders, t)
             vw.write(frame)
+            if paste_back:
+                pw.write(paste(next(backgrounds), frame))
             pair = np.concatenate([renders[t][..., :3], np.repeat(renders[t][..., 3:], 3, 2), frame], 1)
             sw.write(pair)
             if t in keep:
@@ -127,8 +184,10 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
         argv))
     meta: dict[str, Any] = dict(n_frames=n, fps=fps, width=size, height=size, reference=it.id,
                                 checkpoint_step=gan.step, feature_kind=gan.feature_kind, audio=True)
-    w.add(Item(id=stem, status="done", source=w.rel(Path(audio).resolve()),
-               outputs={"video": w.rel(vw.path), "compare": w.rel(sw.path), "preview": w.rel(sheet),
-                        "params": w.rel(out_dir / f"{stem}.params.npy")}, meta=meta))
+    outputs = {"video": w.rel(vw.path), "compare": w.rel(sw.path), "preview": w.rel(sheet),
+               "params": w.rel(out_dir / f"{stem}.params.npy")}
+    if paste_back:
+        outputs["pasted"] = w.rel(pw.path)
+    w.add(Item(id=stem, status="done", source=w.rel(Path(audio).resolve()), outputs=outputs, meta=meta))
     w.finish()
     return w.path
