@@ -1,6 +1,7 @@
 """FACIAL speed on this machine (what is built so far): audio-feature real-time factor (mfcc; deepspeech with a
 wav2vec2-base-sized random model when no --model is given), and FACIAL-GAN training steps/s at batch 16, T = 128
-against the official code's way of running G_loc (a Python loop over the 128 frames), measured in the same process.
+against the official code's way of running G_loc (a Python loop over the 128 frames), measured in the same process,
+and the SyncNet evaluation's throughput (random weights: the speed does not depend on them).
 
     python bench/speed_facial.py [--batch 16] [--steps 3] [--model wav2vec2_dir] [--device cpu]
 
@@ -124,6 +125,27 @@ def main() -> None:
           f"({batched:.3f} s/step); per-frame G_loc loop as in the official code: {looped:.3f} s/step "
           f"(batched is x{looped / batched:.2f}); peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+    import subprocess
+
+    from thead.face.landmarks import LandmarkExtractor
+    from thead.media import FrameReader
+    from thead.metrics.syncnet import SyncNet, score_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(SHARED / "videos" / "video-retalking_face_4.mp4"),
+                        "-t", "4", str(clip)], check=True)
+        reader = FrameReader(clip)
+        lm = LandmarkExtractor().video(reader).landmarks
+        torch.manual_seed(0)
+        net = SyncNet()
+        t = time.perf_counter()
+        r = score_video(net, clip, lm, reader.fps, device=a.device)
+        dt = time.perf_counter() - t
+        print(f"SyncNet evaluation (decode at 25 fps + crops + both streams + offset search, 4 s of "
+              f"{reader.info.width}x{reader.info.height} video): {r.n_windows / dt:.1f} windows/s, real-time "
+              f"factor {dt / 4:.2f}")
 
 
 if __name__ == "__main__":
