@@ -14,6 +14,15 @@ eval_app = typer.Typer(help="Evaluate a system in its paper's layout: thead eval
 app.add_typer(eval_app, name="evaluate")
 
 
+def _show(res: dict, output: Path, as_json: bool) -> int:
+    """Print the result as JSON on stdout (--json), else the metrics.md table on stderr."""
+    if as_json:
+        print(json.dumps(res))
+    else:
+        print((output / "metrics.md").read_text(), file=sys.stderr)
+    return 0
+
+
 @eval_app.command("gath", epilog="Example: thead evaluate gath --checkpoint runs/gath/last.pt --checkpoint "
                   "runs/gath-c/last.pt --frames work/frontal/manifest.json --au work/au/manifest.json -o eval")
 def evaluate_gath(
@@ -34,11 +43,7 @@ def evaluate_gath(
     from thead.systems.gath.evaluate import evaluate
 
     res = evaluate(checkpoint, frames, au, output, every, max_targets, device, progress)
-    if as_json:
-        print(json.dumps(res))
-    else:
-        print((output / "metrics.md").read_text(), file=sys.stderr)
-    return 0
+    return _show(res, output, as_json)
 
 
 @eval_app.command("flnet", epilog="Example: thead evaluate flnet --checkpoint runs/flnet/last.pt --checkpoint "
@@ -64,11 +69,7 @@ def evaluate_flnet(
     from thead.systems.flnet.evaluate import evaluate
 
     res = evaluate(checkpoint, manifest, output, every, max_targets, holdout, inception_weights, device, progress)
-    if as_json:
-        print(json.dumps(res))
-    else:
-        print((output / "metrics.md").read_text(), file=sys.stderr)
-    return 0
+    return _show(res, output, as_json)
 
 
 @eval_app.command("facial", epilog="Example: thead evaluate facial --video out/speech.mp4 --ground-truth ref.mp4 "
@@ -91,8 +92,4 @@ def evaluate_facial(
     from thead.systems.facial.evaluate import evaluate
 
     res = evaluate(video, output, ground_truth, reference, max_frames, syncnet_weights, device)
-    if as_json:
-        print(json.dumps(res))
-    else:
-        print((output / "metrics.md").read_text(), file=sys.stderr)
-    return 0
+    return _show(res, output, as_json)

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thead.errors import InputError
 
 
 class BasicConv2d(nn.Module):
@@ -162,21 +161,9 @@ class FIDInceptionV3(nn.Module):
         Raises:
             InputError: missing file, not a state dict, or keys/shapes that do not match.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"--inception-weights {path}: file not found")
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001
-            raise InputError(f"--inception-weights {path}: not a weights-only state dict ({type(e).__name__})") \
-                from None
-        net = cls()
-        try:
-            net.load_state_dict(sd)
-        except (RuntimeError, TypeError, AttributeError) as e:
-            raise InputError(f"--inception-weights {path}: not pytorch-fid's Inception state dict "
-                             f"({str(e).splitlines()[0][:160]})") from None
-        return net.eval().requires_grad_(False)
+        from thead.train.checkpoint import load_weights_into
+
+        return load_weights_into(cls(), path, "--inception-weights", "pytorch-fid's Inception state dict")
 
 
 def inception_features(net: FIDInceptionV3, images, batch: int = 16, device="cpu"):

@@ -104,24 +104,10 @@ class SyncNet(nn.Module):
         Raises:
             InputError: missing file, not a state dict, or keys/shapes that do not match.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"--syncnet-weights {path}: file not found")
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001
-            raise InputError(f"--syncnet-weights {path}: not a weights-only state dict ({type(e).__name__})") \
-                from None
-        if not isinstance(sd, dict):
-            raise InputError(f"--syncnet-weights {path}: not a state dict")
-        sd = {k.removeprefix("__S__."): v for k, v in sd.items()}
-        net = cls()
-        try:
-            net.load_state_dict(sd)
-        except (RuntimeError, TypeError, AttributeError) as e:
-            raise InputError(f"--syncnet-weights {path}: not a SyncNet state dict "
-                             f"({str(e).splitlines()[0][:160]})") from None
-        return net.eval().requires_grad_(False)
+        from thead.train.checkpoint import load_weights_into
+
+        return load_weights_into(cls(), path, "--syncnet-weights", "a SyncNet state dict",
+                                 prepare=lambda sd: {k.removeprefix("__S__."): v for k, v in sd.items()})
 
 
 def mfcc_windows(audio: np.ndarray, n_windows: int) -> np.ndarray:

@@ -96,6 +96,44 @@ def load_checkpoint(path: Path, map_location: str = "cpu") -> dict:
     return blob
 
 
+def load_weights_file(path: Path, option: str) -> dict:
+    """A third-party state dict (VGG16, Inception, SyncNet ...) given by the user, loaded with ``weights_only=True``
+    on the CPU; errors name the command-line ``option`` (e.g. "--vgg-weights").
+
+    Raises:
+        InputError: missing file, not loadable as weights-only data, or not a dict.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{option} {path}: file not found")
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError ...
+        raise InputError(f"{option} {path}: not a weights-only state dict ({type(e).__name__})") from None
+    if not isinstance(sd, dict):
+        raise InputError(f"{option} {path}: not a state dict")
+    return sd
+
+
+def load_weights_into(net, path: Path, option: str, what: str, prepare=None):
+    """``net`` (a torch module) with the state dict of ``path`` (``load_weights_file``; ``prepare`` may rename its
+    keys first), in eval mode and frozen.
+
+    Raises:
+        InputError: as ``load_weights_file``, or keys/shapes that do not match ("{option} {path}: not {what} ...").
+    """
+    sd = load_weights_file(path, option)
+    if prepare is not None:
+        sd = prepare(sd)
+    try:
+        net.load_state_dict(sd)
+    except (RuntimeError, TypeError, AttributeError) as e:
+        raise InputError(f"{option} {path}: not {what} ({str(e).splitlines()[0][:160]})") from None
+    return net.eval().requires_grad_(False)
+
+
 def restore(blob: dict, models: dict, optimizers: dict, generator=None) -> int:
     """Load states into (possibly DDP-wrapped) models and optimizers, restore RNG; returns the step."""
     for k, m in models.items():

@@ -51,15 +51,9 @@ class VGG16Features(nn.Module):
         Raises:
             InputError: missing file, not a weights-only state dict, or keys/shapes that are not VGG16's.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"--vgg-weights {path}: file not found")
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - torch raises several types here
-            raise InputError(f"--vgg-weights {path}: not a weights-only state dict ({type(e).__name__})") from None
-        if not isinstance(sd, dict):
-            raise InputError(f"--vgg-weights {path}: not a state dict")
+        from thead.train.checkpoint import load_weights_file
+
+        sd = load_weights_file(path, "--vgg-weights")
         mine = {f"features.{i}.{p}" for i in VGG16_CONVS for p in ("weight", "bias")}
         missing = sorted(mine - set(sd))
         if missing:
