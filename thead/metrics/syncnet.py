@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import numpy as np
 import torch
@@ -212,7 +212,7 @@ def sync_offset(video: torch.Tensor, audio: torch.Tensor, vshift: int = VSHIFT, 
 
 
 def score_video(net: SyncNet, path: Path, landmarks: np.ndarray, landmark_fps: float, batch: int = 16,
-                device: str = "cpu", vshift: int = VSHIFT) -> SyncResult:
+                device: str = "cpu", vshift: int = VSHIFT, audio: Optional[np.ndarray] = None) -> SyncResult:
     """SyncNet offset/confidence of a talking video, streamed (memory flat in its length).
 
     Args:
@@ -220,6 +220,8 @@ def score_video(net: SyncNet, path: Path, landmarks: np.ndarray, landmark_fps: f
         path: a video with an audio track (any frame rate: frames are taken at 25 fps).
         landmarks: (T, 68, 2) px of the video's frames at ``landmark_fps`` (NaN where no face), e.g. from
             ``thead extract-landmarks``; the frame nearest in time gives each 25 fps frame its face box.
+        audio: the video's audio as (N,) float samples at 16 kHz when the caller has already decoded it (else it is
+            decoded here).
 
     Raises:
         InputError: no audio track, no face, or fewer than 6 frames of audio and video.
@@ -228,11 +230,12 @@ def score_video(net: SyncNet, path: Path, landmarks: np.ndarray, landmark_fps: f
 
     from thead.media import FrameReader, has_audio, load_audio
 
-    if not has_audio(path):
-        raise InputError(f"{path}: no audio track for SyncNet")
+    if audio is None:
+        if not has_audio(path):
+            raise InputError(f"{path}: no audio track for SyncNet")
+        audio = load_audio(path, SAMPLE_RATE)
     reader = FrameReader(path, fps=FPS)
     centres, halves = face_boxes(landmarks)
-    audio = load_audio(path, SAMPLE_RATE)
     net = net.to(device).eval()
     feats, pending, last = [], [], deque(maxlen=WINDOW)
 

@@ -121,13 +121,14 @@ def analyse_video(path: Path, max_frames: int = 60, syncnet=None, device: str = 
                pose_mean_deg=deg.mean(0).round(3).tolist(), pose_std_deg=deg.std(0).round(3).tolist())
     mouth = np.linalg.norm(lmk[:, 62] - lmk[:, 66], axis=-1) / interocular(lmk)
     if has_audio(path):
-        env = envelope(load_audio(path), 16000, fps, n)
+        wav = load_audio(path)  # 16 kHz, shared by the envelope and SyncNet
+        env = envelope(wav, 16000, fps, n)
         c0, cb, lag = lagged_correlation(mouth, env)
         out.update(mouth_audio_corr=c0, mouth_audio_corr_best=cb, mouth_audio_best_lag=lag)
         if syncnet is not None:
             from thead.metrics.syncnet import score_video
 
-            out.update(score_video(syncnet, path, lmk, fps, device=device).as_dict())
+            out.update(score_video(syncnet, path, lmk, fps, device=device, audio=wav).as_dict())
     return out, lmk
 
 
