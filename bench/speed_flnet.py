@@ -64,7 +64,7 @@ def main() -> None:
         t0 = step_time(res.manifest_path, size, 0, "d0")
         print(f"{size} px train: {1 / t5:.3f} steps/s ({a.batch / t5:.2f} samples/s), {t5:.2f} s/step; "
               f"{a.d_steps} D updates cost x{t5 / t0:.2f} a G-only step; peak RSS {_peak_mb():.0f} MB")
-        bank_m = make_banks(res.manifest_path, work / f"bank{size}", 5)
+        bank_m = make_banks(res.manifest_path, work / f"bank{size}", 5, progress=False).manifest_path
         model = FLNetModel(work / f"run-{size}-d5" / "last.pt", a.device)
         bank = model.bank(bank_m)
         lmk = np.repeat(bank.landmarks[2:3], a.frames, 0)

@@ -6,7 +6,8 @@
 #   make -f stages/preprocess.mk WORK=work VIDEOS=videos/ PORTRAITS=portraits/ JOBS=2
 #   make -f stages/preprocess.mk WORK=work SHARD=0/4     # one job of a 4-way array; merge with thead manifest merge
 
-THEAD     ?= thead
+PYTHON    ?= python3
+THEAD     ?= $(PYTHON) -m thead
 WORK      ?= work
 VIDEOS    ?= examples/data/videos
 PORTRAITS ?= examples/data/portraits
@@ -15,6 +16,13 @@ SIZE      ?= 100
 SHARD     ?=
 FLAGS     ?=
 COMMON    := --workers $(JOBS) $(if $(SHARD),--shard $(SHARD)) $(FLAGS)
+
+# The media folders named here are the chain's own data, so the stages may follow manifests to them wherever they
+# are (thead.manifest.paths; EXTRA_DATA adds folders). A THEAD_ALLOW_OUTSIDE from the environment is kept.
+EXTRA_DATA ?=
+_space := $(subst ,, )
+_DATA := $(subst $(_space),:,$(strip $(THEAD_ALLOW_OUTSIDE) $(abspath $(VIDEOS) $(PORTRAITS) $(EXTRA_DATA))))
+export THEAD_ALLOW_OUTSIDE := $(if $(filter 1 true yes any,$(THEAD_ALLOW_OUTSIDE)),$(THEAD_ALLOW_OUTSIDE),$(_DATA))
 
 LANDMARKS := $(WORK)/landmarks/manifest.json
 FIT       := $(WORK)/3dmm/manifest.json

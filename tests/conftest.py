@@ -15,6 +15,15 @@ EXAMPLES = ROOT / "examples" / "data"
 SHARED = Path(os.environ.get("THEAD_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def pytest_configure(config):
+    # The suite's media lie in ../shared/data and in pytest's temporary folders, outside the working directory:
+    # trust them as a user would with THEAD_ALLOW_OUTSIDE (tests of the refusal itself unset it).
+    import tempfile
+
+    os.environ["THEAD_ALLOW_OUTSIDE"] = os.pathsep.join([str(SHARED.resolve()), str(Path(tempfile.gettempdir())
+                                                                                     .resolve())])
+
+
 def shared(rel: str) -> Path:
     p = SHARED / rel
     if not p.exists():

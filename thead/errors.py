@@ -23,3 +23,7 @@ class ManifestError(TheadError):
 
 class NoFaceError(TheadError):
     """No face was found where one was required."""
+
+
+class Interrupted(TheadError):
+    """Ctrl-C during a run: the message says what was kept and how to resume (the CLI exits 130)."""

@@ -1,6 +1,7 @@
 import json
 import shutil
 import subprocess
+import sys
 
 from tests.conftest import EXAMPLES, ROOT, cut
 
@@ -18,7 +19,8 @@ def test_facial_makefile_end_to_end(tmp_path):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(EXAMPLES / "audio" / "SadTalker_RD_Radio34_002_5s.wav"),
                     "-t", "1", str(speech)], check=True)
     work = tmp_path / "work"
-    args = ["make", "-s", "-f", str(ROOT / "stages" / "facial.mk"), "facial", f"WORK={work}", f"VIDEOS={vids}",
+    args = ["make", "-s", "-f", str(ROOT / "stages" / "facial.mk"),
+            f"PYTHON={sys.executable}", "facial", f"WORK={work}", f"VIDEOS={vids}",
             f"PORTRAITS={ports}", "FLAGS=--no-progress", "FC_PERSON=person", f"FC_AUDIO={speech}", "FC_SIZE=64",
             "FC_GAN_STEPS=1", "FC_TUNE_STEPS=1", "FC_R2V_STEPS=1", "FC_WIDTH=4", "FC_BATCH=2",
             "FC_FACE_NET_STEPS=2", "FC_TRAIN_FLAGS=--no-progress"]

@@ -1,6 +1,7 @@
 import json
 import shutil
 import subprocess
+import sys
 
 from tests.conftest import EXAMPLES, ROOT, cut
 
@@ -15,7 +16,8 @@ def test_flnet_makefile_end_to_end(tmp_path):
     ports.mkdir()
     shutil.copy(EXAMPLES / "portraits" / "SadTalker_happy1.png", ports)
     work = tmp_path / "work"
-    args = ["make", "-s", "-f", str(ROOT / "stages" / "flnet.mk"), "flnet", f"WORK={work}", f"VIDEOS={vids}",
+    args = ["make", "-s", "-f", str(ROOT / "stages" / "flnet.mk"),
+            f"PYTHON={sys.executable}", "flnet", f"WORK={work}", f"VIDEOS={vids}",
             f"PORTRAITS={ports}", "FLAGS=--no-progress", "FL_PERSON=person", f"FL_DRIVING={tmp_path / 'driving.mp4'}",
             "FL_SIZE=64", "FL_STEPS=2", "FL_BATCH=2", "FL_WIDTH=4", "FL_FRAMES=5", "FL_TARGETS=3",
             "FL_TRAIN_FLAGS=--face-net-steps 2 --d-steps 1 --no-progress"]

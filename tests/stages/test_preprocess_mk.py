@@ -1,6 +1,7 @@
 import json
 import shutil
 import subprocess
+import sys
 
 from tests.conftest import EXAMPLES, ROOT, cut
 
@@ -14,7 +15,8 @@ def test_preprocess_makefile_end_to_end(tmp_path):
     ports.mkdir()
     shutil.copy(EXAMPLES / "portraits" / "SadTalker_happy1.png", ports)
     work = tmp_path / "work"
-    args = ["make", "-s", "-f", str(ROOT / "stages" / "preprocess.mk"), f"WORK={work}", f"VIDEOS={vids}",
+    args = ["make", "-s", "-f", str(ROOT / "stages" / "preprocess.mk"),
+            f"PYTHON={sys.executable}", f"WORK={work}", f"VIDEOS={vids}",
             f"PORTRAITS={ports}", "FLAGS=--no-progress", "SIZE=64"]
     r = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr

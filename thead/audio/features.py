@@ -12,7 +12,8 @@ Kinds:
   linearly interpolated to the frame times (as FACIAL resamples DeepSpeech's 50 Hz output), in probability space,
   so rows stay normalised log-probabilities.
 
-Row t is the feature at time t / fps (video frame t's timestamp relative to the start of the audio).
+Row t is the feature at video frame t's time: ``start_s + t / fps`` seconds after the first audio sample, where
+``start_s`` is frame 0's timestamp minus the audio stream's start (0 for audio files and most videos).
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def n_frames_for(duration_s: float, fps: float) -> int:
     return max(1, int(round(duration_s * fps)))
 
 
-def resample_rows(feat: np.ndarray, rate: float, fps: float, n_frames: int, offset_s: float = 0.0) -> np.ndarray:
-    """Linear interpolation of (N, D) features sampled at ``offset_s + k / rate`` onto times ``t / fps``,
-    t = 0..n_frames-1; times outside are clamped to the first/last row. Returns (n_frames, D) float32."""
+def resample_rows(feat: np.ndarray, rate: float, fps: float, n_frames: int, offset_s: float = 0.0,
+                  start_s: float = 0.0) -> np.ndarray:
+    """Linear interpolation of (N, D) features sampled at ``offset_s + k / rate`` onto the frame times
+    ``start_s + t / fps``, t = 0..n_frames-1 (seconds from the first audio sample); times outside are clamped to the
+    first/last row. Returns (n_frames, D) float32."""
     src_t = offset_s + np.arange(len(feat)) / rate
-    dst_t = np.arange(n_frames) / fps
+    dst_t = start_s + np.arange(n_frames) / fps
     out = np.empty((n_frames, feat.shape[1]), np.float64)
     for d in range(feat.shape[1]):
         out[:, d] = np.interp(dst_t, src_t, feat[:, d])
@@ -57,14 +60,14 @@ def windows(feat: np.ndarray, size: int = WINDOW) -> np.ndarray:
     return feat[idx]
 
 
-def mfcc_features(audio: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+def mfcc_features(audio: np.ndarray, fps: float, n_frames: int, start_s: float = 0.0) -> np.ndarray:
     """(N,) float32 at 16 kHz -> (n_frames, 39) float32: MFCC + delta + delta-delta at the frame times."""
     from python_speech_features import delta, mfcc
 
     m = mfcc(audio, SAMPLE_RATE, winlen=0.025, winstep=0.01, numcep=13, nfilt=26, nfft=512, appendEnergy=True)
     d1 = delta(m, 2)
     feat = np.concatenate([m, d1, delta(d1, 2)], 1)
-    return resample_rows(feat, MFCC_RATE, fps, n_frames, offset_s=0.0125)
+    return resample_rows(feat, MFCC_RATE, fps, n_frames, offset_s=0.0125, start_s=start_s)
 
 
 class DeepSpeechFeatures:
@@ -133,16 +136,17 @@ class DeepSpeechFeatures:
                 out.append(torch.softmax(logits, -1) @ self.map)
         return torch.cat(out).numpy()
 
-    def __call__(self, audio: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    def __call__(self, audio: np.ndarray, fps: float, n_frames: int, start_s: float = 0.0) -> np.ndarray:
         """(N,) float32 at 16 kHz -> (n_frames, 29) float32 log-probabilities (each row's exp sums to 1)."""
-        p = resample_rows(self.probabilities(audio), WAV2VEC2_RATE, fps, n_frames, WAV2VEC2_OFFSET_S)
+        p = resample_rows(self.probabilities(audio), WAV2VEC2_RATE, fps, n_frames, WAV2VEC2_OFFSET_S, start_s)
         p = np.clip(p, 1e-12, None)
         return np.log(p / p.sum(1, keepdims=True)).astype(np.float32)
 
 
 def audio_features(audio: np.ndarray, fps: float, n_frames: int, kind: str = "mfcc",
-                   model: Optional[DeepSpeechFeatures] = None) -> np.ndarray:
-    """Features (n_frames, D) of 16 kHz mono ``audio`` for ``n_frames`` video frames at ``fps``.
+                   model: Optional[DeepSpeechFeatures] = None, start_s: float = 0.0) -> np.ndarray:
+    """Features (n_frames, D) of 16 kHz mono ``audio`` for ``n_frames`` video frames at ``fps``; frame 0 lies
+    ``start_s`` seconds after the first audio sample (non-zero for a video stream that starts late).
 
     Raises:
         InputError: unknown kind, deepspeech without a model, or audio shorter than one video frame.
@@ -153,7 +157,7 @@ def audio_features(audio: np.ndarray, fps: float, n_frames: int, kind: str = "mf
         raise InputError(f"audio of {len(audio) / SAMPLE_RATE * 1000:.1f} ms is shorter than one video frame "
                          f"({1000 / fps:.1f} ms at {fps:g} fps)")
     if kind == "mfcc":
-        return mfcc_features(audio, fps, n_frames)
+        return mfcc_features(audio, fps, n_frames, start_s)
     if model is None:
         raise InputError("--kind deepspeech needs --model DIR (a local wav2vec2 CTC checkpoint)")
-    return model(audio, fps, n_frames)
+    return model(audio, fps, n_frames, start_s)

@@ -14,13 +14,16 @@ def _register() -> None:
 def main(args: list[str] | None = None) -> None:
     """Entry point: runs the app and maps outcomes to exit codes (0 ok, 1 error, 2 usage, 3 items failed)."""
     from thead.cli.app import STATE, app
-    from thead.errors import EXIT_ERROR, EXIT_USAGE, TheadError
+    from thead.errors import EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError
 
     _register()
     try:
         rv = app(args=args, standalone_mode=False, prog_name="thead")
     except KeyboardInterrupt:
-        print("error: interrupted (finished items are kept; rerun to resume)", file=sys.stderr)
+        print("interrupted: finished items are kept; rerun the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    except Interrupted as e:
+        print(f"interrupted: {e}", file=sys.stderr)
         sys.exit(130)
     except TheadError as e:
         if STATE["debug"]:
@@ -33,10 +36,12 @@ def main(args: list[str] | None = None) -> None:
         if name == "Exit":
             sys.exit(getattr(e, "exit_code", 0))
         if name == "Abort":
-            print("error: aborted", file=sys.stderr)
+            print("interrupted: finished items are kept; rerun the same command to resume", file=sys.stderr)
             sys.exit(130)
-        if hasattr(e, "show") and hasattr(e, "exit_code"):
-            e.show()
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            print(f"error: {' '.join(e.format_message().split())}{hint}", file=sys.stderr)
             sys.exit(EXIT_USAGE)
         if STATE["debug"]:
             traceback.print_exc()

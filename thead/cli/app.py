@@ -22,8 +22,46 @@ STATE = {"debug": False}
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+          allow_outside: bool = typer.Option(
+              False, "--allow-outside",
+              help="Follow manifests' source paths anywhere (default: only inside the manifest's folder, the working "
+              "directory and folders in THEAD_ALLOW_OUTSIDE) and read outputs they list outside their folder.")
+          ) -> None:
+    import os
+
+    from thead.manifest.paths import ALLOW_ENV
+
     STATE["debug"] = debug
+    if allow_outside:
+        os.environ[ALLOW_ENV] = "1"  # worker processes inherit it
+
+
+def number(low: Optional[float] = None, high: Optional[float] = None, low_open: bool = False,
+           high_open: bool = False):
+    """A typer callback that refuses NaN, infinities and values outside [low, high] (``*_open``: bound excluded)
+    at parse time, so a bad number is a usage error (exit 2, one line) before any work starts."""
+    import math
+
+    def check(value):
+        if value is None:
+            return value
+        vals = value if isinstance(value, (list, tuple)) else [value]
+        for v in vals:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise typer.BadParameter(f"{v} is not a finite number")
+            if low is not None and (v < low or (low_open and v == low)):
+                raise typer.BadParameter(f"{v} must be {'>' if low_open else '>='} {low:g}")
+            if high is not None and (v > high or (high_open and v == high)):
+                raise typer.BadParameter(f"{v} must be {'<' if high_open else '<='} {high:g}")
+        return value
+
+    return check
+
+
+POSITIVE = dict(low=0.0, low_open=True)
+NON_NEGATIVE = dict(low=0.0)
+FRACTION = dict(low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 # Options used by every per-item stage.

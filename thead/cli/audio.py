@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
                            shard_opt, workers_opt)
 
@@ -19,7 +20,8 @@ def audio_features(
                              "log-probabilities from --model)."),
     model: Optional[Path] = typer.Option(None, help="Local wav2vec2 CTC checkpoint folder (config.json, weights, "
                                          "vocab.json) for --kind deepspeech."),
-    fps: Optional[float] = typer.Option(None, help="Video frame rate: for audio-only inputs (default 25) or to "
+    fps: Optional[float] = typer.Option(None, callback=number(**POSITIVE),
+                                        help="Video frame rate: for audio-only inputs (default 25) or to "
                                         "resample videos (default their average rate)."),
     device: str = typer.Option("cpu", help="cpu or cuda (deepspeech)."),
     preview: bool = preview_opt(),
@@ -44,7 +46,8 @@ def render_face(
     au_manifest: Path = typer.Argument(..., help="A thead.au manifest made from a fit-3dmm manifest of videos."),
     output: Path = typer.Option(Path("thead_out/render"), "-o", "--output", help="Output folder."),
     size: int = typer.Option(128, min=32, max=1024, help="Crop side, px (multiple of 16)."),
-    scale: float = typer.Option(4.0, help="Crop side in median outer-eye-corner distances (fixed per clip)."),
+    scale: float = typer.Option(4.0, callback=number(**POSITIVE),
+                                help="Crop side in median outer-eye-corner distances (fixed per clip)."),
     workers: int = workers_opt(),
     shard: Optional[str] = shard_opt(),
     as_json: bool = json_opt(),

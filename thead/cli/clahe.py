@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
                            shard_opt, workers_opt)
 
@@ -14,10 +15,12 @@ def postprocess_clahe(
     inputs: list[Path] = typer.Argument(..., help="Images, videos, folders, or a thead.frames manifest."),
     output: Path = typer.Option(Path("thead_out/clahe"), "-o", "--output", help="Output folder."),
     mode: str = typer.Option("value", help="value (HSV V, as scikit-image), lab (L*) or rgb (per channel)."),
-    clip_limit: float = typer.Option(0.01, min=0.0, max=1.0, help="Clip limit, scikit-image's normalized units."),
+    clip_limit: float = typer.Option(0.01, callback=number(**dict(low=0.0, high=1.0)),
+                                     min=0.0, max=1.0, help="Clip limit, scikit-image's normalized units."),
     tiles: int = typer.Option(8, min=1, help="Tiles per side."),
-    denoise: float = typer.Option(0.0, min=0.0, help="Non-local-means strength h (0: off)."),
-    sharpen: float = typer.Option(0.0, min=0.0, help="Unsharp-mask amount (0: off)."),
+    denoise: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                  min=0.0, help="Non-local-means strength h (0: off)."),
+    sharpen: float = typer.Option(0.0, callback=number(**NON_NEGATIVE), min=0.0, help="Unsharp-mask amount (0: off)."),
     preview: bool = preview_opt(),
     workers: int = workers_opt(),
     shard: Optional[str] = shard_opt(),

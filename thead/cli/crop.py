@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
                            workers_opt)
 from thead.cli.landmarks import _L
@@ -16,7 +17,8 @@ def crop_faces(
     output: Path = typer.Option(Path("thead_out/crops"), "-o", "--output", help="Output folder."),
     size: int = typer.Option(128, min=16, max=1024, help="Crop side, px (FLNet: 224; 128 for CPU); multiple of 16."),
     center: str = typer.Option("nose", help="nose (nose tip at the centre) or eyes (outer eye corners' midpoint)."),
-    scale: float = typer.Option(2.8, help="Crop side in outer-eye-corner distances (one per clip, no zooming)."),
+    scale: float = typer.Option(2.8, callback=number(**POSITIVE),
+                                help="Crop side in outer-eye-corner distances (one per clip, no zooming)."),
     identity: Optional[str] = typer.Option(None, help="Tag every input as this one person (else one per item)."),
     detector: str = _L["detector"],
     redetect_every: int = _L["redetect_every"],
@@ -55,15 +57,17 @@ def make_bank(
     frames: str = typer.Option("0:0.8", help="Part of each clip to choose from, as fractions START:END (default: "
                                "the frames 'train flnet --holdout 0.2' trains on)."),
     identity: Optional[list[str]] = typer.Option(None, help="Only these identities (repeatable; default all)."),
+    workers: int = workers_opt(),
+    shard: Optional[str] = shard_opt(),
+    as_json: bool = json_opt(),
+    progress: bool = progress_opt(),
 ) -> int:
     """FLNet source banks: per person, N crops evenly spaced in mouth openness (closed to open), with landmarks.
 
     Input kind: thead.frames (crops). Output kind: thead.bank.
     """
-    import sys
-
     from thead.systems.flnet.bank import make_banks
 
-    p = make_banks(manifest, output, bank_size, _frame_range(frames), list(identity) if identity else None, argv())
-    print(f"banks -> {p}", file=sys.stderr)
-    return 0
+    res = make_banks(manifest, output, bank_size, _frame_range(frames), list(identity) if identity else None,
+                     workers, parse_shard_or_exit(shard), progress, argv=argv())
+    return finish(res, as_json)

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import app, progress_opt
 
 eval_app = typer.Typer(help="Evaluate a system in its paper's layout: thead evaluate SYSTEM ...",
@@ -54,7 +55,8 @@ def evaluate_flnet(
     output: Path = typer.Option(Path("thead_out/eval_flnet"), "-o", "--output", help="Output folder."),
     every: int = typer.Option(1, min=1, help="Use every N-th held-back frame as a target."),
     max_targets: int = typer.Option(40, min=2, help="Targets per person."),
-    holdout: Optional[float] = typer.Option(None, help="Held-back tail fraction (default: the checkpoint's)."),
+    holdout: Optional[float] = typer.Option(None, callback=number(**FRACTION),
+                                            help="Held-back tail fraction (default: the checkpoint's)."),
     inception_weights: Optional[Path] = typer.Option(None, help="pytorch-fid's pt_inception-2015-12-05 file: "
                                                      "also compute FID."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),

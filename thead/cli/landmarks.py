@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
                            shard_opt, workers_opt)
 
@@ -16,7 +17,8 @@ def landmark_options():
     return dict(
         detector=typer.Option("hog", help="Face detector: hog (dlib HOG) or cnn (dlib mmod, slower)."),
         redetect_every=typer.Option(10, min=1, help="Frames between detector runs while tracking."),
-        fps=typer.Option(None, help="Decode videos at this constant rate, frames/s (default: average rate)."),
+        fps=typer.Option(None, callback=number(**POSITIVE),
+                         help="Decode videos at this constant rate, frames/s (default: average rate)."),
         interpolate_gaps=typer.Option(False, help="Fill gaps of up to 1 s without a face (flagged)."),
     )
 

@@ -5,6 +5,7 @@ from typing import Optional
 
 import typer
 
+from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
                            workers_opt)
 
@@ -50,7 +51,7 @@ def synthesize_flnet(
     bank_item: Optional[str] = typer.Option(None, help="Which bank of a manifest holding several."),
     retarget: str = typer.Option("auto", help="auto (driving videos: on; .npy: off), on or off: move the driving "
                                  "landmarks onto the bank person's face (relative motion)."),
-    fps: float = typer.Option(25.0, help="Frame rate of the output for .npy targets."),
+    fps: float = typer.Option(25.0, callback=number(**POSITIVE), help="Frame rate of the output for .npy targets."),
     max_frames: int = typer.Option(0, min=0, help="Stop after this many frames (0: all)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     workers: int = workers_opt(),

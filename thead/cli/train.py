@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import app, argv, progress_opt
 
 train_app = typer.Typer(help="Train a system's networks: thead train SYSTEM ... (runs under torchrun unchanged).",
@@ -17,7 +18,7 @@ def _common():
     return dict(
         steps=typer.Option(10000, min=1, help="Training steps."),
         batch_size=typer.Option(64, min=1, help="Batch size per process."),
-        lr=typer.Option(1e-4, help="Adam learning rate."),
+        lr=typer.Option(1e-4, callback=number(**POSITIVE), help="Adam learning rate."),
         width=typer.Option(64, min=4, help="Channels of the first conv layer (network width)."),
         checkpoint_every=typer.Option(500, min=1, help="Steps between checkpoints (last.pt)."),
         seed=typer.Option(0, help="Random seed (rank is added under torchrun)."),
@@ -61,11 +62,13 @@ def train_gath(
     aue: Path = typer.Option(..., help="AU estimator checkpoint (thead train aue)."),
     output: Path = typer.Option(Path("runs/gath"), "-o", "--output", help="Run folder."),
     variant: str = typer.Option("gath", help="gath (G+D+C), gath-c (G+D) or gath-dc (G only)."),
-    lambda_rec: float = typer.Option(1.0, help="Weight of the reconstruction loss (GATH eq. 3)."),
-    lambda_tv: float = typer.Option(1.0, help="Weight of the total-variation loss."),
-    lambda_adv: float = typer.Option(0.05, help="Weight of the adversarial loss."),
-    lambda_cls: float = typer.Option(0.05, help="Weight of the identity classification loss."),
-    beta1: float = typer.Option(0.9, help="Adam beta1."),
+    lambda_rec: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+                                     help="Weight of the reconstruction loss (GATH eq. 3)."),
+    lambda_tv: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the total-variation loss."),
+    lambda_adv: float = typer.Option(0.05, callback=number(**NON_NEGATIVE), help="Weight of the adversarial loss."),
+    lambda_cls: float = typer.Option(0.05, callback=number(**NON_NEGATIVE),
+                                     help="Weight of the identity classification loss."),
+    beta1: float = typer.Option(0.9, callback=number(**dict(low=0.0, high=1.0, high_open=True)), help="Adam beta1."),
     max_per_item: int = typer.Option(0, min=0, help="Source frames kept per video item (0: all)."),
     steps: int = _C["steps"], batch_size: int = _C["batch_size"], lr: float = _C["lr"], width: int = _C["width"],
     checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
@@ -102,18 +105,22 @@ def train_flnet(
     vgg_weights: Optional[Path] = typer.Option(None, help="torchvision VGG16 state dict for the perceptual loss."),
     face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
                                             "perceptual network (default: one trained on the crops first)."),
-    holdout: float = typer.Option(0.2, help="Tail fraction of every clip never trained on (for evaluate flnet)."),
+    holdout: float = typer.Option(0.2, callback=number(**FRACTION),
+                                  help="Tail fraction of every clip never trained on (for evaluate flnet)."),
     d_steps: int = typer.Option(5, min=0, help="Discriminator updates per generator update (paper: 5)."),
     d_width: int = typer.Option(64, min=4, help="Channels of the discriminator's first conv."),
     history: int = typer.Option(50, min=0, help="Generated images kept for the discriminator (Shrivastava)."),
-    margin: float = typer.Option(0.0, min=0.0, help="Warp margin M, px (0: 40 px at 224, scaled to the crop)."),
-    lambda_sv: float = typer.Option(1.0, help="Weight of the V sparsity loss (eq. 17)."),
-    lambda_tv: float = typer.Option(1e-5, help="Weight of the TV losses."),
-    lambda_rec: float = typer.Option(250.0, help="Weight of the reconstruction loss."),
-    lambda_p: float = typer.Option(1.0, help="Weight of the perceptual loss."),
-    lambda_adv: float = typer.Option(1.0, help="Weight of the adversarial loss."),
+    margin: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                 min=0.0, help="Warp margin M, px (0: 40 px at 224, scaled to the crop)."),
+    lambda_sv: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+                                    help="Weight of the V sparsity loss (eq. 17)."),
+    lambda_tv: float = typer.Option(1e-5, callback=number(**NON_NEGATIVE), help="Weight of the TV losses."),
+    lambda_rec: float = typer.Option(250.0, callback=number(**NON_NEGATIVE), help="Weight of the reconstruction loss."),
+    lambda_p: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the perceptual loss."),
+    lambda_adv: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the adversarial loss."),
     face_net_steps: int = typer.Option(300, min=1, help="Steps for the face network when one is trained here."),
-    time_limit: float = typer.Option(0.0, min=0.0, help="Stop with a checkpoint after this many minutes of "
+    time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                     min=0.0, help="Stop with a checkpoint after this many minutes of "
                                      "training (a job's time slot; continue with --resume). 0: no limit."),
     steps: int = _C["steps"], batch_size: int = typer.Option(8, min=1, help="Batch size per process."),
     lr: float = _C["lr"], width: int = _C["width"],
@@ -150,7 +157,7 @@ def train_facial_gan(
     window: int = typer.Option(128, min=16, help="T, frames per training window (paper: 128)."),
     hop: int = typer.Option(5, min=1, help="Frames between training windows (paper: 5)."),
     hidden: int = typer.Option(128, min=4, help="G_tem GRU width."),
-    w_gan: float = typer.Option(0.1, help="omega_6, weight of the GAN term (eq. 8)."),
+    w_gan: float = typer.Option(0.1, callback=number(**NON_NEGATIVE), help="omega_6, weight of the GAN term (eq. 8)."),
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable)."),
     steps: int = typer.Option(5000, min=1, help="Training steps."),
     batch_size: int = typer.Option(16, min=1, help="Batch size per process (paper: 64; fine-tuning 16)."),
@@ -183,7 +190,8 @@ def train_render2video(
     face_net_steps: int = typer.Option(300, min=1, help="Steps for the face network when one is trained here."),
     d_width: int = typer.Option(32, min=4, help="Channels of each discriminator's first conv."),
     steps: int = _C["steps"], batch_size: int = typer.Option(4, min=1, help="Batch size per process."),
-    lr: float = typer.Option(2e-4, help="Adam learning rate."), width: int = typer.Option(32, min=4, help="Generator "
+    lr: float = typer.Option(2e-4, callback=number(**POSITIVE),
+                             help="Adam learning rate."), width: int = typer.Option(32, min=4, help="Generator "
                                                                                           "width."),
     checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
     resume: bool = _C["resume"], progress: bool = progress_opt(),

@@ -109,7 +109,7 @@ def read_openface_csv(path: Path) -> tuple[np.ndarray, list[str], np.ndarray, np
         au (T, A) float32 intensities 0-5, column names (``AUxx_r``), timestamps_s (T,), success (T,) bool.
 
     Raises:
-        InputError: missing file, no AU intensity columns, or non-numeric values.
+        InputError: missing file, no AU intensity columns, non-numeric or non-finite values (NaN, inf).
     """
     path = Path(path)
     if not path.is_file():
@@ -128,6 +128,11 @@ def read_openface_csv(path: Path) -> tuple[np.ndarray, list[str], np.ndarray, np
         raise InputError(f"{path}: malformed OpenFace CSV ({e})") from None
     if data.size == 0:
         raise InputError(f"{path}: no frames in CSV")
+    bad = ~np.isfinite(data)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise InputError(f"{path}: column {header[c]!r} holds a non-finite value ({rows[1:][r][c].strip()}) at data "
+                         f"row {r + 1}; NaN and infinity are refused")
 
     def col(name, default):
         return data[:, header.index(name)] if name in header else default

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from thead import __version__
 from thead.errors import ManifestError
 from thead.manifest.models import KINDS, SCHEMA_VERSION, Item, Manifest, Producer, manifest_model
+from thead.manifest.paths import check_id, check_output_rel, check_source, is_safe_id
 
 CURRENT_MAJOR = int(SCHEMA_VERSION.split(".")[0])
 
@@ -135,14 +136,27 @@ def _parse_version(v: str, path: Path) -> tuple[int, int]:
     return major, minor
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(name: str):
+    # json.loads calls this for the non-standard tokens NaN, Infinity and -Infinity, which Python would accept
+    raise _NonFinite(name)
+
+
 def read_json(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+    except _NonFinite as e:
+        raise ManifestError(f"{path}: non-finite number {e} (NaN / Infinity are not valid manifest values)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ManifestError(f"{path}: not valid JSON ({e})") from None
+    except OSError as e:
+        raise ManifestError(f"{path}: cannot read ({e.strerror})") from None
     if not isinstance(data, dict) or "kind" not in data or "schema_version" not in data:
         raise ManifestError(f"{path}: not a thead manifest (no 'kind' / 'schema_version')")
     return data
@@ -169,6 +183,15 @@ class LoadedManifest:
         if rel is None:
             return None
         return (self.dir / rel).resolve()
+
+    def source(self, item: Item) -> Optional[Path]:
+        """The item's source as an absolute path, if it may be followed (``thead.manifest.paths``).
+
+        Raises:
+            OutsideError: outside the manifest's folder and the working directory, and the user did not opt in.
+        """
+        p = self.resolve(item.source)
+        return None if p is None else check_source(p, self.dir, self.path, item.id)
 
     def output(self, item: Item, key: str) -> Path:
         rel = item.outputs.get(key)
@@ -209,6 +232,9 @@ def load_manifest(path: Path, kind: Optional[str | tuple[str, ...]] = None) -> L
         raise ManifestError(f"{path}: manifest kind is {data['kind']!r}, expected {' or '.join(wanted)}")
     if data["kind"] not in KINDS:
         raise ManifestError(f"{path}: unknown manifest kind {data['kind']!r}")
+    for it in data.get("items") or []:
+        if isinstance(it, dict) and "id" in it and not is_safe_id(it["id"]):
+            raise ManifestError(f"{path}: {check_id_message(it['id'])}")
     try:
         manifest_model(data["kind"]).model_validate(data)
         m = Manifest.model_validate(data)
@@ -216,7 +242,19 @@ def load_manifest(path: Path, kind: Optional[str | tuple[str, ...]] = None) -> L
         first = e.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])
         raise ManifestError(f"{path}: invalid manifest at {loc}: {first['msg']}") from None
+    for it in m.items:
+        for key, rel in it.outputs.items():
+            if isinstance(rel, str):
+                check_output_rel(rel, path.resolve().parent, path, f"item {it.id!r}: output {key}")
     return LoadedManifest(m, path)
+
+
+def check_id_message(item_id: object) -> str:
+    try:
+        check_id(item_id)
+    except ManifestError as e:
+        return str(e)
+    return ""
 
 
 def validate_manifest(path: Path, check_files: bool = True) -> list[str]:
@@ -358,17 +396,69 @@ def in_shard(item_id: str, shard: Optional[tuple[int, int]]) -> bool:
 
 
 # ---- writer with journal (resume) ----------------------------------------------------------------------------------
+def ensure_folder(folder: Path) -> Path:
+    """``folder`` created if needed, as an absolute path.
+
+    Raises:
+        TheadError: it exists and is not a folder, or cannot be created.
+    """
+    from thead.errors import TheadError
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise TheadError(f"{folder}: exists and is not a folder (choose another -o)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TheadError(f"{folder}: cannot create the output folder ({e.strerror})") from None
+    return folder.resolve()
+
+
+class FolderLock:
+    """An advisory lock (``fcntl.flock``) on ``<folder>/.<name>.lock`` holding the writer's pid: one writer per
+    manifest file, released when the process ends however it ends (the kernel drops flock locks with the process).
+
+    Raises:
+        TheadError: another live process holds it (its pid is named).
+    """
+
+    def __init__(self, folder: Path, name: str):
+        import fcntl
+
+        from thead.errors import TheadError
+
+        self.path = Path(folder) / f".{name}.lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(self.fd)
+            self.fd = -1
+            raise TheadError(f"{Path(folder) / name}: another thead run (pid {holder}) is writing this output; wait "
+                             f"for it to finish or choose another -o") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing drops the flock; the file stays (removing it would race a waiting writer)
+            self.fd = -1
+
+
 class ManifestWriter:
     """Collects items of one stage run into ``out_dir/<name>``, journaling each as it finishes.
 
-    On construction it reads a previous manifest / journal in the same place: ``is_done(id)`` then tells which
-    items can be skipped (status ``done`` and every output file present).
+    On construction it takes the folder's lock for ``name`` (one writer at a time) and reads a previous manifest /
+    journal in the same place: ``is_done(id, fingerprint)`` then tells which items can be reused (status ``done``,
+    the same fingerprint — same source file, upstream files and config — and every output file present).
+    Finished items of earlier runs that this run does not redo are kept (``keep_others``), so a second run with other
+    inputs adds to the folder instead of dropping what is there.
     """
 
     def __init__(self, out_dir: Path, kind: str, producer: Producer, name: str = "manifest.json",
                  upstream: Optional[Path] = None):
-        self.dir = Path(out_dir).resolve()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = ensure_folder(out_dir)
         self.path = self.dir / name
         self.journal = self.path.with_name(self.path.name + ".journal.jsonl")
         self.kind = kind
@@ -376,31 +466,62 @@ class ManifestWriter:
         self.upstream = relpath(upstream, self.dir) if upstream else None
         self.items: dict[str, Item] = {}
         self._previous: dict[str, Item] = {}
-        remove_stale_tmp(self.dir)
-        if self.path.exists():
-            try:
-                lm = load_manifest(self.path, kind)
-            except ManifestError as e:
-                raise ManifestError(f"{e} (output folder holds another manifest; choose another -o)") from None
-            self._previous.update({it.id: it for it in lm.items})
-        if self.journal.exists():
-            for line in self.journal.read_text(encoding="utf-8").splitlines():
+        self.lock = FolderLock(self.dir, name)
+        try:
+            remove_stale_tmp(self.dir)
+            if self.path.exists():
                 try:
-                    it = Item.model_validate_json(line)
-                except (ValidationError, ValueError):
-                    continue  # a line cut short by a kill
-                self._previous[it.id] = it
+                    lm = load_manifest(self.path, kind)
+                except ManifestError as e:
+                    raise ManifestError(f"{e} (output folder holds another manifest; choose another -o)") from None
+                self._previous.update({it.id: it for it in lm.items})
+            if self.journal.exists():
+                for line in self.journal.read_text(encoding="utf-8").splitlines():
+                    try:
+                        it = Item.model_validate_json(line)
+                    except (ValidationError, ValueError):
+                        continue  # a line cut short by a kill, or one no longer valid
+                    if all(not isinstance(v, str) or self._inside(v) for v in it.outputs.values()):
+                        self._previous[it.id] = it
+        except BaseException:
+            self.lock.release()
+            raise
 
-    def is_done(self, item_id: str) -> bool:
+    def _inside(self, rel: str) -> bool:
+        from thead.manifest.paths import is_inside
+
+        return not Path(rel).is_absolute() and is_inside(self.dir / rel, self.dir)
+
+    def previous(self, item_id: str) -> Optional[Item]:
+        return self._previous.get(item_id)
+
+    def is_done(self, item_id: str, fingerprint: Optional[str] = None) -> bool:
+        """Whether ``item_id`` was finished before with this ``fingerprint`` (None: not compared) and its files."""
         it = self._previous.get(item_id)
         if it is None or it.status != "done":
             return False
-        return all((self.dir / rel).exists() for rel in it.outputs.values() if isinstance(rel, str))
+        if fingerprint is not None and it.fingerprint != fingerprint:
+            return False
+        return all(self._inside(rel) and (self.dir / rel).exists()
+                   for rel in it.outputs.values() if isinstance(rel, str))
 
     def keep_previous(self, item_id: str) -> Item:
         it = self._previous[item_id]
         self.items[item_id] = it
         return it
+
+    def keep_others(self) -> list[str]:
+        """Keep the finished items of earlier runs that this run neither redid nor replaced: same id, or the same
+        source as an item of this run (an id that changed because a same-named file was added). Returns their ids."""
+        sources = {it.source for it in self.items.values() if it.source is not None}
+        kept = []
+        for iid, it in sorted(self._previous.items()):
+            if iid in self.items or it.status != "done" or (it.source is not None and it.source in sources):
+                continue
+            if self.is_done(iid):
+                self.items[iid] = it
+                kept.append(iid)
+        return kept
 
     def add(self, item: Item) -> None:
         self.items[item.id] = item
@@ -413,17 +534,24 @@ class ManifestWriter:
         return relpath(path, self.dir)
 
     def finish(self) -> Manifest:
-        m = Manifest(
-            kind=self.kind,
-            producer=self.producer,
-            conventions=KINDS[self.kind].conventions,
-            upstream=self.upstream,
-            items=sorted(self.items.values(), key=lambda it: it.id),
-        )
-        write_manifest(m, self.path)
-        if self.journal.exists():
-            self.journal.unlink()
+        try:
+            m = Manifest(
+                kind=self.kind,
+                producer=self.producer,
+                conventions=KINDS[self.kind].conventions,
+                upstream=self.upstream,
+                items=sorted(self.items.values(), key=lambda it: it.id),
+            )
+            write_manifest(m, self.path)
+            if self.journal.exists():
+                self.journal.unlink()
+        finally:
+            self.lock.release()
         return m
+
+    def close(self) -> None:
+        """Release the lock without writing the manifest (the journal keeps what finished)."""
+        self.lock.release()
 
 
 def make_producer(stage: str, config: dict[str, Any], argv: Optional[list[str]] = None) -> Producer:

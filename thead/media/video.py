@@ -20,6 +20,8 @@ import numpy as np
 
 from thead.errors import InputError
 
+# The fps filter already makes the rate constant; the muxer must not pad a late-starting stream from time 0.
+PASSTHROUGH = {"fps_mode": "passthrough"}
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv"}
 
 
@@ -33,10 +35,12 @@ class VideoInfo:
     avg_fps: Fraction  # frames/s, nb_frames / duration: right for VFR files
     r_fps: Fraction  # the container's nominal rate (wrong for VFR files)
     duration_s: float
-    start_s: float
+    start_s: float  # the video stream's first presentation time, s (ffprobe start_time)
     n_frames_nominal: int  # frames stored in the file
     has_audio: bool
     codec: str
+    file_start_s: float = 0.0  # the container's start_time, s: ffmpeg's time 0 when it decodes the file
+    audio_start_s: float = 0.0  # the first audio stream's start_time, s (its first decoded sample)
 
     @property
     def is_vfr(self) -> bool:
@@ -104,7 +108,11 @@ def probe_video(path: Path) -> VideoInfo:
     if abs(rot) % 180 == 90:
         w, h = h, w
     fmt = info.get("format", {})
-    duration = float(v.get("duration") or fmt.get("duration") or 0.0)
+    auds = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    duration = float(v.get("duration") or 0.0)
+    if duration <= 0 and fmt.get("duration"):  # the container's duration counts from its start, not the stream's
+        duration = float(fmt["duration"]) - max(float(v.get("start_time") or 0.0) - float(fmt.get("start_time")
+                                                                                             or 0.0), 0.0)
     nb = int(v.get("nb_frames") or 0)
     avg = _fraction(v.get("avg_frame_rate"))
     r = _fraction(v.get("r_frame_rate"))
@@ -119,8 +127,10 @@ def probe_video(path: Path) -> VideoInfo:
     return VideoInfo(
         path=Path(path), width=w, height=h, avg_fps=avg.limit_denominator(100000), r_fps=r,
         duration_s=duration, start_s=float(v.get("start_time") or 0.0), n_frames_nominal=nb,
-        has_audio=any(s.get("codec_type") == "audio" for s in info.get("streams", [])),
+        has_audio=bool(auds),
         codec=str(v.get("codec_name")),
+        file_start_s=float(fmt.get("start_time") or 0.0),
+        audio_start_s=float(auds[0].get("start_time") or 0.0) if auds else 0.0,
     )
 
 
@@ -133,7 +143,13 @@ class FrameReader:
         max_frames: stop after this many frames (None: all).
 
     Yields:
-        ``(index, timestamp_s, frame)`` with ``frame`` an (H, W, 3) uint8 RGB array.
+        ``(index, timestamp_s, frame)`` with ``frame`` an (H, W, 3) uint8 RGB array and ``timestamp_s`` the frame's
+        presentation time in seconds as ffprobe reports it (``pts_time``): ``first_s + index / fps``.
+
+    Only decoded frames are yielded: a video stream that starts after the file does (a late first frame) is not
+    padded with copies of its first frame (ffmpeg's raw-video muxer would do so by default, shifting every frame),
+    so frame 0 is the first real frame and ``first_s`` its time on the fps filter's grid. ``offset_s`` is the same
+    time measured from the file's start (what ``VideoWriter(audio_offset_s=...)`` takes to keep the sound in sync).
 
     Raises:
         InputError: unreadable file, or ffmpeg failed before the end of the stream.
@@ -144,7 +160,12 @@ class FrameReader:
         self.fps_fraction = Fraction(fps).limit_denominator(100000) if fps else self.info.avg_fps
         self.fps = float(self.fps_fraction)
         self.max_frames = max_frames
-        self.n_frames_expected = self.info.n_frames_at(self.fps)
+        # The fps filter puts frames on a grid k / fps of ffmpeg's timeline (0 at the file's start), rounding the
+        # first input frame's time to the nearest grid point (its default round=near).
+        info = self.info
+        self.offset_s = round(max(info.start_s - info.file_start_s, 0.0) * self.fps) / self.fps
+        self.first_s = info.file_start_s + self.offset_s
+        self.n_frames_expected = info.n_frames_at(self.fps)
         if max_frames is not None:
             self.n_frames_expected = min(self.n_frames_expected, max_frames)
         self.frames_read = 0
@@ -154,7 +175,7 @@ class FrameReader:
 
         info = self.info
         stream = ffmpeg.input(str(info.path)).video.filter("fps", fps=str(self.fps_fraction))
-        args = ffmpeg.output(stream, "pipe:", format="rawvideo", pix_fmt="rgb24").global_args(
+        args = ffmpeg.output(stream, "pipe:", format="rawvideo", pix_fmt="rgb24", **PASSTHROUGH).global_args(
             "-loglevel", "error", "-nostdin").compile()
         frame_bytes = info.width * info.height * 3
         with tempfile.TemporaryFile() as errf:
@@ -167,7 +188,7 @@ class FrameReader:
                         break
                     frame = np.frombuffer(buf, np.uint8).reshape(info.height, info.width, 3)
                     self.frames_read = i + 1
-                    yield i, info.start_s + i / self.fps, frame
+                    yield i, self.first_s + i / self.fps, frame
                     i += 1
             finally:
                 if proc.poll() is None and (self.max_frames is not None and i >= self.max_frames):
@@ -200,7 +221,7 @@ def count_frames(path: Path, fps: Optional[float] = None) -> int:
     info = probe_video(path)
     rate = Fraction(fps).limit_denominator(100000) if fps else info.avg_fps
     args = (ffmpeg.input(str(info.path)).video.filter("fps", fps=str(rate))
-            .output(os.devnull, format="rawvideo", pix_fmt="gray")
+            .output(os.devnull, format="rawvideo", pix_fmt="gray", **PASSTHROUGH)
             .global_args("-y", "-loglevel", "error", "-nostdin", "-nostats", "-progress", "pipe:1").compile())
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -219,15 +240,18 @@ class VideoWriter:
         path: output ``.mp4``.
         fps: frames/s.
         audio_from: a media file whose first audio stream is muxed in (None: silent video). The video's length
-            wins (``-shortest``); audio starts at 0.
+            wins (``-shortest``).
+        audio_offset_s: where in ``audio_from`` (seconds from its start) frame 0 falls: ``FrameReader.offset_s``
+            when the frames were decoded from that same file, so a stream that starts late stays in sync.
         crf: x264 quality (lower is better; 18 is visually lossless).
     """
 
     def __init__(self, path: Path, fps: float, audio_from: Optional[Path] = None, crf: int = 20,
-                 preset: str = "veryfast"):
+                 preset: str = "veryfast", audio_offset_s: float = 0.0):
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(100000)
         self.audio_from = audio_from
+        self.audio_offset_s = float(audio_offset_s)
         self.crf = crf
         self.preset = preset
         self.proc: Optional[subprocess.Popen] = None
@@ -249,7 +273,8 @@ class VideoWriter:
         kwargs = dict(vcodec="libx264", pix_fmt="yuv420p", crf=self.crf, preset=self.preset,
                       movflags="+faststart", r=str(self.fps))
         if self.audio_from is not None:
-            streams.append(ffmpeg.input(str(self.audio_from)).audio)
+            kw = {"ss": f"{self.audio_offset_s:.6f}"} if self.audio_offset_s > 0 else {}
+            streams.append(ffmpeg.input(str(self.audio_from), **kw).audio)
             kwargs.update(acodec="aac", audio_bitrate="128k", shortest=None)
         args = ffmpeg.output(*streams, str(self.tmp), **kwargs).global_args(
             "-loglevel", "error", "-nostdin", "-y").compile()

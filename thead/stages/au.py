@@ -12,6 +12,7 @@ from thead.manifest import atomic_save_npy
 from thead.runner import StageResult, WorkItem, discover, require, run_stage
 from thead.stages import fit3dmm
 from thead.stages.common import ensure_upstream
+from thead.manifest.paths import item_path
 
 KIND = "thead.au"
 
@@ -21,8 +22,8 @@ def _write(work: WorkItem, out_dir: Path, au: np.ndarray, cols: list[str], ts: n
     from thead.face.au import count_blinks, write_openface_csv
     from thead.viz import plot_au_curves
 
-    csv_path = out_dir / f"{work.id}.au.csv"
-    exp_path = out_dir / f"{work.id}.expression.npy"
+    csv_path = item_path(out_dir, work.id, ".au.csv")
+    exp_path = item_path(out_dir, work.id, ".expression.npy")
     write_openface_csv(csv_path, au, ts, success, cols)
     atomic_save_npy(exp_path, expression.astype(np.float32))
     outputs = {"csv": csv_path, "expression": exp_path}
@@ -30,7 +31,7 @@ def _write(work: WorkItem, out_dir: Path, au: np.ndarray, cols: list[str], ts: n
     if "AU45_r" in cols and len(au) > 1:
         meta["blinks"] = count_blinks(au[:, cols.index("AU45_r")], fps)[0]
     if cfg["preview"]:
-        outputs["plot"] = plot_au_curves(out_dir / f"{work.id}.au.png", au, cols, ts, title=work.id)
+        outputs["plot"] = plot_au_curves(item_path(out_dir, work.id, ".au.png"), au, cols, ts, title=work.id)
     return outputs, meta
 
 
@@ -67,12 +68,16 @@ def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview:
     blendshape weights, or AU/5 for OpenFace input) and ``<id>.au.png`` (AU curves).
     """
     if from_openface:
-        from thead.runner import WorkItem as W, safe_id
+        from thead.errors import InputError
+        from thead.runner import WorkItem as W, assign_ids
 
-        items = []
+        files = []
         for p in map(Path, inputs):
-            files = sorted(p.glob("*.csv")) if p.is_dir() else [p]
-            items += [W(id=safe_id(f.stem), source=f.resolve()) for f in files]
+            if not p.exists():
+                raise InputError(f"{p}: no such file or folder")
+            files += sorted(p.glob("*.csv")) if p.is_dir() else [p]
+        files = list({f.resolve(): f for f in files}.values())
+        items = [W(id=i, source=f.resolve()) for f, i in zip(files, assign_ids(files))]
         return run_stage("extract-au", KIND, process_openface, items, out_dir, dict(preview=preview,
                          from_openface=True), workers, shard, None, progress, debug, argv)
     inputs, _ = ensure_upstream(

@@ -9,26 +9,32 @@ import numpy as np
 
 from thead.runner import StageResult, WorkItem, discover, run_stage
 from thead.stages.common import cached
+from thead.manifest.paths import item_path
 
 KIND = "thead.audio"
 
 
-def _frames_and_rate(work: WorkItem, cfg: dict) -> tuple[int, float]:
-    """(T, fps): from an upstream landmarks/3dmm manifest item, a video's decoded frame count, or audio length."""
-    from thead.audio.features import n_frames_for
-    from thead.media import count_frames, probe_video
-    from thead.media.video import probe
+def _frames_and_rate(work: WorkItem, cfg: dict, n_samples: int) -> tuple[int, float, float]:
+    """(T, fps, start_s): frame count and rate from an upstream landmarks/3dmm manifest item, a video's decoded
+    frames, or the decoded audio's length (not the container's duration, which MP3 files only estimate); start_s is
+    frame 0's time after the first audio sample."""
+    from thead.audio.features import SAMPLE_RATE, n_frames_for
+    from thead.media import FrameReader, count_frames, probe_video
 
     if "landmarks" in work.upstream or "params" in work.upstream:
         key = "landmarks" if "landmarks" in work.upstream else "params"
         d = np.load(work.upstream[key])
         t = len(d["landmarks"]) if key == "landmarks" else len(d["expression"])
-        return t, float(work.meta["fps"])
+        start = 0.0
+        if "timestamps_s" in d.files and len(d["timestamps_s"]) and work.meta.get("media_type") == "video":
+            start = max(float(d["timestamps_s"][0]) - probe_video(work.source).audio_start_s, 0.0)
+        return t, float(work.meta["fps"]), start
     if work.meta.get("media_type") == "video":
-        fps = cfg["fps"] or float(probe_video(work.source).avg_fps)
-        return count_frames(work.source, fps), fps
+        reader = FrameReader(work.source, fps=cfg["fps"] or float(probe_video(work.source).avg_fps))
+        return (count_frames(work.source, reader.fps), reader.fps,
+                max(reader.first_s - reader.info.audio_start_s, 0.0))
     fps = cfg["fps"] or 25.0
-    return n_frames_for(float(probe(work.source)["format"]["duration"]), fps), fps
+    return n_frames_for(n_samples / SAMPLE_RATE, fps), fps, 0.0
 
 
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
@@ -39,28 +45,51 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     from thead.media import load_audio
 
     t0 = time.perf_counter()
-    n, fps = _frames_and_rate(work, cfg)
     audio = load_audio(work.source, SAMPLE_RATE)
+    n, fps, start_s = _frames_and_rate(work, cfg, len(audio))
     model = None
     if cfg["kind"] == "deepspeech":
         model = cached(("wav2vec2", cfg["model"], cfg["device"]), lambda: DeepSpeechFeatures(Path(cfg["model"]),
                                                                                              cfg["device"]))
-    feat = audio_features(audio, fps, n, cfg["kind"], model)
+    feat = audio_features(audio, fps, n, cfg["kind"], model, start_s)
     win = windows(feat)
-    outputs = {"features": out_dir / f"{work.id}.{cfg['kind']}.npy",
-               "windows": out_dir / f"{work.id}.{cfg['kind']}.windows.npy"}
+    outputs = {"features": item_path(out_dir, work.id, f".{cfg['kind']}.npy"),
+               "windows": item_path(out_dir, work.id, f".{cfg['kind']}.windows.npy")}
     atomic_save_npy(outputs["features"], feat)
     atomic_save_npy(outputs["windows"], win)
     duration = len(audio) / SAMPLE_RATE
     if cfg["preview"]:
-        outputs["plot"] = _plot(feat, fps, cfg["kind"], out_dir / f"{work.id}.{cfg['kind']}.png", work.id)
+        outputs["plot"] = _plot(feat, fps, cfg["kind"], item_path(out_dir, work.id, f".{cfg['kind']}.png"), work.id)
     meta = dict(feature_kind=cfg["kind"], dim=int(feat.shape[1]), fps=fps, n_frames=int(n),
                 duration_s=round(duration, 3), sample_rate=SAMPLE_RATE,
                 real_time_factor=round((time.perf_counter() - t0) / max(duration, 1e-6), 4))
-    if abs(duration - n / fps) > max(0.5, 2.0 / fps):
-        meta["note"] = f"audio lasts {duration:.2f} s but the video {n / fps:.2f} s; rows beyond the audio repeat " \
-                       f"its last feature"
+    if start_s > 0:
+        meta["audio_offset_s"] = round(start_s, 4)
+    notes = []
+    claimed = _claimed_duration(work.source)
+    if claimed is not None and claimed - duration > max(0.1, 1.0 / fps):
+        notes.append(f"the file's header promises {claimed:.2f} s of audio but only {duration:.2f} s could be "
+                     f"decoded (truncated file); used what is there")
+    if abs(duration - start_s - n / fps) > max(0.5, 2.0 / fps):
+        notes.append(f"audio lasts {duration:.2f} s but the video {n / fps:.2f} s; rows beyond the audio repeat its "
+                     f"last feature")
+    if notes:
+        meta["note"] = "; ".join(notes)
     return outputs, meta
+
+
+def _claimed_duration(path: Path) -> Optional[float]:
+    """The duration a WAV file's header promises (its data chunk's size), read with the standard library's ``wave``;
+    None for other files (their durations are estimates) and for WAVs ``wave`` cannot parse."""
+    import wave
+
+    if Path(path).suffix.lower() != ".wav":
+        return None
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / float(w.getframerate())
+    except (wave.Error, EOFError, OSError, ZeroDivisionError):
+        return None
 
 
 def _plot(feat: np.ndarray, fps: float, kind: str, path: Path, title: str) -> Path:

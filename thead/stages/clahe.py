@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, run_stage
+from thead.manifest.paths import item_path
 
 KIND = "thead.frames"
 
@@ -29,7 +30,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     src = work.source
     if "frames" in work.upstream:  # a thead.frames item holding a PNG folder
         files = sorted(work.upstream["frames"].glob("*.png"))
-        folder = out_dir / f"{work.id}.frames"
+        folder = item_path(out_dir, work.id, ".frames")
         bar = FrameProgress(cfg, len(files))
         with atomic_folder(folder) as tmp_folder:
             for f in files:
@@ -42,15 +43,15 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     if media_type(src) == "image":
         rgb = read_image(src)
         out = op(rgb)
-        outputs = {"image": write_image(out_dir / f"{work.id}.png", out)}
+        outputs = {"image": write_image(item_path(out_dir, work.id, ".png"), out)}
         if cfg["preview"]:
-            outputs["preview"] = write_image(out_dir / f"{work.id}.compare.png", np.concatenate([rgb, out], 1))
+            outputs["preview"] = write_image(item_path(out_dir, work.id, ".compare.png"), np.concatenate([rgb, out], 1))
         return outputs, dict(meta, media_type="image", width=rgb.shape[1], height=rgb.shape[0], n_frames=1)
     reader = FrameReader(src)
     bar = FrameProgress(cfg, reader.n_frames_expected)
     first = None
-    with VideoWriter(out_dir / f"{work.id}.clahe.mp4", reader.fps,
-                     audio_from=src if reader.info.has_audio else None, crf=18) as vw:
+    with VideoWriter(item_path(out_dir, work.id, ".clahe.mp4"), reader.fps,
+                     audio_offset_s=reader.offset_s, audio_from=src if reader.info.has_audio else None, crf=18) as vw:
         for i, _, rgb in reader:
             out = op(rgb)
             vw.write(out)
@@ -60,7 +61,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     bar.close()
     outputs = {"video": vw.path}
     if cfg["preview"]:
-        outputs["preview"] = write_image(out_dir / f"{work.id}.compare.png", first)
+        outputs["preview"] = write_image(item_path(out_dir, work.id, ".compare.png"), first)
     return outputs, dict(meta, media_type="video", width=reader.info.width, height=reader.info.height,
                          fps=reader.fps, n_frames=vw.n_frames, has_audio=reader.info.has_audio)
 

@@ -11,6 +11,7 @@ import numpy as np
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
 from thead.stages import landmarks as lmk_stage
 from thead.stages.common import ensure_upstream
+from thead.manifest.paths import item_path
 
 KIND = "thead.frames"
 SHEET_TILES = 24
@@ -40,7 +41,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                 crop_side_px=round(side, 2), n_valid=int(ok.sum()))
     if cfg.get("identity"):
         meta["identity"] = cfg["identity"]
-    npz = out_dir / f"{work.id}.landmarks.npz"
+    npz = item_path(out_dir, work.id, ".landmarks.npz")
 
     def save_landmarks():
         atomic_save_npz(npz, landmarks=out_lmk, valid=ok, mouth_openness=mouth_openness(out_lmk).astype(np.float32),
@@ -49,16 +50,17 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     if work.meta.get("media_type") == "image":
         out = crops[0].image(read_image(work.source))
         save_landmarks()
-        return {"image": write_image(out_dir / f"{work.id}.png", out), "landmarks": npz}, dict(meta, n_frames=1)
-    folder = out_dir / f"{work.id}.frames"
+        png = write_image(item_path(out_dir, work.id, ".png"), out)
+        return {"image": png, "landmarks": npz}, dict(meta, n_frames=1)
+    folder = item_path(out_dir, work.id, ".frames")
     reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=len(lm))
     keep = set(sample_indices(len(lm), SHEET_TILES))
     tiles, labels = [], []
     bar = FrameProgress(cfg, len(lm), "crop")
     blank = np.zeros((size, size, 3), np.uint8)
     with atomic_folder(folder) as tmp_folder, VideoWriter(
-            out_dir / f"{work.id}.crop.mp4", reader.fps,
-            audio_from=work.source if work.meta.get("has_audio") else None) as vw:
+            item_path(out_dir, work.id, ".crop.mp4"), reader.fps,
+            audio_offset_s=reader.offset_s, audio_from=work.source if work.meta.get("has_audio") else None) as vw:
         for i, _, rgb in reader:
             out = crops[i].image(rgb) if crops[i] is not None else blank
             write_image(tmp_folder / f"{i:06d}.png", out)
@@ -69,7 +71,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
             bar.tick()
     bar.close()
     save_landmarks()
-    sheet = write_image(out_dir / f"{work.id}.sheet.png", contact_sheet(tiles, 8, labels))
+    sheet = write_image(item_path(out_dir, work.id, ".sheet.png"), contact_sheet(tiles, 8, labels))
     return ({"frames": folder, "video": vw.path, "preview": sheet, "landmarks": npz},
             dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
 

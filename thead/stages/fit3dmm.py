@@ -11,6 +11,7 @@ from thead.manifest import atomic_save_npz
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
 from thead.stages import landmarks as lmk_stage
 from thead.stages.common import cached, ensure_upstream
+from thead.manifest.paths import item_path
 
 KIND = "thead.3dmm"
 
@@ -34,7 +35,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     model = _model(cfg)
     fcfg = FitConfig(**{k: v for k, v in cfg.get("fit", {}).items()})
     fr = fit_landmarks(model, lm, fcfg)
-    npz = out_dir / f"{work.id}.3dmm.npz"
+    npz = item_path(out_dir, work.id, ".3dmm.npz")
     outputs: dict[str, Path] = {"params": npz}
     iod = fr.reproj_err_iod[np.isfinite(fr.reproj_err_iod)]
     meta = dict(face_model=model.name, k_id=int(fr.identity.shape[0]), k_exp=model.k_exp,
@@ -51,11 +52,12 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
             return ov(rgb, project_vertices(verts, fr.rotation[t], fr.translation[t], float(fr.scale[t])))
 
         if work.meta.get("media_type") == "image":
-            outputs["preview"] = write_image(out_dir / f"{work.id}.3dmm.png", draw(read_image(work.source), 0))
+            outputs["preview"] = write_image(item_path(out_dir, work.id, ".3dmm.png"), draw(read_image(work.source), 0))
         else:
             reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=len(lm))
             bar = FrameProgress(cfg, len(lm), "mesh overlay")
-            with VideoWriter(out_dir / f"{work.id}.3dmm.mp4", reader.fps,
+            with VideoWriter(item_path(out_dir, work.id, ".3dmm.mp4"), reader.fps,
+                             audio_offset_s=reader.offset_s,
                              audio_from=work.source if work.meta.get("has_audio") else None) as vw:
                 for i, _, rgb in reader:
                     vw.write(draw(rgb, i))

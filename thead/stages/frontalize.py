@@ -10,6 +10,7 @@ import numpy as np
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
 from thead.stages import landmarks as lmk_stage
 from thead.stages.common import cached, ensure_upstream
+from thead.manifest.paths import item_path
 
 KIND = "thead.frames"
 SHEET_TILES = 24
@@ -39,16 +40,16 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     meta = dict(operation="frontalize", size=size, width=size, height=size)
     if work.meta.get("media_type") == "image":
         out, _ = front(read_image(work.source), lm[0])
-        return {"image": write_image(out_dir / f"{work.id}.png", out)}, dict(meta, n_frames=1)
-    folder = out_dir / f"{work.id}.frames"
+        return {"image": write_image(item_path(out_dir, work.id, ".png"), out)}, dict(meta, n_frames=1)
+    folder = item_path(out_dir, work.id, ".frames")
     reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=len(lm))
     keep = set(sample_indices(len(lm), SHEET_TILES))
     tiles, labels = [], []
     bar = FrameProgress(cfg, len(lm), "frontalize")
     blank = np.zeros((size, size, 3), np.uint8)
     with atomic_folder(folder) as tmp_folder, VideoWriter(
-            out_dir / f"{work.id}.frontal.mp4", reader.fps,
-            audio_from=work.source if work.meta.get("has_audio") else None) as vw:
+            item_path(out_dir, work.id, ".frontal.mp4"), reader.fps,
+            audio_offset_s=reader.offset_s, audio_from=work.source if work.meta.get("has_audio") else None) as vw:
         for i, _, rgb in reader:
             out = front(rgb, lm[i])[0] if ok[i] else blank
             write_image(tmp_folder / f"{i:06d}.png", out)
@@ -58,7 +59,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                 labels.append(i)
             bar.tick()
     bar.close()
-    sheet = write_image(out_dir / f"{work.id}.sheet.png", contact_sheet(tiles, 8, labels))
+    sheet = write_image(item_path(out_dir, work.id, ".sheet.png"), contact_sheet(tiles, 8, labels))
     return ({"frames": folder, "video": vw.path, "preview": sheet},
             dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
 

@@ -11,6 +11,7 @@ from thead.errors import NoFaceError
 from thead.manifest import atomic_save_npz
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, run_stage
 from thead.stages.common import cached
+from thead.manifest.paths import item_path
 
 KIND = "thead.landmarks"
 
@@ -30,7 +31,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
 
     src = work.source
     ex = _extractor(cfg)
-    npz = out_dir / f"{work.id}.landmarks.npz"
+    npz = item_path(out_dir, work.id, ".landmarks.npz")
     outputs: dict[str, Path] = {"landmarks": npz}
     if media_type(src) == "image":
         rgb = read_image(src)
@@ -49,7 +50,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
             for b in res.extra["all_boxes"]:
                 bb = np.round(np.array(b) * s).astype(int)
                 cv2.rectangle(img, (bb[0], bb[1]), (bb[2], bb[3]), (255, 0, 255), 1)
-            outputs["preview"] = write_image(out_dir / f"{work.id}.landmarks.png", img)
+            outputs["preview"] = write_image(item_path(out_dir, work.id, ".landmarks.png"), img)
     else:
         reader = FrameReader(src, fps=cfg["fps"])
         info = reader.info
@@ -57,8 +58,8 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
         writer: Optional[VideoWriter] = None
         s = preview_scale(info.width, info.height)
         if cfg["preview"]:
-            writer = VideoWriter(out_dir / f"{work.id}.landmarks.mp4", reader.fps,
-                                 audio_from=src if info.has_audio else None)
+            writer = VideoWriter(item_path(out_dir, work.id, ".landmarks.mp4"), reader.fps,
+                                 audio_offset_s=reader.offset_s, audio_from=src if info.has_audio else None)
 
         def on_frame(i, rgb, pts, box):
             if writer is not None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, run_stage
 from thead.stages.common import cached
+from thead.manifest.paths import item_path
 
 KIND = "thead.frames"
 ALBEDO_FRAMES = 12
@@ -83,9 +84,12 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     renderer = FaceRenderer(model, fit["identity"], albedo, size, size)
     audio = work.source if work.meta.get("has_audio") else None
     bar = FrameProgress(cfg, n, "render")
-    with atomic_folder(out_dir / f"{work.id}.frames") as fdir, atomic_folder(out_dir / f"{work.id}.renders") as rdir, \
-            VideoWriter(out_dir / f"{work.id}.render.mp4", float(work.meta.get("fps") or 25.0), audio_from=audio) as vw:
-        for i, _, rgb in FrameReader(work.source, fps=work.meta.get("fps"), max_frames=n):
+    reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=n)
+    frames_dir, renders_dir = item_path(out_dir, work.id, ".frames"), item_path(out_dir, work.id, ".renders")
+    with atomic_folder(frames_dir) as fdir, atomic_folder(renders_dir) as rdir, \
+            VideoWriter(item_path(out_dir, work.id, ".render.mp4"), float(work.meta.get("fps") or 25.0),
+                        audio_from=audio, audio_offset_s=reader.offset_s) as vw:
+        for i, _, rgb in reader:
             real = crop.image(rgb)
             r = renderer(params[i, 7:], poses[i], float(params[i, 6]))
             write_image(fdir / f"{i:06d}.png", real)
@@ -93,12 +97,12 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
             vw.write(np.concatenate([real, r[..., :3], np.repeat(r[..., 3:], 3, 2)], 1))
             bar.tick()
     bar.close()
-    npz = out_dir / f"{work.id}.reference.npz"
+    npz = item_path(out_dir, work.id, ".reference.npz")
     atomic_save_npz(npz, identity=fit["identity"].astype(np.float32), albedo=albedo,
                     crop_center=np.array(crop.center, np.float32), crop_side=np.float32(crop.side),
                     crop_size=np.int64(size), pose_translation=trans, pose_scale=scale,
                     landmarks=landmarks_px(model, fit["identity"], params[:, 7:], poses), **ref.arrays())
-    return ({"frames": out_dir / f"{work.id}.frames", "renders": out_dir / f"{work.id}.renders", "video": vw.path,
+    return ({"frames": frames_dir, "renders": renders_dir, "video": vw.path,
              "reference": npz},
             dict(operation="render-face", size=size, width=size, height=size, n_frames=n, n_filled=ref.n_filled))
 

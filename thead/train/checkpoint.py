@@ -76,6 +76,34 @@ def save_checkpoint(path: Path, *, models: dict, optimizers: dict, step: int, co
     return path
 
 
+def describe_load_error(path: Path, e: BaseException) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in one line of our own words (torch's message suggests
+    ``weights_only=False``, which would run code from the file: never pass that advice on)."""
+    import zipfile
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as err:
+        return f"cannot read it ({err.strerror})"
+    if not head:
+        return "empty file (0 bytes)"
+    if zipfile.is_zipfile(path):
+        msg = str(e)
+        if "weights_only" in msg or "Unsupported global" in msg or "GLOBAL" in msg:
+            return ("it holds pickled Python objects besides tensors, which a weights-only load refuses (nothing in "
+                    "it was run)")
+        return "a damaged or truncated torch file"
+    if head[:1] == b"\x80":
+        return "a pickle file, not a torch checkpoint (refused; nothing in it was run)"
+    try:
+        head.decode("utf-8")
+        return "a text file, not a torch checkpoint"
+    except UnicodeDecodeError:
+        return "not a torch checkpoint (unknown binary format)"
+
+
 def load_checkpoint(path: Path, map_location: str = "cpu") -> dict:
     """Load a checkpoint with ``weights_only=True``.
 
@@ -89,8 +117,8 @@ def load_checkpoint(path: Path, map_location: str = "cpu") -> dict:
         raise InputError(f"{path}: checkpoint not found")
     try:
         blob = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError ...
-        raise InputError(f"{path}: not a loadable weights-only checkpoint ({type(e).__name__}: {e})") from None
+    except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError ...
+        raise InputError(f"{path}: not a loadable checkpoint: {describe_load_error(path, e)}") from None
     if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a thead checkpoint")
     return blob
@@ -111,7 +139,7 @@ def load_weights_file(path: Path, option: str) -> dict:
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError ...
-        raise InputError(f"{option} {path}: not a weights-only state dict ({type(e).__name__})") from None
+        raise InputError(f"{option} {path}: not a loadable state dict: {describe_load_error(path, e)}") from None
     if not isinstance(sd, dict):
         raise InputError(f"{option} {path}: not a state dict")
     return sd

@@ -8,6 +8,7 @@ manifest. ``prepare_run_dir`` refuses to overwrite a run unless asked to resume 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,15 +16,27 @@ from typing import Optional
 
 from thead.errors import TheadError
 
+_RUN_LOCKS: dict = {}  # run folder -> FolderLock, held until finish_run or the process ends
+
 
 def prepare_run_dir(out_dir: Path, resume: bool) -> Optional[Path]:
     from thead.train.checkpoint import latest_checkpoint
 
+    from thead.manifest.io import ensure_folder
+
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TheadError(f"{out_dir}: exists and is not a folder (choose another -o)")
     last = latest_checkpoint(out_dir)
     if last is not None and not resume:
         raise TheadError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another -o")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out_dir)
+    if int(os.environ.get("RANK", "0")) == 0:  # one training process per run folder (DDP ranks share rank 0's)
+        from thead.manifest.io import FolderLock
+
+        key = out_dir.resolve()
+        if key not in _RUN_LOCKS:  # this process may train the same folder again (resume)
+            _RUN_LOCKS[key] = FolderLock(out_dir, "run")
     return last if resume else None
 
 
@@ -37,6 +50,7 @@ def write_run_files(out_dir: Path, cfg: dict, argv: Optional[list[str]]) -> None
 
 def write_checkpoint_manifest(out_dir: Path, stage: str, cfg: dict, step: int, argv) -> Path:
     from thead.manifest import Item, ManifestWriter, make_producer
+    from thead.runner import safe_id
 
     w = ManifestWriter(out_dir, "thead.checkpoint", make_producer(stage, cfg, argv))
     outputs = {"checkpoint": "last.pt", "log": "log.jsonl"}
@@ -44,7 +58,8 @@ def write_checkpoint_manifest(out_dir: Path, stage: str, cfg: dict, step: int, a
         outputs["plot"] = "loss.png"
     if (out_dir / "samples.png").exists():
         outputs["preview"] = "samples.png"
-    w.add(Item(id=out_dir.name, status="done", outputs=outputs, meta={"step": step, "system": stage}))
+    w.add(Item(id=safe_id(out_dir.resolve().name), status="done", outputs=outputs,
+               meta={"step": step, "system": stage}))
     w.finish()
     return w.path
 
@@ -76,6 +91,20 @@ class TrainLoop:
             self.task = self.prog.add_task("", total=total, completed=start)
 
     def record(self, step: int, losses: dict[str, float]) -> None:
+        """Log one step's losses.
+
+        Raises:
+            TheadError: a loss is NaN or infinite. Trainers record before they checkpoint, so the diverged weights
+                are never saved and ``last.pt`` stays the last good state.
+        """
+        import math
+
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            last = self.out_dir / "last.pt"
+            kept = f"the last good checkpoint is kept at {last}" if last.exists() else "no checkpoint was written"
+            raise TheadError(f"training diverged at step {step}: loss {', '.join(f'{k}={losses[k]}' for k in bad)} "
+                             f"is not finite; stopped, {kept} (lower --lr or check the data)")
         for k, v in losses.items():
             self.sums[k] = self.sums.get(k, 0.0) + v
         self.count += 1
@@ -125,4 +154,7 @@ def finish_run(out_dir: Path, is_main: bool, title: str, stage: str, cfg: dict, 
     if is_main:
         plot_losses(out_dir / "log.jsonl", out_dir / "loss.png", title)
         write_checkpoint_manifest(out_dir, stage, cfg, step, argv)
+    lock = _RUN_LOCKS.pop(Path(out_dir).resolve(), None)
+    if lock is not None:
+        lock.release()
     dist.teardown()

@@ -37,4 +37,4 @@ def flnet_bank(flnet_crops, tmp_path_factory):
     from thead.systems.flnet.bank import make_banks
 
     out = tmp_path_factory.mktemp("bank")
-    return make_banks(flnet_crops, out, 5, (0.0, 0.8), identities=["a"])
+    return make_banks(flnet_crops, out, 5, (0.0, 0.8), identities=["a"], progress=False).manifest_path

@@ -88,7 +88,7 @@ def test_bank_folder_of_crops_loads_with_detected_landmarks(tmp_path, flnet_bank
 def test_several_banks_need_a_choice(tmp_path, flnet_crops):
     from thead.systems.flnet.bank import make_banks
 
-    p = make_banks(flnet_crops, tmp_path / "b", 5, (0.0, 0.8), identities=["a", "c"])
+    p = make_banks(flnet_crops, tmp_path / "b", 5, (0.0, 0.8), identities=["a", "c"], progress=False).manifest_path
     with pytest.raises(InputError, match="--bank-item"):
         load_bank(p, 5)
     assert load_bank(p, 5, item="c").identity == "c"

@@ -51,7 +51,7 @@ def reference_params(au_manifest: Path) -> dict[str, tuple[ReferenceParams, Opti
             raise InputError(f"{au_manifest}: item {it.id} has no AU45_r")
         fps = float(it.meta.get("fps") or fits[it.id].meta.get("fps") or 25.0)
         out[it.id] = (from_fit(fm.output(fits[it.id], "params"), au[:, cols.index("AU45_r")], ok, fps),
-                      am.resolve(it.source))
+                      am.source(it))
     if not out:
         raise InputError(f"{au_manifest}: no item with both AUs and a 3DMM fit")
     return out
@@ -65,6 +65,7 @@ def load_clips(audio_manifest: Path, au_manifest: Path, only: Optional[list[str]
         ``audio-features`` on the landmarks or 3dmm manifest so both count the same frames).
     """
     from thead.manifest import load_manifest
+    from thead.manifest.arrays import load_array
 
     refs = reference_params(au_manifest)
     au_m = load_manifest(audio_manifest, "thead.audio")
@@ -73,7 +74,7 @@ def load_clips(audio_manifest: Path, au_manifest: Path, only: Optional[list[str]
         if it.id not in refs or (only and it.id not in only):
             continue
         ref, src = refs[it.id]
-        feat = np.load(au_m.output(it, "features")).astype(np.float32)
+        feat = load_array(au_m.output(it, "features")).astype(np.float32)
         if len(feat) != len(ref.params):
             raise InputError(f"{it.id}: {len(feat)} audio feature rows but {len(ref.params)} fitted frames; run "
                              "audio-features on the landmarks/3dmm manifest")

@@ -25,6 +25,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from thead.errors import InputError
+from thead.manifest.paths import item_path
 
 SAVGOL_WINDOW = 5  # frames (official code)
 SAVGOL_ORDER = 2
@@ -135,7 +136,7 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     if size != r2v.size:
         raise InputError(f"reference crops are {size} px, the rendering-to-video network was trained at {r2v.size}")
     fps = float(ref["fps"])
-    source = lm.resolve(it.source)
+    source = lm.source(it)
     if paste_back and (source is None or not source.is_file()):
         raise InputError(f"paste-back: the reference video {source} is not there")
     wav = load_audio(audio, SAMPLE_RATE)
@@ -160,12 +161,12 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     keep = set(sample_indices(n, 8))
     tiles = []
     with contextlib.ExitStack() as stack:
-        vw = stack.enter_context(VideoWriter(out_dir / f"{stem}.mp4", fps, audio_from=Path(audio)))
-        sw = stack.enter_context(VideoWriter(out_dir / f"{stem}.render.mp4", fps, audio_from=Path(audio)))
+        vw = stack.enter_context(VideoWriter(item_path(out_dir, stem, ".mp4"), fps, audio_from=Path(audio)))
+        sw = stack.enter_context(VideoWriter(item_path(out_dir, stem, ".render.mp4"), fps, audio_from=Path(audio)))
         if paste_back:
             info = probe_video(source)
             paste = CropPaste(Crop(tuple(center.tolist()), float(ref["crop_side"]), size), (info.height, info.width))
-            pw = stack.enter_context(VideoWriter(out_dir / f"{stem}.pasted.mp4", fps, audio_from=Path(audio)))
+            pw = stack.enter_context(VideoWriter(item_path(out_dir, stem, ".pasted.mp4"), fps, audio_from=Path(audio)))
             backgrounds = reference_frames(source, fps, n)
             stack.callback(backgrounds.close)  # removes its temporary folder even when stopped early
         for t in range(n):
@@ -177,15 +178,16 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
             sw.write(pair)
             if t in keep:
                 tiles.append(pair)
-    sheet = write_image(out_dir / f"{stem}.sheet.png", contact_sheet(tiles, 2, [f"frame {k}" for k in sorted(keep)]))
-    atomic_save_npy(out_dir / f"{stem}.params.npy", pred)
+    sheet = write_image(item_path(out_dir, stem, ".sheet.png"),
+                        contact_sheet(tiles, 2, [f"frame {k}" for k in sorted(keep)]))
+    atomic_save_npy(item_path(out_dir, stem, ".params.npy"), pred)
     w = ManifestWriter(out_dir, "thead.synthesis", make_producer("synthesize facial", dict(
         audio=str(audio), reference=str(reference), facial_gan=str(facial_gan), render2video=str(render2video)),
         argv))
     meta: dict[str, Any] = dict(n_frames=n, fps=fps, width=size, height=size, reference=it.id,
                                 checkpoint_step=gan.step, feature_kind=gan.feature_kind, audio=True)
     outputs = {"video": w.rel(vw.path), "compare": w.rel(sw.path), "preview": w.rel(sheet),
-               "params": w.rel(out_dir / f"{stem}.params.npy")}
+               "params": w.rel(item_path(out_dir, stem, ".params.npy"))}
     if paste_back:
         outputs["pasted"] = w.rel(pw.path)
     w.add(Item(id=stem, status="done", source=w.rel(Path(audio).resolve()), outputs=outputs, meta=meta))

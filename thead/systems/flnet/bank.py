@@ -124,7 +124,7 @@ def load_crop_clips(manifest: Path) -> list[CropClip]:
         size = int(it.meta.get("size") or it.meta.get("width"))
         sizes.add(size)
         clips.append(CropClip(it.id, str(it.meta.get("identity") or it.id), files, lmk, valid,
-                              np.where(valid, mouth_openness(lmk), np.nan), size, lm.resolve(it.source),
+                              np.where(valid, mouth_openness(lmk), np.nan), size, lm.source(it),
                               "frames" in it.outputs, str(it.meta.get("center", "nose")),
                               float(it.meta.get("scale", 2.8))))
     if not clips:
@@ -159,33 +159,39 @@ def save_bank(bank: Bank, out_dir: Path, bank_id: str) -> dict[str, Path]:
     from thead.media import write_image
     from thead.viz import contact_sheet, draw_landmarks
 
-    folder = Path(out_dir) / f"{bank_id}.bank"
+    from thead.manifest.paths import item_path
+
+    folder = item_path(out_dir, bank_id, ".bank")
     with atomic_folder(folder) as tmp:
         for k, im in enumerate(bank.images):
             write_image(tmp / f"{k}.png", im)
-    npz = Path(out_dir) / f"{bank_id}.bank.npz"
+    npz = item_path(out_dir, bank_id, ".bank.npz")
     atomic_save_npz(npz, landmarks=bank.landmarks.astype(np.float32), mouth_openness=bank.openness.astype(np.float32),
                     frames=bank.frames.astype(np.int64))
     tiles = [draw_landmarks(im, lm) for im, lm in zip(bank.images, bank.landmarks)]
     labels = [f"#{f} open {o:.1f}px" for f, o in zip(bank.frames, bank.openness)]
-    prev = write_image(Path(out_dir) / f"{bank_id}.bank.png", contact_sheet(tiles, len(tiles), labels))
+    prev = write_image(item_path(out_dir, bank_id, ".bank.png"), contact_sheet(tiles, len(tiles), labels))
     return {"images": folder, "landmarks": npz, "preview": prev}
 
 
 def make_banks(manifest: Path, out_dir: Path, bank_size: int = 5, frame_range: tuple[float, float] = (0.0, 0.8),
-               identities: Optional[list[str]] = None, argv=None) -> Path:
-    """``thead make-bank``: one bank per identity of a crop manifest -> a ``thead.bank`` manifest.
+               identities: Optional[list[str]] = None, workers: int = 1, shard=None, progress: bool = True,
+               debug: bool = False, argv=None):
+    """``thead make-bank``: one bank per identity of a crop manifest -> a ``thead.bank`` manifest, through the stage
+    runner (one item per identity: resume, ``--workers``, ``--shard``, progress, exit 3 when a bank fails).
 
     Args:
         frame_range: the part of every clip the bank may come from, as fractions (default the first 80%, the
             frames ``train flnet --holdout 0.2`` trains on; the tail is left for targets).
         identities: only these identities (default: all).
 
+    Returns:
+        the runner's ``StageResult``.
+
     Raises:
-        InputError: unknown identity, too few frames, bad range.
+        InputError: unknown identity, bad range, not a crop manifest.
     """
-    from thead.manifest import Item, ManifestWriter, make_producer
-    from thead.runner import safe_id
+    from thead.runner import WorkItem, run_stage, safe_id
 
     if not (0.0 <= frame_range[0] < frame_range[1] <= 1.0):
         raise InputError(f"--frames must be START:END fractions with 0 <= START < END <= 1, got {frame_range}")
@@ -199,16 +205,24 @@ def make_banks(manifest: Path, out_dir: Path, bank_size: int = 5, frame_range: t
     unknown = [i for i in wanted if i not in by_id]
     if unknown:
         raise InputError(f"unknown identity {unknown[0]!r} (known: {', '.join(by_id)})")
-    cfg = dict(bank_size=bank_size, frame_range=list(frame_range), identities=wanted)
-    w = ManifestWriter(Path(out_dir), "thead.bank", make_producer("make-bank", cfg, argv), upstream=Path(manifest))
-    for ident in wanted:
-        bank = bank_from_clips(by_id[ident], bank_size, bank_size, frame_range)
-        outs = save_bank(bank, Path(out_dir), safe_id(ident))
-        w.add(Item(id=safe_id(ident), status="done", outputs={k: w.rel(v) for k, v in outs.items()},
-                   meta=dict(bank_size=bank_size, size=bank.size, identity=ident, frame_range=list(frame_range),
-                             source_items=[c.id for c in by_id[ident]])))
-    w.finish()
-    return w.path
+    # The crop manifest is the upstream file: a rerun of crop-faces rewrites it, and the banks are then redone.
+    items = [WorkItem(id=safe_id(ident), source=None, upstream={"crops": Path(manifest).resolve()},
+                      meta={"identity": ident}) for ident in wanted]
+    cfg = dict(bank_size=bank_size, frame_range=list(frame_range), manifest=str(Path(manifest).resolve()))
+    return run_stage("make-bank", "thead.bank", _bank_item, items, Path(out_dir), cfg, workers, shard,
+                     Path(manifest), progress, debug, argv)
+
+
+def _bank_item(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict]:
+    """One identity's bank (runs in a worker process)."""
+    ident = work.meta["identity"]
+    clips = [c for c in load_crop_clips(Path(cfg["manifest"])) if c.identity == ident]
+    if not clips:
+        raise InputError(f"{cfg['manifest']}: no crops of {ident!r}")
+    bank = bank_from_clips(clips, cfg["bank_size"], cfg["bank_size"], tuple(cfg["frame_range"]))
+    outs = save_bank(bank, out_dir, work.id)
+    return outs, dict(bank_size=cfg["bank_size"], size=bank.size, identity=ident, frame_range=cfg["frame_range"],
+                      source_items=[c.id for c in clips])
 
 
 def _bank_from_images(files: list[Path]) -> Bank:

@@ -18,6 +18,7 @@ import numpy as np
 
 from thead.errors import InputError
 from thead.systems.flnet.bank import Bank
+from thead.manifest.paths import item_path
 
 RETARGET = ("auto", "on", "off")
 
@@ -163,8 +164,9 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     sheet = []
     frames = iter(FrameReader(src, fps=fps, max_frames=len(target))) if crops is not None else None
     bar = FrameProgress(cfg, len(target), "synthesize")
-    with VideoWriter(out_dir / f"{work.id}.mp4", fps, audio_from=audio) as vw, \
-            VideoWriter(out_dir / f"{work.id}.masks.mp4", fps, audio_from=audio) as mw:
+    off = FrameReader(src, fps=fps).offset_s if audio is not None and crops is not None else 0.0
+    with VideoWriter(item_path(out_dir, work.id, ".mp4"), fps, audio_from=audio, audio_offset_s=off) as vw, \
+            VideoWriter(item_path(out_dir, work.id, ".masks.mp4"), fps, audio_from=audio, audio_offset_s=off) as mw:
         for i, fr in enumerate(model(bank, target)):
             ref = None
             if frames is not None:
@@ -178,7 +180,8 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
                 sheet.append(panel)
             bar.tick()
     bar.close()
-    prev = write_image(out_dir / f"{work.id}.sheet.png", contact_sheet(sheet, 1, [f"frame {k}" for k in sorted(keep)]))
+    prev = write_image(item_path(out_dir, work.id, ".sheet.png"),
+                       contact_sheet(sheet, 1, [f"frame {k}" for k in sorted(keep)]))
     meta = dict(variant=model.variant, checkpoint_step=model.step, n_frames=len(target), fps=fps, width=model.size,
                 height=model.size, retargeted=bool(do_retarget), bank_identity=bank.identity,
                 frames_without_face=n_noface, audio=audio is not None)

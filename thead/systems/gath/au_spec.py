@@ -142,7 +142,7 @@ def _from_manifest(p: Path, k: int) -> list[AUSequence]:
     lm = load_manifest(p, "thead.au")
     out = []
     for it in lm.done():
-        src = lm.resolve(it.source)
+        src = lm.source(it)
         audio = src if src is not None and src.exists() and it.meta.get("has_audio") else None
         still = it.meta.get("media_type") == "image"  # a photo's AUs are one vector, not a clip
         out.append(AUSequence(_check(np.load(lm.output(it, "expression")), k, f"{p} item {it.id}"), it.id,
@@ -165,6 +165,6 @@ def _audio_beside(csv_path: Path) -> Optional[Path]:
         return None
     for it in lm.done():
         if lm.resolve(it.outputs.get("csv")) == csv_path.resolve():
-            src = lm.resolve(it.source)
+            src = lm.source(it)
             return src if src is not None and src.exists() and it.meta.get("has_audio") else None
     return None

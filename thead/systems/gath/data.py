@@ -89,6 +89,7 @@ def paired_videos(frames_manifest: Path, au_manifest: Path):
     import csv
 
     from thead.manifest import load_manifest
+    from thead.manifest.arrays import load_array
 
     fm = load_manifest(frames_manifest, "thead.frames")
     am = load_manifest(au_manifest, "thead.au")
@@ -96,7 +97,7 @@ def paired_videos(frames_manifest: Path, au_manifest: Path):
     for it in fm.done():
         if "frames" not in it.outputs or it.id not in au_items:
             continue
-        expr = np.load(am.output(au_items[it.id], "expression"))
+        expr = load_array(am.output(au_items[it.id], "expression"))
         with open(am.output(au_items[it.id], "csv"), newline="") as fh:
             ok = [r.get("success", "1").strip() == "1" for r in csv.DictReader(fh)]
         yield it.id, _item_frames(fm, it), expr, ok

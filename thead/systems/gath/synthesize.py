@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from thead.errors import InputError, NoFaceError
+from thead.manifest.paths import item_path
+from thead.runner import safe_id
 
 
 class GathGenerator:
@@ -119,31 +121,34 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
         raise NoFaceError(f"{work.source.name}: no face found")
     face, weight, mapx, mapy = front(img, res.landmarks[0], return_map=True)
     paste = PasteBack(img.shape[:2], mapx, mapy, weight) if cfg["paste_back"] else None
-    outputs: dict[str, Path] = {"frontal": write_image(out_dir / f"{work.id}.frontal.png", face)}
+    outputs: dict[str, Path] = {"frontal": write_image(item_path(out_dir, work.id, ".frontal.png"), face)}
     meta: dict[str, Any] = dict(checkpoint_step=G.step, variant=G.variant, au=cfg["au"], n_faces=res.n_faces,
                                 postprocess=cfg["postprocess"])
     for seq in seqs:
         frames = G(face, seq.coeffs)
         post = np.stack([clahe(f) for f in frames]) if cfg["postprocess"] == "clahe" else frames
-        tag = f"{work.id}.{seq.label}" if len(seqs) > 1 or seq.is_sequence else work.id
+        tag = f"{work.id}.{safe_id(seq.label)}" if len(seqs) > 1 or seq.is_sequence else work.id
         if seq.is_sequence:
-            with VideoWriter(out_dir / f"{tag}.mp4", seq.fps, audio_from=seq.audio_from) as vw:
+            off = _audio_offset(seq)
+            with VideoWriter(item_path(out_dir, tag, ".mp4"), seq.fps, audio_from=seq.audio_from,
+                             audio_offset_s=off) as vw:
                 for f in post:
                     vw.write(f)
             outputs[f"video:{seq.label}" if len(seqs) > 1 else "video"] = vw.path
             if paste is not None:
-                with VideoWriter(out_dir / f"{tag}.pasted.mp4", seq.fps, audio_from=seq.audio_from) as vw:
+                with VideoWriter(item_path(out_dir, tag, ".pasted.mp4"), seq.fps, audio_from=seq.audio_from,
+                                 audio_offset_s=off) as vw:
                     for f in post:
                         vw.write(paste(img, f))
                 outputs[f"pasted_video:{seq.label}" if len(seqs) > 1 else "pasted_video"] = vw.path
             meta.update(n_frames=len(frames), fps=seq.fps, audio=seq.audio_from is not None)
             continue
         key = (lambda k: f"{k}:{seq.label}") if len(seqs) > 1 else (lambda k: k)
-        outputs[key("image")] = write_image(out_dir / f"{tag}.png", post[0])
+        outputs[key("image")] = write_image(item_path(out_dir, tag, ".png"), post[0])
         row = [face, frames[0]] + ([post[0]] if cfg["postprocess"] == "clahe" else [clahe(frames[0])])
-        outputs[key("compare")] = write_image(out_dir / f"{tag}.compare.png", np.concatenate(row, 1))
+        outputs[key("compare")] = write_image(item_path(out_dir, tag, ".compare.png"), np.concatenate(row, 1))
         if paste is not None:
-            outputs[key("pasted")] = write_image(out_dir / f"{tag}.pasted.png", paste(img, post[0]))
+            outputs[key("pasted")] = write_image(item_path(out_dir, tag, ".pasted.png"), paste(img, post[0]))
     return outputs, meta
 
 
@@ -170,3 +175,12 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
                device=device)
     return run_stage("synthesize gath", "thead.synthesis", process, items, out_dir, cfg, workers, shard, up,
                      progress, debug, argv)
+
+
+def _audio_offset(seq) -> float:
+    """Where the driving video's frame 0 falls in its own audio (non-zero when its video stream starts late)."""
+    from thead.media import FrameReader, media_type
+
+    if seq.audio_from is None or media_type(seq.audio_from) != "video":
+        return 0.0
+    return FrameReader(seq.audio_from, fps=seq.fps).offset_s

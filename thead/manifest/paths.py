@@ -1,0 +1,139 @@
+"""Where a manifest may point, and where a stage may write.
+
+A manifest is data a user may have been handed, so nothing in it is trusted to name a place to write or delete:
+
+- **Item ids** become file names (``<out>/<id>.landmarks.npz``), so they must match ``ID_PATTERN``: letters, digits,
+  ``.``, ``_`` and ``-``, starting with a letter or digit, at most 200 characters — no separators, no ``..``, no
+  absolute paths. ``load_manifest`` (and so ``thead manifest validate``) refuses any other.
+- **Outputs** are what the stage that wrote the manifest made in its own folder: an ``outputs`` path that is absolute
+  or resolves outside the manifest's folder is refused when the manifest is read.
+- **Sources** (the user's media) usually lie outside the manifest's folder (``work/landmarks/manifest.json`` points
+  at ``../../videos/a.mp4``); a source is followed when it resolves inside the manifest's folder or the current
+  working directory, and anywhere else only when the user opts in: ``--allow-outside`` on the command line, or the
+  environment variable ``THEAD_ALLOW_OUTSIDE`` (``1`` for anywhere, or folders separated by ``:``).
+- **Writes**: every file a stage writes goes through ``output_path(out_dir, name)``, which refuses a name that does
+  not resolve inside ``out_dir`` (``..``, absolute paths, a symlink planted in the folder pointing elsewhere).
+  Paths read from a manifest are never deleted.
+
+The pattern and the opt-in follow what archive tools do with member names (GNU tar refuses ``..`` and leading ``/``
+unless told otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Optional
+
+from thead.errors import ManifestError, TheadError
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
+_ID_RE = re.compile(ID_PATTERN)
+ALLOW_ENV = "THEAD_ALLOW_OUTSIDE"
+
+
+class OutsideError(TheadError):
+    """A path leaves the folder it must stay in."""
+
+
+def is_safe_id(item_id: object) -> bool:
+    """Whether ``item_id`` can be used as a file-name stem (``ID_PATTERN``)."""
+    return isinstance(item_id, str) and bool(_ID_RE.match(item_id))
+
+
+def check_id(item_id: object) -> str:
+    """``item_id`` if it matches ``ID_PATTERN``.
+
+    Raises:
+        ManifestError: any other id (path separators, a leading dot or dash, empty, too long, not a string).
+    """
+    if not is_safe_id(item_id):
+        raise ManifestError(f"item id {item_id!r} is not a safe name (letters, digits, '.', '_', '-', starting with "
+                            f"a letter or digit, at most 200 characters)")
+    return item_id  # type: ignore[return-value]
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` resolves (symlinks followed) to ``folder`` or something under it."""
+    p = Path(path).resolve()
+    f = Path(folder).resolve()
+    return p == f or f in p.parents
+
+
+def output_path(out_dir: Path, name: str | Path) -> Path:
+    """``out_dir / name`` as an absolute path, refused unless it resolves inside ``out_dir``.
+
+    Every writer of a stage builds its paths with this (``item_path`` for per-item files).
+
+    Raises:
+        OutsideError: ``name`` is absolute, climbs out with ``..``, or passes through a symlink leading elsewhere.
+    """
+    out_dir = Path(out_dir).resolve()
+    name = Path(name)
+    p = out_dir / name
+    if name.is_absolute() or not is_inside(p, out_dir):
+        raise OutsideError(f"refused to write {p}: outside the output folder {out_dir}")
+    return p
+
+
+def item_path(out_dir: Path, item_id: str, suffix: str) -> Path:
+    """``out_dir/<item_id><suffix>`` (e.g. ``.landmarks.npz``), checked by ``check_id`` and ``output_path``."""
+    try:
+        check_id(item_id)
+    except ManifestError as e:
+        raise OutsideError(str(e)) from None
+    return output_path(out_dir, f"{item_id}{suffix}")
+
+
+_TRUSTED: list[Path] = []
+
+
+def trust(folder: Path) -> None:
+    """Let sources under ``folder`` be followed for the rest of this process: media the user named on the command
+    line, so that a stage that first runs an earlier stage on them (``thead fit-3dmm videos/`` runs landmarks into a
+    subfolder) can read the manifest it just wrote."""
+    f = Path(folder).resolve()
+    if f not in _TRUSTED:
+        _TRUSTED.append(f)
+
+
+def allowed_roots() -> Optional[list[Path]]:
+    """Folders sources may lie in besides the manifest's folder and the working directory, from
+    ``THEAD_ALLOW_OUTSIDE``; None means anywhere (``1``, ``true``, ``yes``, ``any``)."""
+    v = os.environ.get(ALLOW_ENV, "").strip()
+    if v.lower() in ("1", "true", "yes", "any"):
+        return None
+    return [Path(x).resolve() for x in v.split(os.pathsep) if x.strip()] + list(_TRUSTED)
+
+
+def check_source(path: Path, manifest_dir: Path, manifest_path: Path, item_id: str) -> Path:
+    """A source path read from a manifest, if the opt-in rules above let it be followed.
+
+    Raises:
+        OutsideError: outside the manifest's folder, the working directory and every allowed folder.
+    """
+    roots = allowed_roots()
+    if roots is None:
+        return path
+    for root in [Path(manifest_dir), Path.cwd(), *roots]:
+        if is_inside(path, root):
+            return path
+    raise OutsideError(f"{manifest_path}: item {item_id!r}: source {path} is outside the manifest's folder and the "
+                       f"working directory; rerun with --allow-outside (or {ALLOW_ENV}=FOLDER) if you trust this "
+                       f"manifest")
+
+
+def check_output_rel(rel: str, manifest_dir: Path, manifest_path: Path, where: str) -> None:
+    """An ``outputs`` path of a manifest must be relative and resolve inside the manifest's folder (unless the user
+    opted in with ``THEAD_ALLOW_OUTSIDE=1``).
+
+    Raises:
+        ManifestError: absolute, or resolving outside the folder.
+    """
+    if allowed_roots() is None:
+        return
+    p = Path(rel)
+    if p.is_absolute() or not is_inside(Path(manifest_dir) / p, manifest_dir):
+        raise ManifestError(f"{manifest_path}: {where} {rel!r} points outside the manifest's folder (refused; "
+                            f"--allow-outside to read it anyway)")
