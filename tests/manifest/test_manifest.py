@@ -6,6 +6,7 @@ import pytest
 from thead.errors import ManifestError
 from thead.manifest import (Item, ManifestWriter, in_shard, load_manifest, make_producer, merge_manifests,
                             parse_shard, upgrade_manifest, validate_manifest)
+from thead.manifest.models import SCHEMA_VERSION
 from thead.manifest.io import remove_stale_tmp
 from thead.manifest.schema import schema_for
 
@@ -25,7 +26,7 @@ def test_round_trip_and_relative_paths(tmp_path):
     item = Item(id="a", status="done", source="../video.mp4", outputs={"landmarks": "a.npz"}, meta={"fps": 25.0})
     m, path = _write(tmp_path, [item])
     data = json.loads(path.read_text())
-    assert data["kind"] == "thead.landmarks" and data["schema_version"] == "1.0"
+    assert data["kind"] == "thead.landmarks" and data["schema_version"] == SCHEMA_VERSION
     assert data["producer"]["argv"] == ["thead", "x"] and data["producer"]["config"] == {"a": 1}
     assert "landmarks" in data["conventions"]
     lm = load_manifest(path, "thead.landmarks")
@@ -59,10 +60,12 @@ def test_upgrade_older_minor(tmp_path):
     data = json.loads(path.read_text())
     data["schema_version"] = "1.0"
     del data["conventions"]  # an older minor version without the field
+    path.write_text(json.dumps(data))
+    assert load_manifest(path).items[0].id == "a"  # an older minor version reads as it is
     out = tmp_path / "up" / "m.json"
     upgrade_manifest(path, out)
     up = json.loads(out.read_text())
-    assert up["schema_version"] == "1.0" and up["conventions"]
+    assert up["schema_version"] == SCHEMA_VERSION and up["conventions"]
 
 
 def test_invalid_manifest_message(tmp_path):
@@ -93,6 +96,7 @@ def test_writer_resumes_from_journal(tmp_path):
     w.add(Item(id="b", status="done", outputs={"landmarks": "b.npz"}))  # its file never appeared
     with open(w.journal, "a") as f:
         f.write('{"id": "c", "stat')  # a line cut by a kill
+    w.close()  # the killed process's lock goes with it
     w2 = ManifestWriter(d, "thead.landmarks", make_producer("t", {}))
     assert w2.is_done("a") and not w2.is_done("b") and not w2.is_done("c")
 

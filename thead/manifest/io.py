@@ -310,6 +310,8 @@ def upgrade_manifest(path: Path, out: Optional[Path] = None) -> Path:
         data = MIGRATIONS[major](data)
         major += 1
     data["schema_version"] = SCHEMA_VERSION
+    if not data.get("conventions") and data.get("kind") in KINDS:
+        data["conventions"] = KINDS[data["kind"]].conventions  # a field older minors lacked
     m = Manifest.model_validate(data)
     dest = Path(out) if out else path
     if dest.resolve().parent != path.resolve().parent:
@@ -416,7 +418,8 @@ def ensure_folder(folder: Path) -> Path:
 
 class FolderLock:
     """An advisory lock (``fcntl.flock``) on ``<folder>/.<name>.lock`` holding the writer's pid: one writer per
-    manifest file, released when the process ends however it ends (the kernel drops flock locks with the process).
+    manifest file. The lock file is removed on release (while still locked, and a writer that locked a removed file
+    tries again, the usual pattern for lock files that do not stay); the kernel drops the lock if the process dies.
 
     Raises:
         TheadError: another live process holds it (its pid is named).
@@ -428,21 +431,33 @@ class FolderLock:
         from thead.errors import TheadError
 
         self.path = Path(folder) / f".{name}.lock"
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(self.fd)
-            self.fd = -1
-            raise TheadError(f"{Path(folder) / name}: another thead run (pid {holder}) is writing this output; wait "
-                             f"for it to finish or choose another -o") from None
+        while True:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                os.close(self.fd)
+                self.fd = -1
+                raise TheadError(f"{Path(folder) / name}: another thead run (pid {holder}) is writing this output; "
+                                 f"wait for it to finish or choose another -o") from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(self.fd)  # the holder removed this file as we locked it: lock the new one
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
 
     def release(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)  # closing drops the flock; the file stays (removing it would race a waiting writer)
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+            os.close(self.fd)
             self.fd = -1
 
 

@@ -5,8 +5,9 @@ A manifest is data a user may have been handed, so nothing in it is trusted to n
 - **Item ids** become file names (``<out>/<id>.landmarks.npz``), so they must match ``ID_PATTERN``: letters, digits,
   ``.``, ``_`` and ``-``, starting with a letter or digit, at most 200 characters — no separators, no ``..``, no
   absolute paths. ``load_manifest`` (and so ``thead manifest validate``) refuses any other.
-- **Outputs** are what the stage that wrote the manifest made in its own folder: an ``outputs`` path that is absolute
-  or resolves outside the manifest's folder is refused when the manifest is read.
+- **Outputs** are what the stage that wrote the manifest made in its own folder (or, for a merged manifest, in its
+  shards' folders): when the manifest is read, an ``outputs`` path is refused unless it resolves inside the
+  manifest's folder, the working directory or an allowed folder (below).
 - **Sources** (the user's media) usually lie outside the manifest's folder (``work/landmarks/manifest.json`` points
   at ``../../videos/a.mp4``); a source is followed when it resolves inside the manifest's folder or the current
   working directory, and anywhere else only when the user opts in: ``--allow-outside`` on the command line, or the
@@ -125,15 +126,17 @@ def check_source(path: Path, manifest_dir: Path, manifest_path: Path, item_id: s
 
 
 def check_output_rel(rel: str, manifest_dir: Path, manifest_path: Path, where: str) -> None:
-    """An ``outputs`` path of a manifest must be relative and resolve inside the manifest's folder (unless the user
-    opted in with ``THEAD_ALLOW_OUTSIDE=1``).
+    """An ``outputs`` path of a manifest is read only when it resolves inside the manifest's folder, the working
+    directory or an allowed folder (as sources; a merged manifest may point at its shards' folders beside it).
 
     Raises:
-        ManifestError: absolute, or resolving outside the folder.
+        ManifestError: anywhere else, unless the user opted in.
     """
-    if allowed_roots() is None:
+    roots = allowed_roots()
+    if roots is None:
         return
-    p = Path(rel)
-    if p.is_absolute() or not is_inside(Path(manifest_dir) / p, manifest_dir):
-        raise ManifestError(f"{manifest_path}: {where} {rel!r} points outside the manifest's folder (refused; "
-                            f"--allow-outside to read it anyway)")
+    p = Path(manifest_dir) / rel
+    if any(is_inside(p, root) for root in [Path(manifest_dir), Path.cwd(), *roots]):
+        return
+    raise ManifestError(f"{manifest_path}: {where} {rel!r} points outside the manifest's folder and the working "
+                        f"directory (refused; --allow-outside to read it anyway)")

@@ -104,3 +104,35 @@ def test_train_cli_and_torchrun(gath_data, aue_ckpt, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     blob = load_checkpoint(tmp_path / "ddp" / "last.pt")
     assert blob["step"] == 2 and not any(k.startswith("module.") for k in blob["models"]["G"])
+
+
+def test_a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint(gath_data, tmp_path):
+    """Issue 10, case 4: weights poisoned after step 2 make step 3's loss NaN; training stops with a one-line error
+    and last.pt stays the finite step-2 state."""
+    import pytest
+    import torch
+
+    from thead.errors import TheadError
+    from thead.systems.gath.train import TrainConfig, train_aue
+    from thead.train.checkpoint import load_checkpoint
+
+    def poison(step):
+        if step == 2:
+            import gc
+
+            from thead.systems.gath.model import AUEstimator
+
+            for obj in gc.get_objects():
+                if isinstance(obj, AUEstimator):
+                    with torch.no_grad():
+                        for p in obj.parameters():
+                            p.fill_(float("nan"))
+
+    with pytest.raises(TheadError, match=r"diverged at step 3: loss aue=nan is not finite; stopped, the last good "
+                                         r"checkpoint is kept"):
+        train_aue(gath_data["frames"], gath_data["au"], tmp_path / "run",
+                  TrainConfig(steps=5, batch_size=2, width=8, log_every=1, checkpoint_every=1), progress=False,
+                  on_step=poison)
+    blob = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert blob["step"] == 2
+    assert all(torch.isfinite(v).all() for v in blob["models"]["aue"].values() if v.is_floating_point())
