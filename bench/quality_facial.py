@@ -78,7 +78,7 @@ def main() -> None:
 
     def r2v_cfg(steps):
         return Render2VideoConfig(steps=steps, batch_size=2, width=a.width, d_width=a.width, device=a.device,
-                                  face_net_steps=200, checkpoint_every=10**6)
+                                  checkpoint_every=10**6)
 
     n3 = timed(lambda **kw: train_render2video(rfr.manifest_path, r2v_dir, clips=[ref_id], progress=False,
                                                say=lambda m: None, **kw), 0.6 * budget, r2v_cfg)

@@ -49,7 +49,7 @@ def main() -> None:
     for tag, variant, n in ABLATIONS:
         cfg = FLNetConfig(steps=10**6, batch_size=a.batch, width=a.width, d_width=a.width, variant=variant,
                           bank_size=n, bank_pool=5, holdout=0.2, time_limit_s=a.minutes * 60, checkpoint_every=10**6,
-                          device=a.device, face_net_steps=300)
+                          device=a.device)
         t1 = time.perf_counter()
         ck = train_flnet(res.manifest_path, work / f"run-{tag}", cfg, progress=False, say=lambda m: None)
         from thead.train.checkpoint import load_checkpoint

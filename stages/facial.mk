@@ -20,7 +20,6 @@ FC_TUNE_STEPS ?= 100
 FC_R2V_STEPS ?= 300
 FC_WIDTH     ?= 16
 FC_BATCH     ?= 8
-FC_FACE_NET_STEPS ?= 150
 FC_TRAIN_FLAGS ?=
 FC_SYN_FLAGS ?= --paste-back
 FC_EVAL_FLAGS ?=
@@ -56,7 +55,7 @@ $(FC_TUNED): $(FC_GAN)
 
 $(FC_R2V): $(FC_RENDER)
 	$(THEAD) train render2video --manifest $< --clip $(FC_PERSON) -o $(dir $@) --steps $(FC_R2V_STEPS) \
-	  --width $(FC_WIDTH) --d-width $(FC_WIDTH) --batch-size 2 --face-net-steps $(FC_FACE_NET_STEPS) \
+	  --width $(FC_WIDTH) --d-width $(FC_WIDTH) --batch-size 2 \
 	  --device $(DEVICE) --checkpoint-every 50 $(FC_TRAIN_FLAGS) $(if $(wildcard $@),--resume)
 
 $(FC_SYN): $(FC_TUNED) $(FC_R2V) $(FC_RENDER)

@@ -20,7 +20,7 @@ def test_flnet_makefile_end_to_end(tmp_path):
             f"PYTHON={sys.executable}", "flnet", f"WORK={work}", f"VIDEOS={vids}",
             f"PORTRAITS={ports}", "FLAGS=--no-progress", "FL_PERSON=person", f"FL_DRIVING={tmp_path / 'driving.mp4'}",
             "FL_SIZE=64", "FL_STEPS=2", "FL_BATCH=2", "FL_WIDTH=4", "FL_FRAMES=5", "FL_TARGETS=3",
-            "FL_TRAIN_FLAGS=--face-net-steps 2 --d-steps 1 --no-progress"]
+            "FL_TRAIN_FLAGS=--d-steps 1 --no-progress"]
     r = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     report = (work / "flnet" / "report.md").read_text()

@@ -104,7 +104,7 @@ def train_flnet(
                                   "the bank (paper: 5; equal to --bank-size for N evenly spaced)."),
     vgg_weights: Optional[Path] = typer.Option(None, help="torchvision VGG16 state dict for the perceptual loss."),
     face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
-                                            "perceptual network (default: one trained on the crops first)."),
+                                            "perceptual network (default: dlib's face-recognition ResNet)."),
     holdout: float = typer.Option(0.2, callback=number(**FRACTION),
                                   help="Tail fraction of every clip never trained on (for evaluate flnet)."),
     d_steps: int = typer.Option(5, min=0, help="Discriminator updates per generator update (paper: 5)."),
@@ -118,7 +118,6 @@ def train_flnet(
     lambda_rec: float = typer.Option(250.0, callback=number(**NON_NEGATIVE), help="Weight of the reconstruction loss."),
     lambda_p: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the perceptual loss."),
     lambda_adv: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the adversarial loss."),
-    face_net_steps: int = typer.Option(300, min=1, help="Steps for the face network when one is trained here."),
     time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
                                      min=0.0, help="Stop with a checkpoint after this many minutes of "
                                      "training (a job's time slot; continue with --resume). 0: no limit."),
@@ -136,7 +135,7 @@ def train_flnet(
     cfg = FLNetConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, d_width=d_width, variant=variant,
                       bank_size=bank_size, bank_pool=bank_pool, margin=margin, lambda_sv=lambda_sv,
                       lambda_tv=lambda_tv, lambda_rec=lambda_rec, lambda_p=lambda_p, lambda_adv=lambda_adv,
-                      d_steps=d_steps, history=history, holdout=holdout, face_net_steps=face_net_steps,
+                      d_steps=d_steps, history=history, holdout=holdout,
                       time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed, device=device)
     check_config(cfg)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())
@@ -184,11 +183,13 @@ def train_render2video(
     output: Path = typer.Option(Path("runs/render2video"), "-o", "--output", help="Run folder."),
     vgg_weights: Optional[Path] = typer.Option(None, help="torchvision VGG16 state dict for the perceptual loss."),
     face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
-                                            "perceptual network (default: one trained on the crops first)."),
+                                            "perceptual network (default: dlib's face-recognition ResNet)."),
     n_w: int = typer.Option(2, min=1, help="N_w: the generator reads 2 N_w consecutive renders."),
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable; one person)."),
-    face_net_steps: int = typer.Option(300, min=1, help="Steps for the face network when one is trained here."),
     d_width: int = typer.Option(32, min=4, help="Channels of each discriminator's first conv."),
+    lambda_id: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+                                    help="Weight of the identity term (dlib face-descriptor distance; not in the "
+                                    "paper; 0: eq. 10 exactly)."),
     steps: int = _C["steps"], batch_size: int = typer.Option(4, min=1, help="Batch size per process."),
     lr: float = typer.Option(2e-4, callback=number(**POSITIVE),
                              help="Adam learning rate."), width: int = typer.Option(32, min=4, help="Generator "
@@ -203,8 +204,7 @@ def train_render2video(
     from thead.systems.facial.train_render import Render2VideoConfig, train_render2video as run
 
     cfg = Render2VideoConfig(steps=steps, batch_size=batch_size, lr=lr, n_w=n_w, width=width, d_width=d_width,
-                             face_net_steps=face_net_steps, checkpoint_every=checkpoint_every, seed=seed,
-                             device=device)
+                             lambda_id=lambda_id, checkpoint_every=checkpoint_every, seed=seed, device=device)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

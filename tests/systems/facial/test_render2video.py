@@ -27,7 +27,7 @@ def test_stack_renders_centres_the_current_frame():
 
 
 def _cfg(**kw):
-    base = dict(steps=2, batch_size=2, width=4, d_width=4, n_w=1, face_net_steps=2, log_every=1, checkpoint_every=1)
+    base = dict(steps=2, batch_size=2, width=4, d_width=4, n_w=1, log_every=1, checkpoint_every=1)
     base.update(kw)
     return Render2VideoConfig(**base)
 

@@ -38,7 +38,7 @@ def test_speech_to_talking_video(facial_data, facial_renders, tmp_path):
     gan = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "fg", small_gan_config(steps=1),
                            progress=False)
     r2v = train_render2video(facial_renders, tmp_path / "r2v", Render2VideoConfig(
-        steps=1, batch_size=1, width=4, d_width=4, n_w=1, face_net_steps=2), progress=False, say=lambda m: None)
+        steps=1, batch_size=1, width=4, d_width=4, n_w=1), progress=False, say=lambda m: None)
     speech = tmp_path / "speech.wav"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(shared("audio/video-retalking_audio_1.wav")), "-t",
                     "1.5", str(speech)], check=True)

@@ -18,7 +18,7 @@ def flnet_crops(tmp_path_factory, short_clips):
 def small_config(**kw):
     from thead.systems.flnet.train import FLNetConfig
 
-    base = dict(steps=2, batch_size=2, width=4, d_width=4, face_net_steps=2, log_every=1, checkpoint_every=1,
+    base = dict(steps=2, batch_size=2, width=4, d_width=4, log_every=1, checkpoint_every=1,
                 d_steps=2, history=3)
     base.update(kw)
     return FLNetConfig(**base)

@@ -3,9 +3,11 @@ reference video, render -> real frame) from ``render-face`` outputs. One step = 
 generated frames, halved as in pix2pixHD) and one G^r update (eq. 10). Adam (0.5, 0.999), lr 2e-4 as pix2pixHD (the
 paper gives 1e-4 for FACIAL-GAN only).
 
-The perceptual term uses VGG16 from ``vgg_weights`` or, said at start, thead's face network trained on the real
-crops and their fitted landmarks (``flnet.perceptual.choose_perceptual``). Run folder as every thead trainer, plus
-``samples.png`` (render | generated | real for a fixed batch) at each checkpoint.
+The perceptual term uses VGG16 from ``vgg_weights`` or, said at start, dlib's pretrained face-recognition ResNet
+(``flnet.perceptual.choose_perceptual``). Departure from the paper: an identity term ``lambda_id`` times the distance
+of dlib face descriptors between generated and real frames (``identity_loss``), so that short CPU runs keep the
+person (issue 11); ``lambda_id = 0`` gives eq. 10 exactly. Run folder as every thead trainer, plus ``samples.png``
+(render | generated | real for a fixed batch) at each checkpoint.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class Render2VideoConfig:
     lambda_fm: float = 2.0  # lambda_1
     lambda_p: float = 10.0  # lambda_2
     lambda_l1: float = 50.0  # lambda_3
-    face_net_steps: int = 300
+    lambda_id: float = 1.0  # identity term (not in FACIAL): dlib descriptor distance of G^r's frame to the real one
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
@@ -119,7 +121,7 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
 
     from thead.systems.facial import render2video as R
     from thead.systems.flnet.losses import perceptual_loss
-    from thead.systems.flnet.perceptual import choose_perceptual
+    from thead.systems.flnet.perceptual import DlibFaceFeatures, choose_perceptual, identity_loss
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
 
@@ -132,12 +134,9 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
         raise InputError(f"render size {size} is not a multiple of 8")
     gen = seed_all(cfg.seed + d.rank)
 
-    def crops():
-        return torch.cat([c.frames for c in clips]), torch.from_numpy(np.concatenate([c.landmarks for c in clips]))
-
-    perc, perc_name = choose_perceptual(vgg_weights, face_net, out_dir, crops, cfg.face_net_steps, 32, d, say,
-                                        cfg.seed, "perceptual loss (FACIAL eq. 10)")
+    perc, perc_name = choose_perceptual(vgg_weights, face_net, say, "perceptual loss (FACIAL eq. 10)")
     perc = perc.to(d.device)
+    ident = (perc if isinstance(perc, DlibFaceFeatures) else DlibFaceFeatures().to(d.device)) if cfg.lambda_id else None
     G = R.RenderGenerator(cfg.n_w, cfg.width).to(d.device)
     D = R.MultiScaleD(cfg.n_w, cfg.d_width).to(d.device)
     models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
@@ -159,12 +158,23 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
             loss_d.backward()
             opts["D"].step()
             d_fake, d_real = Dw(x, fake), Dw(x, real)
-            with torch.no_grad():
-                f_real = perc(real)
             terms = {"gan": R.lsgan(d_fake, True), "fm": R.feature_matching(d_fake, d_real),
-                     "perceptual": perceptual_loss(perc(fake), f_real), "l1": (fake - real).abs().mean()}
+                     "l1": (fake - real).abs().mean()}
+            if ident is perc:  # one pass of dlib's ResNet gives the perceptual maps and the descriptor
+                with torch.no_grad():
+                    f_real, e_real = perc.features_and_embedding(real)
+                f_fake, e_fake = perc.features_and_embedding(fake)
+                terms["identity"] = identity_loss(e_fake, e_real)
+            else:
+                with torch.no_grad():
+                    f_real = perc(real)
+                    e_real = ident.embed(real) if ident is not None else None
+                f_fake = perc(fake)
+                if ident is not None:
+                    terms["identity"] = identity_loss(ident.embed(fake), e_real)
+            terms["perceptual"] = perceptual_loss(f_fake, f_real)
             loss_g = (terms["gan"] + cfg.lambda_fm * terms["fm"] + cfg.lambda_p * terms["perceptual"]
-                      + cfg.lambda_l1 * terms["l1"])
+                      + cfg.lambda_l1 * terms["l1"] + cfg.lambda_id * terms.get("identity", 0.0))
             opts["G"].zero_grad(set_to_none=True)
             loss_g.backward()
             opts["G"].step()

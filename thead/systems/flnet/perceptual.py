@@ -1,11 +1,12 @@
-"""Feature networks for FLNet's perceptual loss (eq. 15).
+"""Feature networks for the perceptual losses of FLNet (eq. 15) and FACIAL (eq. 10), and the identity embedding.
 
-FLNet uses VGG16 (Johnson et al. 2016) at relu1_2, relu2_2, relu3_3 and relu4_3. thead cannot download weights, so
-``VGG16Features`` takes a local file holding torchvision's VGG16 state dict (``features.N.weight`` keys; the
-classifier's keys are ignored). Without that file the term is kept, computed on a face network thead trains itself:
-``FaceNetFeatures`` over GATH's AU-estimator architecture (a VGG-like 6-conv network), either a ``train aue``
-checkpoint the user gives, or one trained at the start of ``train flnet`` to regress the 68 landmarks of the
-training crops (``train_face_net``), at relu1_2, relu2_2, relu3_1 and relu3_2.
+FLNet and FACIAL use VGG16 (Johnson et al. 2016) at relu1_2, relu2_2, relu3_3 and relu4_3. thead cannot download
+weights, so ``VGG16Features`` takes a local file holding torchvision's VGG16 state dict (``features.N.weight`` keys;
+the classifier's keys are ignored). Without that file the term is computed on an offline pretrained face network
+that ships with thead's dependencies: dlib's face-recognition ResNet (``thead.face.facenet``; ``DlibFaceFeatures``),
+at its stem and after its first three residual stages (35, 35, 17 and 8 px maps of a 150 px face). A user's own
+``train aue`` checkpoint can still be given instead (``FaceNetFeatures``). The same ResNet's 128-D descriptor is the
+identity term (``identity_loss``), whichever network gives the perceptual features.
 """
 
 from __future__ import annotations
@@ -109,49 +110,48 @@ class FaceNetFeatures(nn.Module):
         return [r12, r22, r31, torch.relu(n.conv3_2(r31))]
 
 
-def train_face_net(images: torch.Tensor, landmarks: torch.Tensor, out: Path, steps: int = 300, batch_size: int = 16,
-                   width: int = 32, lr: float = 1e-4, device="cpu", seed: int = 0,
-                   on_step: Optional[Callable[[int, float], None]] = None) -> Path:
-    """Train the AU-estimator architecture to regress the 68 landmarks of face crops (a face network for the
-    perceptual loss when no VGG16 weights are given).
+class DlibFaceFeatures(nn.Module):
+    """dlib's face-recognition ResNet (``thead.face.facenet``) as a perceptual backbone and identity embedding,
+    frozen. Input (B, 3, H, W) in [-1, 1], resized to the network's 150 px (bilinear); ``forward`` returns the stem
+    and the first three stages' maps, ``embed`` the (B, 128) descriptors, ``features_and_embedding`` both from one
+    pass."""
 
-    Args:
-        images: (M, 3, S, S) uint8 crops.
-        landmarks: (M, 68, 2) crop px (finite).
-        out: checkpoint path (``system: face-net``).
+    def __init__(self, net=None):
+        super().__init__()
+        if net is None:
+            from thead.face.facenet import load_face_net
 
-    Returns:
-        ``out``.
-    """
-    from thead.systems.gath.model import AUEstimator
-    from thead.train.checkpoint import save_checkpoint
-    from thead.train.images import to_model_range
+            net = load_face_net()
+        self.net = net.eval().requires_grad_(False)
 
-    gen = torch.Generator().manual_seed(seed)
-    s = images.shape[-1]
-    y = (landmarks.reshape(len(landmarks), -1) / (s - 1)).clamp(0, 1).float()
-    net = AUEstimator(y.shape[1], width).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for step in range(1, steps + 1):
-        idx = torch.randint(len(images), (batch_size,), generator=gen)
-        x = to_model_range(images[idx]).to(device)
-        loss = (net(x) - y[idx].to(device)).pow(2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if on_step is not None:
-            on_step(step, float(loss.detach()))
-    cfg = dict(system="face-net", n_au=int(y.shape[1]), width=width, steps=steps, size=s,
-               task="68-landmark regression on the training crops (x, y / (S - 1))")
-    return save_checkpoint(Path(out), models={"face_net": net}, optimizers={}, step=steps, config=cfg)
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        from thead.face.facenet import CHIP_SIZE
+
+        if x.shape[-1] != CHIP_SIZE or x.shape[-2] != CHIP_SIZE:
+            x = torch.nn.functional.interpolate(x, size=(CHIP_SIZE, CHIP_SIZE), mode="bilinear", align_corners=False)
+        return (x + 1) * 127.5
+
+    def features_and_embedding(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        feats = self.net.features(self._prepare(x))
+        return feats[:4], self.net.fc(feats[-1].mean(dim=(2, 3)))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.features_and_embedding(x)[0]
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features_and_embedding(x)[1]
 
 
-def choose_perceptual(vgg_weights, face_net, run_dir: Path, training_crops: Callable[[], tuple], steps: int,
-                      width: int, d, say: Callable[[str], None], seed: int = 0, loss_name: str = "perceptual loss"
+def identity_loss(emb_x: torch.Tensor, emb_t: torch.Tensor) -> torch.Tensor:
+    """Mean Euclidean distance of dlib face descriptors (B, 128): the quantity dlib thresholds at 0.6 for "same
+    person". Not in FLNet or FACIAL; thead adds it so that short CPU trainings keep the person (issue 11)."""
+    return (emb_x - emb_t).pow(2).sum(1).add(1e-8).sqrt().mean()
+
+
+def choose_perceptual(vgg_weights, face_net, say: Callable[[str], None], loss_name: str = "perceptual loss"
                       ) -> tuple[nn.Module, str]:
-    """The perceptual network of a run, said at start: VGG16 from ``vgg_weights``; else the face network
-    ``face_net`` (a ``train aue`` checkpoint); else one trained now on ``training_crops()`` -> (uint8 (M, 3, S, S),
-    landmarks (M, 68, 2)) and kept as ``run_dir/face_net.pt`` (reused on resume). ``d``: ``thead.train.dist.Dist``.
+    """The perceptual network of a run, said at start: VGG16 from ``vgg_weights``; else the ``train aue``
+    checkpoint ``face_net``; else dlib's face-recognition ResNet (always available offline).
 
     Returns:
         (frozen network, a name for the run's config).
@@ -161,28 +161,6 @@ def choose_perceptual(vgg_weights, face_net, run_dir: Path, training_crops: Call
     if face_net is not None:
         say(f"note: {loss_name} on the face network {face_net} instead of VGG16 (no --vgg-weights given)")
         return FaceNetFeatures.from_checkpoint(face_net), f"face-net:{face_net}"
-    path = Path(run_dir) / "face_net.pt"
-    if d.is_main and not path.exists():
-        say(f"note: no --vgg-weights given; the {loss_name} uses a face network thead trains now ({steps} steps "
-            f"regressing the 68 landmarks of the training crops) -> {path}")
-        imgs, lmk = training_crops()
-        train_face_net(imgs, lmk, path, steps=steps, batch_size=min(16, len(imgs)), width=width, device=d.device,
-                       seed=seed)
-    elif d.is_main:
-        say(f"note: {loss_name} on the run's own face network {path} (no --vgg-weights given)")
-    if d.world_size > 1:
-        torch.distributed.barrier()
-    return FaceNetFeatures.from_checkpoint(path), f"face-net:{path.name}"
-
-
-def build_perceptual(vgg_weights: Optional[Path] = None, face_net: Optional[Path] = None) -> nn.Module:
-    """VGG16 from ``vgg_weights`` when given, else the face network checkpoint ``face_net``.
-
-    Raises:
-        InputError: neither given, or a bad file.
-    """
-    if vgg_weights is not None:
-        return VGG16Features(vgg_weights)
-    if face_net is not None:
-        return FaceNetFeatures.from_checkpoint(face_net)
-    raise InputError("the perceptual loss needs --vgg-weights or a face-network checkpoint")
+    say(f"note: no --vgg-weights given; the {loss_name} uses dlib's pretrained face-recognition ResNet "
+        f"(face_recognition_models) instead of VGG16")
+    return DlibFaceFeatures(), "dlib-face-resnet"

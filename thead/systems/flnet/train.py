@@ -6,8 +6,8 @@ lr 1e-4 for both networks; loss weights (1.0, 1e-5, 250, 1.0, 1.0).
 
 Run folder: ``last.pt`` (every ``checkpoint_every`` steps and at the end; weights, optimizers, step, config, every RNG
 state and the image history, so ``resume`` continues exactly), ``log.jsonl``, ``loss.png``, ``samples.png`` (a fixed
-batch: bank, masks, both streams, output), ``config.json``, ``command.txt``, ``face_net.pt`` (when no VGG16 weights
-are given) and a ``thead.checkpoint`` manifest.
+batch: bank, masks, both streams, output), ``config.json``, ``command.txt`` and a ``thead.checkpoint`` manifest.
+Without VGG16 weights the perceptual loss runs on dlib's pretrained face-recognition ResNet (``perceptual.py``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ class FLNetConfig:
     history: int = 50
     holdout: float = 0.2
     gap: int = 3
-    face_net_steps: int = 300
     time_limit_s: float = 0.0  # stop (with a checkpoint) after this much training time; 0: no limit
     checkpoint_every: int = 500
     log_every: int = 10
@@ -72,8 +71,7 @@ def _stderr(msg: str) -> None:
 def _perceptual(cfg: FLNetConfig, sampler, out_dir: Path, vgg_weights, face_net, d, say) -> tuple[object, str]:
     from thead.systems.flnet.perceptual import choose_perceptual
 
-    return choose_perceptual(vgg_weights, face_net, out_dir, sampler.all_training_frames, cfg.face_net_steps,
-                             min(32, cfg.width), d, say, cfg.seed, "perceptual loss (FLNet eq. 15)")
+    return choose_perceptual(vgg_weights, face_net, say, "perceptual loss (FLNet eq. 15)")
 
 
 def _out_of_time(cfg: FLNetConfig, t0: float, d) -> bool:
