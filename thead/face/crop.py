@@ -13,6 +13,7 @@ Landmark indices are 0-based ibug-68 (dlib order): nose tip 30, outer eye corner
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -93,8 +94,11 @@ class CropPaste:
         feather: fraction of the crop side, (0, 0.5].
     """
 
-    def __init__(self, crop: Crop, frame_shape: tuple[int, int], feather: float = 0.08):
+    def __init__(self, crop: Crop, frame_shape: tuple[int, int], feather: float = 0.08, grow: float = 0.0,
+                 smoothing: float = 0.6):
         import cv2
+
+        from thead.face.paste import FaceBlender
 
         if not 0 < feather <= 0.5:
             raise ValueError(f"feather must be in (0, 0.5], got {feather}")
@@ -104,21 +108,35 @@ class CropPaste:
         edge = np.minimum(r + 0.5, crop.size - 0.5 - r) / (feather * crop.size)
         ramp = np.clip(edge, 0, 1)
         self.alpha = self._warp(np.minimum(ramp[:, None], ramp[None, :]), cv2.BORDER_CONSTANT)[..., None]
+        self.blender = FaceBlender(frame_shape, grow=grow, smoothing=smoothing)
 
     def _warp(self, img: np.ndarray, border: int) -> np.ndarray:
         import cv2
 
         return cv2.warpAffine(img, self.inverse, (self.w, self.h), flags=cv2.INTER_LINEAR, borderMode=border)
 
-    def __call__(self, frame: np.ndarray, patch: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 frame + (size, size, 3) uint8 patch -> (H, W, 3) uint8."""
+    def __call__(self, frame: np.ndarray, patch: np.ndarray, landmarks: Optional[np.ndarray] = None) -> np.ndarray:
+        """(H, W, 3) uint8 frame + (size, size, 3) uint8 patch -> (H, W, 3) uint8.
+
+        With ``landmarks`` ((68, 2) or (N, 68, 2) frame pixels) the patch is blended seamlessly along the face
+        (``thead.face.paste.FaceBlender``: feathered face mask, colour matched, Laplacian pyramid, smoothed over
+        frames); without, the whole crop goes in with its feathered border.
+        """
         import cv2
 
         if frame.shape[:2] != (self.h, self.w) or patch.shape[:2] != (self.crop.size,) * 2:
             raise ValueError(f"paste: frame {frame.shape[:2]} / patch {patch.shape[:2]} do not match "
                              f"({self.h}, {self.w}) / {self.crop.size}")
+        if landmarks is not None:
+            up = self._warp(patch, cv2.BORDER_REPLICATE)
+            return self.blender(frame, up, landmarks, self.alpha[..., 0] > 0.99)
         up = self._warp(patch.astype(np.float32), cv2.BORDER_REPLICATE)
         return np.clip(frame * (1 - self.alpha) + up * self.alpha + 0.5, 0, 255).astype(np.uint8)
+
+    def to_frame(self, points: np.ndarray) -> np.ndarray:
+        """(..., 2) crop pixels -> frame pixels (the inverse crop affine)."""
+        p = np.asarray(points, np.float64)
+        return p @ self.inverse[:, :2].T + self.inverse[:, 2]
 
 
 def clip_side(landmarks: np.ndarray, scale: float = 2.8) -> float:

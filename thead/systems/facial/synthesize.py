@@ -9,11 +9,12 @@ renders -> MP4 at the reference's frame rate and crop size with the input audio 
 (render | eye attention | output) and a PNG sheet of a few such frames.
 
 Paste-back (optional; the paper shows crops only): each generated crop goes back into a frame of the reference video
-through the inverse of render-face's crop, blended in over a feathered border (``thead.face.crop.CropPaste``). The
-rendering-to-video network makes the whole crop (face, hair, neck and background), so the whole crop is pasted, not
-just the face: pasting only the face would leave the reference frame's own head, at its own pose, around it. The
-reference frames are played forward, then backward, and so on when the speech is longer than the reference, so the
-body and background never jump.
+through the inverse of render-face's crop and is blended in seamlessly (``thead.face.paste.FaceBlender``: colour
+matched in L*a*b*, Laplacian-pyramid blend, mask and colour smoothed over frames). The region is the union of the
+generated head's face hull (from the predicted 3DMM) and the reference frame's own, dilated by ``PASTE_GROW`` of
+the face height for hair and neck, so the reference frame's head, at its own pose, does not show around the
+generated one, and no rectangle edge shows. The reference frames are played forward, then backward, and so on when
+the speech is longer than the reference, so the body and background never jump.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from thead.errors import InputError
 from thead.manifest.paths import item_path
 
 SAVGOL_WINDOW = 5  # frames (official code)
+PASTE_GROW = 0.2  # paste-back region: the faces' hulls dilated by this fraction of the face height (hair, neck)
 SAVGOL_ORDER = 2
 
 
@@ -120,7 +122,7 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     from thead.runner import safe_id
     from thead.systems.facial.params import denormalize, normalize
     from thead.systems.facial.predict import FacialGAN
-    from thead.systems.facial.render import FaceRenderer, Pose
+    from thead.systems.facial.render import FaceRenderer, Pose, landmarks_px
 
     gan = FacialGAN(facial_gan, device)
     r2v = RenderToVideo(render2video, device)
@@ -151,9 +153,10 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     model = load_face_model()
     renderer = FaceRenderer(model, ref["identity"], ref["albedo"], size, size)
     center, zoom = ref["crop_center"], size / float(ref["crop_side"])
-    renders = []
+    renders, poses = [], []
     for p in pred:
         pose = Pose(p[0:3], (p[4:6] - center) * zoom + (size - 1) / 2.0, float(p[3]) * zoom)
+        poses.append(pose)
         renders.append(renderer(p[7:], pose, float(np.clip(p[6], 0, 1))))
     stem = safe_id(Path(audio).stem)
     out_dir = Path(out_dir)
@@ -165,7 +168,11 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
         sw = stack.enter_context(VideoWriter(item_path(out_dir, stem, ".render.mp4"), fps, audio_from=Path(audio)))
         if paste_back:
             info = probe_video(source)
-            paste = CropPaste(Crop(tuple(center.tolist()), float(ref["crop_side"]), size), (info.height, info.width))
+            paste = CropPaste(Crop(tuple(center.tolist()), float(ref["crop_side"]), size), (info.height, info.width),
+                              grow=PASTE_GROW)
+            # the blend region covers the generated head and the reference frame's own (both faces' hulls)
+            gen_lm = paste.to_frame(landmarks_px(model, ref["identity"], pred[:, 7:], poses))
+            ref_lm = paste.to_frame(ref["landmarks"]) if "landmarks" in ref.files else gen_lm
             pw = stack.enter_context(VideoWriter(item_path(out_dir, stem, ".pasted.mp4"), fps, audio_from=Path(audio)))
             backgrounds = reference_frames(source, fps, n)
             stack.callback(backgrounds.close)  # removes its temporary folder even when stopped early
@@ -173,7 +180,7 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
             frame = r2v(renders, t)
             vw.write(frame)
             if paste_back:
-                pw.write(paste(next(backgrounds), frame))
+                pw.write(paste(next(backgrounds), frame, np.stack([gen_lm[t], ref_lm[pingpong(t, len(ref_lm))]])))
             pair = np.concatenate([renders[t][..., :3], np.repeat(renders[t][..., 3:], 3, 2), frame], 1)
             sw.write(pair)
             if t in keep:

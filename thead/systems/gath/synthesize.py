@@ -59,12 +59,16 @@ class GathGenerator:
 
 
 class PasteBack:
-    """Warp 100x100 frontal results back into the source picture (inverse of one frontalization)."""
+    """Warp 100x100 frontal results back into the source picture (inverse of one frontalization) and blend them in
+    seamlessly along the face (``thead.face.paste.FaceBlender``: face-hull mask from the picture's landmarks,
+    colour matched, Laplacian pyramid) where the frontal view saw the face."""
 
     def __init__(self, image_shape: tuple[int, int], mapx: np.ndarray, mapy: np.ndarray, weight: np.ndarray,
-                 feather_px: float = 4.0):
+                 landmarks: np.ndarray):
         import cv2
         from scipy.interpolate import griddata
+
+        from thead.face.paste import FaceBlender
 
         h, w = image_shape
         size = mapx.shape[0]
@@ -83,8 +87,11 @@ class PasteBack:
         self.box = (x0, y0, x1, y1)
         self.mapc = np.where(inside, col, -1).astype(np.float32)
         self.mapr = np.where(inside, row, -1).astype(np.float32)
-        m = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32)
-        self.alpha = cv2.GaussianBlur(m, (0, 0), feather_px) * m
+        m = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        self.valid = np.zeros((h, w), bool)
+        self.valid[y0:y1, x0:x1] = m
+        self.landmarks = np.asarray(landmarks, np.float64)
+        self.blender = FaceBlender((h, w), smoothing=0.0)
         self.size = size
 
     def __call__(self, image: np.ndarray, face: np.ndarray) -> np.ndarray:
@@ -92,12 +99,9 @@ class PasteBack:
         import cv2
 
         x0, y0, x1, y1 = self.box
-        patch = cv2.remap(face, self.mapc, self.mapr, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out = image.copy()
-        region = out[y0:y1, x0:x1].astype(np.float32)
-        a = self.alpha[..., None]
-        out[y0:y1, x0:x1] = np.clip(region * (1 - a) + patch * a + 0.5, 0, 255).astype(np.uint8)
-        return out
+        full = image.copy()
+        full[y0:y1, x0:x1] = cv2.remap(face, self.mapc, self.mapr, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return self.blender(image, full, self.landmarks, self.valid)
 
 
 def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
@@ -120,7 +124,7 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     if not res.detected[0]:
         raise NoFaceError(f"{work.source.name}: no face found")
     face, weight, mapx, mapy = front(img, res.landmarks[0], return_map=True)
-    paste = PasteBack(img.shape[:2], mapx, mapy, weight) if cfg["paste_back"] else None
+    paste = PasteBack(img.shape[:2], mapx, mapy, weight, res.landmarks[0]) if cfg["paste_back"] else None
     outputs: dict[str, Path] = {"frontal": write_image(item_path(out_dir, work.id, ".frontal.png"), face)}
     meta: dict[str, Any] = dict(checkpoint_step=G.step, variant=G.variant, au=cfg["au"], n_faces=res.n_faces,
                                 postprocess=cfg["postprocess"])
