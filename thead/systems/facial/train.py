@@ -59,6 +59,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     import torch
 
     from thead.manifest import atomic_save_npz
+    from thead.manifest.paths import output_path
     from thead.runner import safe_id
     from thead.systems.facial import losses as L
     from thead.systems.facial.data import WindowSampler, load_clips
@@ -104,7 +105,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     if d.is_main:
         write_run_files(out_dir, conf, argv)
         for c in clips:
-            atomic_save_npz(out_dir / f"reference.{safe_id(c.id)}.npz", **c.ref.arrays())
+            atomic_save_npz(output_path(out_dir, f"reference.{safe_id(c.id)}.npz"), **c.ref.arrays())
     w = L.FacialWeights(cfg.w_exp, cfg.w_pose, cfg.w_eye, cfg.w_state, cfg.w_motion, cfg.w_gan)
     Gw, Dw = models["G"], models["D"]
     loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress,

@@ -26,6 +26,8 @@ import numpy as np
 
 from thead.errors import InputError
 from thead.metrics import fmt, write_metrics
+from thead.manifest.paths import item_path
+from thead.runner import safe_id
 
 
 def _row_name(model, names: set) -> str:
@@ -130,7 +132,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
                 row["fid"] = frechet_distance(inception_features(inception, np.stack(gen_all), device=device),
                                               inception_features(inception, np.stack(gt_all), device=device))
             k = min(8, len(gen_all))
-            write_image(out_dir / f"{name.replace('@', '_at_').replace('#', '_')}.compare.png",
+            write_image(item_path(out_dir, safe_id(name.replace("@", "_at_")), ".compare.png"),
                         contact_sheet(gt_all[:k] + gen_all[:k], k, ["ground truth"] * k + [name] * k))
             rows[name] = row
     result = dict(manifest=str(manifest), people=sorted(evaluated), rows=rows,
