@@ -52,7 +52,7 @@ def test_resume_continues_exactly(flnet_crops, tmp_path):
     said = []
     resumed = train_flnet(flnet_crops, tmp_path / "b", small_config(steps=3), resume=True, progress=False,
                           say=said.append)
-    assert "own face network" in said[0]  # reused, not retrained
+    assert "dlib's pretrained face-recognition ResNet" in said[0]  # the same perceptual network on resume
     a, b = _weights(straight), _weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [json.loads(x)["step"] for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()] == [1, 2, 3]
