@@ -20,10 +20,10 @@ install: install-system install-python
 # GATH training and `synthesize gath --au zeros` on a bundled portrait (demo_out/gath/report.md), then a few minutes
 # of FLNet training and one clip's person driven by another clip (demo_out/flnet/report.md), then a few minutes of
 # FACIAL training and a bundled clip's person speaking a bundled speech file (demo_out/facial/report.md)
-# The step counts keep the whole job within 15 minutes on 2 cores (measured 16m23s with the Makefiles' own defaults).
+# The step counts keep the whole job within 15 minutes on 2 cores (measured 16m23s with the Makefiles' own defaults, 14m41s with 120 and 220 steps).
 demo: install
-	$(MAKE) -f stages/gath.mk WORK=demo_out GATH_STEPS=120 preprocess gath
-	$(MAKE) -f stages/flnet.mk WORK=demo_out FL_STEPS=220 flnet
+	$(MAKE) -f stages/gath.mk WORK=demo_out GATH_STEPS=100 preprocess gath
+	$(MAKE) -f stages/flnet.mk WORK=demo_out FL_STEPS=200 flnet
 	$(MAKE) -f stages/facial.mk WORK=demo_out facial
 
 test: install

@@ -249,31 +249,32 @@ def run_stage(
         Interrupted: Ctrl-C (finished items are journaled; a rerun resumes).
         TheadError: another run holds the folder.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     if not items:
         raise InputError("no items to process")
     out_dir = Path(out_dir)
     name = "manifest.json" if shard is None else f"manifest.shard-{shard[0]}-of-{shard[1]}.json"
     producer = make_producer(stage, dict(config, workers=workers, shard=shard), argv)
-    console = Console(stderr=True)
     writer = ManifestWriter(out_dir, kind, producer, name=name, upstream=upstream)
     try:
-        return _run_locked(stage, process, items, out_dir, config, workers, shard, progress, debug, writer,
-                           console, Progress, BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn)
+        return _run_locked(stage, process, items, out_dir, config, workers, shard, progress, debug, writer)
     finally:
         writer.close()
 
 
-def _run_locked(stage, process, items, out_dir, config, workers, shard, progress, debug, writer, console,
-                Progress, BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn) -> StageResult:
+def _run_locked(stage: str, process: ProcessFn, items: list[WorkItem], out_dir: Path, config: dict, workers: int,
+                shard, progress: bool, debug: bool, writer: ManifestWriter) -> StageResult:
+    """``run_stage`` once the folder's lock is held."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
     mine = [w for w in items if in_shard(w.id, shard)]
     todo: list[WorkItem] = []
     reused = changed = 0
     prints: list[tuple[tuple[str, str], ...]] = []
+    fps = {w.id: fingerprint(w, stage, config) for w in mine}  # before processing: what the result depends on
     for w in mine:
-        fp = fingerprint(w, stage, config)
+        fp = fps[w.id]
         if writer.is_done(w.id, fp):
             writer.keep_previous(w.id)
             reused += 1
@@ -300,7 +301,7 @@ def _run_locked(stage, process, items, out_dir, config, workers, shard, progress
         status, err, outputs, meta = res
         rel_out = {k: writer.rel(v) for k, v in outputs.items()} if status == "done" else {}
         writer.add(Item(id=w.id, status=status, error=err, source=_rel(writer, w.source), outputs=rel_out,
-                        meta=dict(w.meta, **meta), fingerprint=fingerprint(w, stage, config)))
+                        meta=dict(w.meta, **meta), fingerprint=fps[w.id]))
         if status == "failed":
             _plain(console, ("failed", "red"), (f" {w.id}: {err.splitlines()[0] if err else ''}", ""))
         elif meta.get("note"):
