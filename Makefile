@@ -20,7 +20,8 @@ install: install-system install-python
 # GATH training and `synthesize gath --au zeros` on a bundled portrait (demo_out/gath/report.md), then a few minutes
 # of FLNet training and one clip's person driven by another clip (demo_out/flnet/report.md), then a few minutes of
 # FACIAL training and a bundled clip's person speaking a bundled speech file (demo_out/facial/report.md)
-# The step counts keep the whole job within 15 minutes on 2 cores (measured 16m23s with the Makefiles' own defaults, 14m41s with 120 and 220 steps).
+# The step counts keep the whole job within 15 minutes on 2 cores (measured: 16m23s with the Makefiles' own
+# defaults, 14m41s with 120 GATH and 220 FLNet steps).
 demo: install
 	$(MAKE) -f stages/gath.mk WORK=demo_out GATH_STEPS=100 preprocess gath
 	$(MAKE) -f stages/flnet.mk WORK=demo_out FL_STEPS=200 flnet
