@@ -20,14 +20,16 @@ CLIPS = [SHARED / "videos" / n for n in ("video-retalking_face_3.mp4", "video-re
 
 
 def children(pid: int) -> list[int]:
+    """The pool's worker processes of ``pid`` (multiprocessing's resource tracker, which exits on its own, aside)."""
     out = []
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
                 stat = (d / "stat").read_text()
+                cmd = (d / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"resource_tracker" not in cmd:
                 out.append(int(d.name))
     return out
 
