@@ -271,7 +271,6 @@ def _run_locked(stage: str, process: ProcessFn, items: list[WorkItem], out_dir: 
     mine = [w for w in items if in_shard(w.id, shard)]
     todo: list[WorkItem] = []
     reused = changed = 0
-    prints: list[tuple[tuple[str, str], ...]] = []
     fps = {w.id: fingerprint(w, stage, config) for w in mine}  # before processing: what the result depends on
     for w in mine:
         fp = fps[w.id]
@@ -281,14 +280,12 @@ def _run_locked(stage: str, process: ProcessFn, items: list[WorkItem], out_dir: 
         elif w.error is not None:
             writer.add(Item(id=w.id, status="failed", error=w.error, source=_rel(writer, w.source), meta=w.meta,
                             fingerprint=fp))
-            prints.append((("failed", "red"), (f" {w.id}: {w.error}", "")))
+            _plain(console, ("failed", "red"), (f" {w.id}: {w.error}", ""))
         else:
             prev = writer.previous(w.id)
             if prev is not None and prev.status == "done":
                 changed += 1
             todo.append(w)
-    for parts in prints:
-        _plain(console, *parts)
     if changed:
         _plain(console, ("note", "yellow"), (f" {changed} finished item(s) of an earlier run are redone: their "
                                             f"source, upstream files or settings changed", ""))

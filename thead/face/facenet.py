@@ -197,11 +197,11 @@ def read_dlib_net(path: Path) -> tuple[dict, list[DlibLayer]]:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     r = _Reader(path.read_bytes(), path)
-    if r.int() != 1 or r.string() not in ("loss_metric_", "loss_metric_2"):
+    version = r.int()
+    loss = r.string()
+    if version != 1 or loss not in ("loss_metric_", "loss_metric_2"):
         r.fail("no loss_metric header")
-    r.pos = 0
-    r.int()
-    if r.string() == "loss_metric_2":
+    if loss == "loss_metric_2":
         r.float(), r.float()  # margin, distance threshold
     versions = []  # top-down: 2 = add_layer, 1 = tag / skip layer
     while True:
@@ -277,20 +277,18 @@ def _torch_modules():
     return torch, nn, F, Affine, Residual
 
 
-class DlibFaceNet:
-    """dlib's face-recognition ResNet as a torch module (built by ``load_face_net``).
-
-    ``__call__`` / ``forward(x)`` take ``x`` (B, 3, 150, 150) float RGB in [0, 255] (aligned face chips, see
-    ``thead.face.facenet.face_chips``) and return (B, 128) descriptors (not normalised, as dlib's); ``features(x)``
-    returns the activations after the stem and after each stage, for perceptual losses. Differentiable.
-    """
-
-
 def build_face_net():
     """An uninitialised network of dlib's layout (random weights); ``load_face_net`` fills it from the file."""
     torch, nn, F, Affine, Residual = _torch_modules()
 
-    class _Net(nn.Module):
+    class DlibFaceNet(nn.Module):
+        """dlib's face-recognition ResNet as a torch module (weights from ``load_face_net``).
+
+        ``forward(x)`` takes ``x`` (B, 3, 150, 150) float RGB in [0, 255] (aligned face chips, see ``face_chips``)
+        and returns (B, 128) descriptors (not normalised, as dlib's); ``features(x)`` returns the activations after
+        the stem and after each stage, for perceptual losses. Differentiable.
+        """
+
         def __init__(self):
             super().__init__()
             self.register_buffer("avg", torch.tensor([122.782, 117.001, 104.298]))  # replaced by the file's
@@ -322,8 +320,7 @@ def build_face_net():
             h = self.features(x)[-1]
             return self.fc(h.mean(dim=(2, 3)))
 
-    _Net.__doc__ = DlibFaceNet.__doc__
-    return _Net()
+    return DlibFaceNet()
 
 
 def load_face_net(path: Optional[Path] = None, device: str = "cpu"):

@@ -18,9 +18,9 @@ from typing import Any, Iterable, Optional
 from pydantic import ValidationError
 
 from thead import __version__
-from thead.errors import ManifestError
+from thead.errors import ManifestError, TheadError
 from thead.manifest.models import KINDS, SCHEMA_VERSION, Item, Manifest, Producer, manifest_model
-from thead.manifest.paths import check_id, check_output_rel, check_source, is_safe_id
+from thead.manifest.paths import check_id, check_output_rel, check_source, is_inside
 
 CURRENT_MAJOR = int(SCHEMA_VERSION.split(".")[0])
 
@@ -233,8 +233,11 @@ def load_manifest(path: Path, kind: Optional[str | tuple[str, ...]] = None) -> L
     if data["kind"] not in KINDS:
         raise ManifestError(f"{path}: unknown manifest kind {data['kind']!r}")
     for it in data.get("items") or []:
-        if isinstance(it, dict) and "id" in it and not is_safe_id(it["id"]):
-            raise ManifestError(f"{path}: {check_id_message(it['id'])}")
+        if isinstance(it, dict) and "id" in it:
+            try:
+                check_id(it["id"])
+            except ManifestError as e:
+                raise ManifestError(f"{path}: {e}") from None
     try:
         manifest_model(data["kind"]).model_validate(data)
         m = Manifest.model_validate(data)
@@ -247,14 +250,6 @@ def load_manifest(path: Path, kind: Optional[str | tuple[str, ...]] = None) -> L
             if isinstance(rel, str):
                 check_output_rel(rel, path.resolve().parent, path, f"item {it.id!r}: output {key}")
     return LoadedManifest(m, path)
-
-
-def check_id_message(item_id: object) -> str:
-    try:
-        check_id(item_id)
-    except ManifestError as e:
-        return str(e)
-    return ""
 
 
 def validate_manifest(path: Path, check_files: bool = True) -> list[str]:
@@ -404,8 +399,6 @@ def ensure_folder(folder: Path) -> Path:
     Raises:
         TheadError: it exists and is not a folder, or cannot be created.
     """
-    from thead.errors import TheadError
-
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise TheadError(f"{folder}: exists and is not a folder (choose another -o)")
@@ -427,8 +420,6 @@ class FolderLock:
 
     def __init__(self, folder: Path, name: str):
         import fcntl
-
-        from thead.errors import TheadError
 
         self.path = Path(folder) / f".{name}.lock"
         while True:
@@ -496,15 +487,12 @@ class ManifestWriter:
                         it = Item.model_validate_json(line)
                     except (ValidationError, ValueError):
                         continue  # a line cut short by a kill, or one no longer valid
-                    if all(not isinstance(v, str) or self._inside(v) for v in it.outputs.values()):
-                        self._previous[it.id] = it
+                    self._previous[it.id] = it
         except BaseException:
             self.lock.release()
             raise
 
     def _inside(self, rel: str) -> bool:
-        from thead.manifest.paths import is_inside
-
         return not Path(rel).is_absolute() and is_inside(self.dir / rel, self.dir)
 
     def previous(self, item_id: str) -> Optional[Item]:

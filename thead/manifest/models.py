@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from thead.manifest.paths import ID_PATTERN, is_safe_id
+from thead.manifest.paths import ID_PATTERN
 
 SCHEMA_VERSION = "1.1"  # 1.1: item ids restricted to ID_PATTERN, items carry a resume fingerprint
 Status = Literal["done", "failed", "skipped"]
@@ -198,13 +198,6 @@ class Item(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
     fingerprint: Optional[str] = Field(None, description="hash of the source's and upstream files' path, size and "
                                        "mtime and of the stage config; a rerun reuses the item only when it matches")
-
-    @field_validator("id")
-    @classmethod
-    def _safe_id(cls, v: str) -> str:
-        if not is_safe_id(v):  # the pattern again, for models built without it
-            raise ValueError(f"item id {v!r} is not a safe file name")
-        return v
 
 
 class Manifest(BaseModel):

@@ -108,18 +108,21 @@ def allowed_roots() -> Optional[list[Path]]:
     return [Path(x).resolve() for x in v.split(os.pathsep) if x.strip()] + list(_TRUSTED)
 
 
+def _followable(path: Path, manifest_dir: Path) -> bool:
+    """Whether a path read from a manifest may be followed: inside the manifest's folder, the working directory or an
+    allowed folder, or anywhere when the user opted in."""
+    roots = allowed_roots()
+    return roots is None or any(is_inside(path, root) for root in [Path(manifest_dir), Path.cwd(), *roots])
+
+
 def check_source(path: Path, manifest_dir: Path, manifest_path: Path, item_id: str) -> Path:
     """A source path read from a manifest, if the opt-in rules above let it be followed.
 
     Raises:
         OutsideError: outside the manifest's folder, the working directory and every allowed folder.
     """
-    roots = allowed_roots()
-    if roots is None:
+    if _followable(path, manifest_dir):
         return path
-    for root in [Path(manifest_dir), Path.cwd(), *roots]:
-        if is_inside(path, root):
-            return path
     raise OutsideError(f"{manifest_path}: item {item_id!r}: source {path} is outside the manifest's folder and the "
                        f"working directory; rerun with --allow-outside (or {ALLOW_ENV}=FOLDER) if you trust this "
                        f"manifest")
@@ -132,11 +135,7 @@ def check_output_rel(rel: str, manifest_dir: Path, manifest_path: Path, where: s
     Raises:
         ManifestError: anywhere else, unless the user opted in.
     """
-    roots = allowed_roots()
-    if roots is None:
-        return
-    p = Path(manifest_dir) / rel
-    if any(is_inside(p, root) for root in [Path(manifest_dir), Path.cwd(), *roots]):
+    if _followable(Path(manifest_dir) / rel, manifest_dir):
         return
     raise ManifestError(f"{manifest_path}: {where} {rel!r} points outside the manifest's folder and the working "
                         f"directory (refused; --allow-outside to read it anyway)")

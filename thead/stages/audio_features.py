@@ -30,7 +30,7 @@ def _frames_and_rate(work: WorkItem, cfg: dict, n_samples: int) -> tuple[int, fl
             start = max(float(d["timestamps_s"][0]) - probe_video(work.source).audio_start_s, 0.0)
         return t, float(work.meta["fps"]), start
     if work.meta.get("media_type") == "video":
-        reader = FrameReader(work.source, fps=cfg["fps"] or float(probe_video(work.source).avg_fps))
+        reader = FrameReader(work.source, fps=cfg["fps"])  # default: the stream's average rate
         return (count_frames(work.source, reader.fps), reader.fps,
                 max(reader.first_s - reader.info.audio_start_s, 0.0))
     fps = cfg["fps"] or 25.0

@@ -20,20 +20,15 @@ _RUN_LOCKS: dict = {}  # run folder -> FolderLock, held until finish_run or the 
 
 
 def prepare_run_dir(out_dir: Path, resume: bool) -> Optional[Path]:
+    from thead.manifest.io import FolderLock, ensure_folder
     from thead.train.checkpoint import latest_checkpoint
 
-    from thead.manifest.io import ensure_folder
-
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise TheadError(f"{out_dir}: exists and is not a folder (choose another -o)")
     last = latest_checkpoint(out_dir)
     if last is not None and not resume:
         raise TheadError(f"{out_dir} already holds a training run; pass --resume to continue it or choose another -o")
     ensure_folder(out_dir)
     if int(os.environ.get("RANK", "0")) == 0:  # one training process per run folder (DDP ranks share rank 0's)
-        from thead.manifest.io import FolderLock
-
         key = out_dir.resolve()
         if key not in _RUN_LOCKS:  # this process may train the same folder again (resume)
             _RUN_LOCKS[key] = FolderLock(out_dir, "run")
