@@ -115,8 +115,9 @@ class FaceBlender:
         self._lm: Optional[np.ndarray] = None
         self._stats: Optional[tuple[np.ndarray, np.ndarray]] = None
 
-    def alpha(self, landmarks: np.ndarray, valid: Optional[np.ndarray] = None) -> np.ndarray:
-        """(H, W) float32 blend weight: the feathered face region (inside ``valid`` (H, W) bool, if given)."""
+    def alpha(self, landmarks: np.ndarray, valid: Optional[np.ndarray] = None) -> tuple[np.ndarray, float]:
+        """(H, W) float32 blend weight: the feathered face region (inside ``valid`` (H, W) bool, if given), and the
+        width of its feather band, pixels."""
         import cv2
 
         mask = face_mask((self.h, self.w), landmarks, grow=self.grow)
@@ -124,17 +125,15 @@ class FaceBlender:
             mask[~valid] = 0
         ys, xs = np.nonzero(mask)
         if len(xs) == 0:
-            self._band = 1.0
-            return np.zeros((self.h, self.w), np.float32)
+            return np.zeros((self.h, self.w), np.float32), 1.0
         size = max(xs.max() - xs.min(), ys.max() - ys.min(), 8)
         band = max(1.0, self.feather * size)
-        self._band = band
         k = int(max(1, round(band / 2)))
         inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
         a = cv2.GaussianBlur(inner.astype(np.float32) / 255.0, (0, 0), band / 2.5)
         if valid is not None:
             a[~valid] = 0
-        return np.clip(a, 0, 1)
+        return np.clip(a, 0, 1), band
 
     def _match(self, frame: np.ndarray, patch: np.ndarray, region: np.ndarray) -> np.ndarray:
         import cv2
@@ -180,21 +179,23 @@ class FaceBlender:
         if self._lm is not None and self.smoothing and self._lm.shape == lm.shape:
             lm = self.smoothing * self._lm + (1 - self.smoothing) * lm
         self._lm = lm
-        a = self.alpha(lm, valid)
+        a, band = self.alpha(lm, valid)
         if self.color_match:
             patch = self._match(frame, patch, a > 0.5)
         if valid is not None:  # the pyramid must not pull in whatever lies outside the patch
             patch = np.where(valid[..., None], patch, frame)
         # Pyramid depth from the feather band: the coarsest band mixes over a few band widths around the face,
         # and the picture farther away is kept exactly.
-        levels = int(np.clip(np.ceil(np.log2(self._band)) + 1, 1, self.levels))
+        levels = int(np.clip(np.ceil(np.log2(band)) + 1, 1, self.levels))
         out = laplacian_blend(frame.astype(np.float32), patch.astype(np.float32), a, levels)
         out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-        return np.where(self._support(a)[..., None], out, frame)
+        return np.where(_support(a, band)[..., None], out, frame)
 
-    def _support(self, a: np.ndarray) -> np.ndarray:
-        import cv2
 
-        k = int(np.ceil(2 * self._band))
-        return cv2.dilate((a > 0.002).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,
-                                                                                                     2 * k + 1))) > 0
+def _support(a: np.ndarray, band: float) -> np.ndarray:
+    """Where a blend may change the picture: within two feather bands of the blend weight's non-zero region."""
+    import cv2
+
+    k = int(np.ceil(2 * band))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    return cv2.dilate((a > 0.002).astype(np.uint8), kernel) > 0
