@@ -1,103 +1,295 @@
-"""FACIAL quality for a CPU/GPU budget: trains FACIAL-GAN on ../shared/data clips, fine-tunes it on one reference
-clip, trains the rendering-to-video network on that clip, then drives the person (a) with the clip's own audio (a
-reconstruction, whose mouth LMD against the real video measures lip sync) and (b) with a different speech file, and
-prints blinks/s, blink duration, LMD, CPBD, pose statistics and the mouth-audio correlation for both, next to the same
-figures for the real reference video.
+"""FACIAL quality in a wall-clock budget, on any reference video and speech file (issue 11).
 
-    python bench/quality_facial.py --minutes 15 [--device cpu] [--size 128] [--width 16]
-                                   [--syncnet-weights syncnet_v2.model]
+    python bench/quality_facial.py --video REF.mp4 --audio SPEECH.wav --minutes 60 --json out.json
+                                   [--facial-gan-pretrained CKPT] [--size 128] [--width 16] [--device cpu]
+                                   [--work DIR] [--curve] [--syncnet-weights syncnet_v2.model]
 
-With SyncNet weights (syncnet_python's syncnet_v2.model) the tables also give the SyncNet offset, LSE-D and LSE-C.
+Splits REF into its first 80% (the training reference) and last 20% (held out), then inside ``--minutes`` of wall
+clock, preprocessing included: landmarks -> 3DMM fit -> AU45 -> audio features -> renders of the first 80%;
+FACIAL-GAN fine-tuned on it (from ``--facial-gan-pretrained``, by default thead's bundled checkpoint pretrained on
+every speech clip of ../shared/data, ``make -f stages/facial.mk facial-pretrain``; from scratch when there is none);
+the rendering-to-video network trained on it; then (a) re-synthesizes the last 20% from its own audio and (b)
+synthesizes SPEECH, pasted back into REF's frames. Figures (JSON keys):
 
-The budget is split 25% FACIAL-GAN, 15% fine-tuning, 60% rendering-to-video. Minutes of CPU are far from the paper's
-training (450 one-minute clips, 50 epochs); read the figures as what this budget gives.
+- ``cpbd_ratio``: mean CPBD of (b)'s generated face crops over that of REF's real crops (same crop, same size).
+- ``identity_distance``: dlib descriptor distance of (b)'s frames to the mean descriptor of REF's frames (mean over
+  frames; dlib's same-person threshold is 0.6).
+- ``mouth_lmd_ratio``: mouth LMD (% IOD, ``thead.systems.facial.evaluate.mouth_lmd``) of (a) against the real last
+  20%, divided by the LMD of a static mouth: the real last 20%'s own mean mouth shape held still (an oracle still
+  mouth; below 1 means the mouth follows the speech better than any still mouth).
+- ``blinks_per_s``, ``blink_duration_s``: of (b), from AU45 of thead's own fit of the output.
+- ``flicker_ratio``: mean |frame t - frame t-1| (0-255) of (b)'s crops over that of REF's real crops.
+- ``wall_minutes``: from the start to the end of synthesis (b) (evaluation not included).
+- ``steps``: the time and steps each part took; ``curve`` (with ``--curve``): CPBD, identity and flicker of a
+  4-second synthesis at each fifth of the rendering-to-video training, against its wall minutes.
+
+A table is printed. The budget is split: preprocessing as it comes, then 20% of the rest FACIAL-GAN fine-tuning
+and the remainder (less an estimate for synthesis) rendering-to-video.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-REFERENCE = "videos/video-retalking_face_4.mp4"
-OTHERS = ["videos/video-retalking_face_3.mp4", "videos/LivePortrait_d20.mp4", "videos/TPSMM_driving.mp4"]
-SPEECH = "audio/video-retalking_audio_2.wav"
+PRETRAINED = ROOT / "examples" / "weights" / "facial_gan_pretrained.pt"
+SYNTH_S_PER_FRAME = 0.25  # CPU estimate for one output frame (render + G^r + paste-back + encoding), kept in reserve
 
 
-def timed(fn, budget_s: float, make_cfg, **kw):
-    """Train 2 steps to time one, then resume to fill ``budget_s``."""
-    stamps = []
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+def split_video(video: Path, work: Path) -> tuple[Path, Path, Path, float]:
+    """REF -> (first 80% MP4, last 20% MP4, last 20% WAV, REF's duration s), re-encoded at exact cut points."""
+    from thead.media import probe_video
+
+    info = probe_video(video)
+    dur = float(info.duration_s)
+    cut = 0.8 * dur
+    head, tail, wav = work / "ref_head.mp4", work / "ref_tail.mp4", work / "ref_tail.wav"
+    enc = ["-c:v", "libx264", "-crf", "12", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+    ffmpeg("-i", str(video), "-t", f"{cut:.3f}", *enc, str(head))
+    ffmpeg("-ss", f"{cut:.3f}", "-i", str(video), *enc, str(tail))
+    ffmpeg("-i", str(tail), "-vn", "-ac", "1", "-ar", "16000", str(wav))
+    return head, tail, wav, dur
+
+
+def read_frames(path: Path, limit: int = 10**9) -> list[np.ndarray]:
+    from thead.media import FrameReader
+
+    return [rgb for i, _, rgb in FrameReader(path, max_frames=limit)]
+
+
+def flicker(frames: list[np.ndarray]) -> float:
+    """Mean |frame t - frame t-1| over pixels and frames (0-255)."""
+    if len(frames) < 2:
+        return float("nan")
+    return float(np.mean([np.abs(a.astype(np.float32) - b.astype(np.float32)).mean()
+                          for a, b in zip(frames[1:], frames[:-1])]))
+
+
+def mean_cpbd(frames: list[np.ndarray], n: int = 40) -> float:
+    from thead.metrics.sharpness import cpbd
+    from thead.viz import sample_indices
+
+    return float(np.mean([cpbd(frames[i]) for i in sample_indices(len(frames), n)]))
+
+
+def descriptors(frames: list[np.ndarray], n: int = 30) -> np.ndarray:
+    from thead.metrics.identity import FaceEmbedder
+    from thead.viz import sample_indices
+
+    emb = FaceEmbedder()
+    out = [emb(frames[i]) for i in sample_indices(len(frames), n)]
+    out = [e for e in out if e is not None]
+    return np.stack(out) if out else np.zeros((0, 128), np.float32)
+
+
+def identity_distance(gen: np.ndarray, ref: np.ndarray) -> float:
+    if not len(gen) or not len(ref):
+        return float("nan")
+    return float(np.linalg.norm(gen - ref.mean(0), axis=1).mean())
+
+
+def static_mouth_lmd(truth: np.ndarray) -> float:
+    """LMD of the truth's own mean mouth shape, held still, against the truth (``mouth_lmd``'s normalisation)."""
+    from thead.systems.facial.evaluate import mouth_lmd
+
+    ok = np.isfinite(truth).all(axis=(1, 2))
+    still = truth.copy()
+    mouth = truth[ok, 48:68]
+    iod = np.linalg.norm(truth[ok, 36:42].mean(1) - truth[ok, 42:48].mean(1), axis=-1)
+    shape = ((mouth - mouth.mean(1, keepdims=True)) / iod[:, None, None]).mean(0)  # (20, 2) in IOD units
+    iod_all = np.linalg.norm(truth[:, 36:42].mean(1) - truth[:, 42:48].mean(1), axis=-1)
+    still[:, 48:68] = truth[:, 48:68].mean(1, keepdims=True) + shape[None] * iod_all[:, None, None]
+    return mouth_lmd(still, truth)
+
+
+class Clock:
+    def __init__(self):
+        self.t0 = time.perf_counter()
+        self.parts: list[dict] = []
+
+    def minutes(self) -> float:
+        return (time.perf_counter() - self.t0) / 60
+
+    def part(self, name: str, started: float, **kw) -> None:
+        s = time.perf_counter() - started
+        self.parts.append(dict(step=name, seconds=round(s, 1), **kw))
+        print(f"[{self.minutes():6.1f} min] {name}: {s:.0f} s {kw if kw else ''}", flush=True)
+
+
+def train_for(fn, seconds: float, make_cfg, out_dir: Path, snapshots: int = 0, **kw) -> tuple[int, list]:
+    """Train 2 steps to time one, then resume in ``snapshots`` + 1 chunks to fill ``seconds``; returns the steps
+    and, per chunk, (wall s since start, steps, a copy of the checkpoint)."""
+    stamps: list[float] = []
     t0 = time.perf_counter()
     fn(cfg=make_cfg(2), on_step=lambda s: stamps.append(time.perf_counter()), **kw)
-    step_s = (stamps[-1] - stamps[0]) if len(stamps) > 1 else 1.0
-    steps = max(3, 2 + int((budget_s - (time.perf_counter() - t0)) / max(step_s, 1e-3)))
-    fn(cfg=make_cfg(steps), resume=True, **kw)
-    return steps
+    step_s = max((stamps[-1] - stamps[0]) if len(stamps) > 1 else 1.0, 1e-3)
+    total = max(3, 2 + int((seconds - (time.perf_counter() - t0)) / step_s))
+    chunks = snapshots + 1
+    marks = []
+    for k in range(1, chunks + 1):
+        steps = 2 + (total - 2) * k // chunks
+        fn(cfg=make_cfg(steps), resume=True, **kw)
+        if snapshots:
+            snap = out_dir.parent / f"{out_dir.name}-snap{k}.pt"
+            shutil.copyfile(out_dir / "last.pt", snap)
+            marks.append((time.perf_counter() - t0, steps, snap))
+    return total, marks
 
 
-def main() -> None:
+def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--minutes", type=float, default=15.0)
+    ap.add_argument("--video", type=Path, required=True, help="Reference video of the person (5 s to minutes).")
+    ap.add_argument("--audio", type=Path, required=True, help="Speech to drive the person with.")
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--facial-gan-pretrained", type=Path, default=None)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--width", type=int, default=16)
-    ap.add_argument("--work", default=None)
+    ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--curve", action="store_true", help="Also measure the learning curve (after the budget).")
     ap.add_argument("--syncnet-weights", type=Path, default=None)
     a = ap.parse_args()
+    for p in (a.video, a.audio):
+        if not p.is_file():
+            sys.exit(f"error: {p} not found")
+    os.environ.setdefault("THEAD_ALLOW_OUTSIDE", os.pathsep.join(str(p.resolve().parent) for p in (a.video, a.audio)))
 
     from thead.stages import au, audio_features, render_face
-    from thead.systems.facial.evaluate import evaluate
+    from thead.systems.facial.evaluate import analyse_video, mouth_lmd
     from thead.systems.facial.synthesize import synthesize
     from thead.systems.facial.train import FacialGANConfig, train_facial_gan
     from thead.systems.facial.train_render import Render2VideoConfig, train_render2video
 
-    work = Path(a.work or tempfile.mkdtemp(prefix="thead-quality-facial-"))
-    t0 = time.perf_counter()
-    ref_id = Path(REFERENCE).stem
-    aur = au.run([SHARED / REFERENCE] + [SHARED / o for o in OTHERS], work / "au", preview=False, progress=False)
-    afr = audio_features.run([work / "au" / "3dmm" / "manifest.json"], work / "audio", preview=False, progress=False)
-    rfr = render_face.run(aur.manifest_path, work / "render", size=a.size, progress=False)
-    print(f"data in {time.perf_counter() - t0:.0f} s; machine: {os.cpu_count()} cores; budget {a.minutes} min, "
-          f"{a.size} px, width {a.width}, device {a.device}; reference {REFERENCE}, speech {SPEECH}")
+    pre = a.facial_gan_pretrained or (PRETRAINED if PRETRAINED.is_file() else None)
+    work = (a.work or Path(tempfile.mkdtemp(prefix="thead-quality-facial-"))).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    clock = Clock()
     budget = a.minutes * 60
-    gan_dir, tuned_dir, r2v_dir = work / "gan", work / "gan-tuned", work / "r2v"
+    print(f"machine: {os.cpu_count()} cores, device {a.device}; budget {a.minutes} min; {a.size} px, width "
+          f"{a.width}; FACIAL-GAN from {pre or 'scratch'}; work {work}", flush=True)
+
+    s = time.perf_counter()
+    head, tail, tail_wav, dur = split_video(a.video, work)
+    clock.part("split 80/20", s, duration_s=round(dur, 2))
+    s = time.perf_counter()
+    aur = au.run([head], work / "au", preview=False, progress=False)
+    clock.part("landmarks + 3DMM + AU", s)
+    s = time.perf_counter()
+    afr = audio_features.run([work / "au" / "3dmm" / "manifest.json"], work / "audio", preview=False, progress=False)
+    clock.part("audio features", s)
+    s = time.perf_counter()
+    rfr = render_face.run(aur.manifest_path, work / "render", size=a.size, progress=False)
+    clock.part("renders", s)
+    ref_id = "ref_head"
+
+    speech_s = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                     str(a.audio)], capture_output=True, text=True, check=True).stdout.strip())
+    reserve = SYNTH_S_PER_FRAME * 25 * (speech_s + 0.2 * dur) + 30
+    left = max(budget - clock.minutes() * 60 - reserve, 60.0)
 
     def gan_cfg(steps):
         return FacialGANConfig(steps=steps, batch_size=16, device=a.device, checkpoint_every=10**6)
 
-    n1 = timed(lambda **kw: train_facial_gan(afr.manifest_path, aur.manifest_path, gan_dir, progress=False, **kw),
-               0.25 * budget, gan_cfg)
-    n2 = timed(lambda **kw: train_facial_gan(afr.manifest_path, aur.manifest_path, tuned_dir,
-                                             finetune=gan_dir / "last.pt", clips=[ref_id], progress=False, **kw),
-               0.15 * budget, gan_cfg)
+    s = time.perf_counter()
+    tuned = work / "gan"
+    n_gan, _ = train_for(lambda **kw: train_facial_gan(afr.manifest_path, aur.manifest_path, tuned, finetune=pre,
+                                                       clips=[ref_id], progress=False, **kw),
+                         0.2 * left, gan_cfg, tuned)
+    clock.part("FACIAL-GAN " + ("fine-tuning" if pre else "training"), s, steps=n_gan)
 
     def r2v_cfg(steps):
-        return Render2VideoConfig(steps=steps, batch_size=2, width=a.width, d_width=a.width, device=a.device,
+        return Render2VideoConfig(steps=steps, batch_size=4, width=a.width, d_width=a.width, device=a.device,
                                   checkpoint_every=10**6)
 
-    n3 = timed(lambda **kw: train_render2video(rfr.manifest_path, r2v_dir, clips=[ref_id], progress=False,
-                                               say=lambda m: None, **kw), 0.6 * budget, r2v_cfg)
-    print(f"trained: FACIAL-GAN {n1} steps, fine-tuning {n2} steps, rendering-to-video {n3} steps "
-          f"({(time.perf_counter() - t0) / 60:.1f} min so far)")
-    own = work / f"{ref_id}.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(SHARED / REFERENCE), "-vn", str(own)], check=True)
-    outs = []
-    for speech in (own, SHARED / SPEECH):
-        synthesize(speech, rfr.manifest_path, tuned_dir / "last.pt", r2v_dir / "last.pt", work / "synth",
-                   item=ref_id, device=a.device)
-        outs.append(work / "synth" / f"{speech.stem}.mp4")
-    sync = dict(syncnet_weights=a.syncnet_weights, device=a.device)
-    evaluate([outs[0]], work / "eval-reconstruction", ground_truth=SHARED / REFERENCE, **sync)
-    res = evaluate([outs[1]], work / "eval", reference=SHARED / REFERENCE, **sync)
+    s = time.perf_counter()
+    r2v = work / "r2v"
+    n_r2v, marks = train_for(lambda **kw: train_render2video(rfr.manifest_path, r2v, clips=[ref_id], progress=False,
+                                                             say=lambda m: None, **kw),
+                             budget - clock.minutes() * 60 - reserve, r2v_cfg, r2v, snapshots=4 if a.curve else 0)
+    clock.part("rendering-to-video", s, steps=n_r2v)
+
+    s = time.perf_counter()
+    synthesize(tail_wav, rfr.manifest_path, tuned / "last.pt", r2v / "last.pt", work / "synth", item=ref_id,
+               device=a.device)
+    clock.part("synthesis (a): the last 20% from its own audio", s)
+    s = time.perf_counter()
+    synthesize(a.audio, rfr.manifest_path, tuned / "last.pt", r2v / "last.pt", work / "synth", item=ref_id,
+               device=a.device, paste_back=True)
+    clock.part("synthesis (b): the speech, pasted back", s)
+    wall = clock.minutes()
+
+    # ---- figures (not in the budget) ----
+    from thead.manifest import load_manifest
+
+    lm = load_manifest(rfr.manifest_path, "thead.frames")
+    it = next(i for i in lm.done() if i.id == ref_id)
+    from thead.media import read_image
+
+    real_crops = [read_image(p) for p in sorted(lm.output(it, "frames").glob("*.png"))]
+    b_crop = work / "synth" / f"{Path(a.audio).stem}.mp4"
+    gen = read_frames(b_crop)
+    a_row, a_lmk = analyse_video(work / "synth" / "ref_tail.mp4")
+    t_row, t_lmk = analyse_video(tail)
+    b_row, _ = analyse_video(b_crop)
+    lmd = mouth_lmd(a_lmk, t_lmk)
+    still = static_mouth_lmd(t_lmk[:len(a_lmk)])
+    ref_desc = descriptors(read_frames(head))
+    res = dict(
+        cpbd_ratio=mean_cpbd(gen) / mean_cpbd(real_crops),
+        identity_distance=identity_distance(descriptors(gen), ref_desc),
+        mouth_lmd_ratio=lmd / still if still > 0 else float("nan"),
+        blinks_per_s=float(b_row["blinks_per_s"]), blink_duration_s=float(b_row["blink_duration_s"]),
+        flicker_ratio=flicker(gen) / flicker(real_crops),
+        wall_minutes=wall,
+        mouth_lmd_pct_iod=lmd, static_mouth_lmd_pct_iod=still,
+        mouth_audio_corr_a=a_row.get("mouth_audio_corr"), mouth_audio_corr_real=t_row.get("mouth_audio_corr"),
+        cpbd_generated=mean_cpbd(gen), cpbd_real=mean_cpbd(real_crops),
+        budget_minutes=a.minutes, cores=os.cpu_count(), device=a.device, size=a.size, width=a.width,
+        facial_gan_pretrained=str(pre) if pre else None, video=str(a.video), audio=str(a.audio),
+        steps=clock.parts, outputs=dict(crop=str(b_crop), pasted=str(work / "synth" / f"{Path(a.audio).stem}"
+                                                                              ".pasted.mp4")))
+    if a.curve:
+        short = work / "speech4s.wav"
+        ffmpeg("-i", str(a.audio), "-t", "4", "-ac", "1", "-ar", "16000", str(short))
+        curve = []
+        for sec, steps, snap in marks:
+            synthesize(short, rfr.manifest_path, tuned / "last.pt", snap, work / f"curve-{steps}", item=ref_id,
+                       device=a.device)
+            g = read_frames(work / f"curve-{steps}" / "speech4s.mp4")
+            curve.append(dict(r2v_minutes=round(sec / 60, 2), steps=steps, cpbd_ratio=mean_cpbd(g, 20)
+                              / res["cpbd_real"], identity_distance=identity_distance(descriptors(g, 10), ref_desc),
+                              flicker_ratio=flicker(g) / flicker(real_crops)))
+        res["curve"] = curve
     print()
-    print((work / "eval-reconstruction" / "metrics.md").read_text())
-    print((work / "eval" / "metrics.md").read_text())
-    print(f"work folder: {work}; total {(time.perf_counter() - t0) / 60:.1f} min")
+    print("| figure | value | target |")
+    print("|---|---|---|")
+    for k, target in (("cpbd_ratio", ">= 0.8"), ("identity_distance", "<= 0.45"), ("mouth_lmd_ratio", "<= 0.8"),
+                      ("blinks_per_s", "0.2-0.6"), ("blink_duration_s", "0.1-0.4"), ("flicker_ratio", "<= 1.5"),
+                      ("wall_minutes", f"<= {a.minutes:g}")):
+        print(f"| {k} | {res[k]:.3f} | {target} |")
+    if a.curve:
+        print("\nlearning curve (rendering-to-video minutes -> figures of a 4 s synthesis):")
+        for c in res["curve"]:
+            print(f"  {c['r2v_minutes']:6.1f} min, {c['steps']:5d} steps: cpbd_ratio {c['cpbd_ratio']:.3f}, "
+                  f"identity {c['identity_distance']:.3f}, flicker_ratio {c['flicker_ratio']:.3f}")
+    print(f"\nwork folder: {work}")
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=2, default=float) + "\n")
     return res
 
 

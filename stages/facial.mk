@@ -1,13 +1,39 @@
 # FACIAL (Zhang et al. 2021) on top of the preprocessing chain (DESIGN.md):
 #   reference videos -> landmarks -> 3dmm -> au (AU45) ; 3dmm -> audio-features ; au -> render-face
-#   -> train facial-gan (all clips) -> train facial-gan --finetune (the reference) -> train render2video (the
-#   reference) -> synthesize facial --audio SPEECH -> evaluate facial -> report
+#   -> FACIAL-GAN (general: FC_GAN_PRETRAINED, or trained on all clips) -> train facial-gan --finetune (the
+#   reference) -> train render2video (the reference) -> synthesize facial --audio SPEECH -> evaluate -> report
 #
 #   make -f stages/facial.mk facial WORK=work VIDEOS=videos/ FC_PERSON=clip_id FC_AUDIO=speech.wav \
-#        FC_SIZE=256 FC_GAN_STEPS=20000 FC_R2V_STEPS=50000 FC_WIDTH=64 DEVICE=cuda \
+#        FC_SIZE=256 FC_GAN_STEPS=20000 FC_R2V_STEPS=50000 FC_WIDTH=64 DEVICE=cuda FC_GAN_PRETRAINED= \
 #        FC_EVAL_FLAGS="--syncnet-weights syncnet_v2.model"
-# FC_SYN_FLAGS (default --paste-back) also writes the result pasted into the reference video's frames.
+#
+# One reference video and one speech file to the pasted MP4 with sound in an hour of a 2-core CPU, preprocessing
+# included (FC_BUDGET minutes; the rendering-to-video network gets what the steps before it left, less a reserve
+# for synthesis of FC_AUDIO):
+#
+#   make -f stages/facial.mk facial FC_PRESET=cpu-hour WORK=work VIDEOS=my_videos/ FC_PERSON=alice \
+#        FC_AUDIO=speech.wav
+#
+# The general FACIAL-GAN: examples/weights/facial_gan_pretrained.pt, trained on every clip with speech in
+# ../shared/data (videos/ and train/; `make -f stages/facial.mk facial-pretrain` remakes it, about 35 CPU-minutes).
+# With FC_GAN_PRETRAINED= (empty) the general model is trained on the clips in VIDEOS instead.
+# FC_SYN_FLAGS (default --paste-back) also writes the result pasted into the reference video's frames. Every thead
+# step appends its wall time to $(WORK)/facial/timings.tsv (THEAD_TIMINGS), which heads the report.
 # The defaults are a CPU demo: a few minutes of training at 128 px (an under-trained model).
+
+FC_PRESET ?=
+ifeq ($(FC_PRESET),cpu-hour)
+FC_SIZE       := 128
+FC_WIDTH      := 24
+FC_BATCH      := 16
+FC_TUNE_STEPS := 100000
+FC_TUNE_MINUTES := 5
+FC_R2V_STEPS  := 1000000
+FC_BUDGET     := 60
+JOBS          := 2
+else ifneq ($(FC_PRESET),)
+$(error FC_PRESET=$(FC_PRESET): the presets are cpu-hour (or none))
+endif
 
 include stages/preprocess.mk
 
@@ -24,10 +50,20 @@ FC_TRAIN_FLAGS ?=
 FC_SYN_FLAGS ?= --paste-back
 FC_EVAL_FLAGS ?=
 DEVICE       ?= cpu
+FC_GAN_PRETRAINED ?= $(wildcard examples/weights/facial_gan_pretrained.pt)
+FC_TUNE_MINUTES ?= 0
+FC_R2V_MINUTES ?= 0
+FC_BUDGET    ?=
+
+
+export THEAD_TIMINGS := $(abspath $(WORK))/facial/timings.tsv
+# minutes left for rendering-to-video: FC_BUDGET less what the steps so far took, less a synthesis reserve
+FC_R2V_BUDGET = $(if $(FC_BUDGET),$$($(PYTHON) -m thead.budget --budget $(FC_BUDGET) --timings $(THEAD_TIMINGS) \
+  --speech $(FC_AUDIO)),$(FC_R2V_MINUTES))
 
 FC_AUDIOF  := $(WORK)/facial/audio/manifest.json
 FC_RENDER  := $(WORK)/facial/render/manifest.json
-FC_GAN     := $(WORK)/facial/gan/last.pt
+FC_GAN     := $(if $(FC_GAN_PRETRAINED),$(FC_GAN_PRETRAINED),$(WORK)/facial/gan/last.pt)
 FC_TUNED   := $(WORK)/facial/gan-$(FC_PERSON)/last.pt
 FC_R2V     := $(WORK)/facial/r2v-$(FC_PERSON)/last.pt
 FC_SYN     := $(WORK)/facial/synth/manifest.json
@@ -44,19 +80,19 @@ $(FC_AUDIOF): $(FIT)
 $(FC_RENDER): $(AU)
 	$(THEAD) render-face $< -o $(dir $@) --size $(FC_SIZE) $(COMMON)
 
-$(FC_GAN): $(FC_AUDIOF) $(AU)
+$(WORK)/facial/gan/last.pt: $(FC_AUDIOF) $(AU)
 	$(THEAD) train facial-gan --audio $(FC_AUDIOF) --au $(AU) -o $(dir $@) --steps $(FC_GAN_STEPS) \
 	  --batch-size $(FC_BATCH) --device $(DEVICE) --checkpoint-every 50 $(FC_TRAIN_FLAGS) $(if $(wildcard $@),--resume)
 
-$(FC_TUNED): $(FC_GAN)
+$(FC_TUNED): $(FC_GAN) $(FC_AUDIOF) $(AU)
 	$(THEAD) train facial-gan --audio $(FC_AUDIOF) --au $(AU) --clip $(FC_PERSON) --finetune $< -o $(dir $@) \
 	  --steps $(FC_TUNE_STEPS) --batch-size $(FC_BATCH) --device $(DEVICE) --checkpoint-every 50 $(FC_TRAIN_FLAGS) \
-	  $(if $(wildcard $@),--resume)
+	  --max-minutes $(FC_TUNE_MINUTES) $(if $(wildcard $@),--resume)
 
-$(FC_R2V): $(FC_RENDER)
+$(FC_R2V): $(FC_RENDER) $(FC_TUNED)
 	$(THEAD) train render2video --manifest $< --clip $(FC_PERSON) -o $(dir $@) --steps $(FC_R2V_STEPS) \
-	  --width $(FC_WIDTH) --d-width $(FC_WIDTH) --batch-size 2 \
-	  --device $(DEVICE) --checkpoint-every 50 $(FC_TRAIN_FLAGS) $(if $(wildcard $@),--resume)
+	  --width $(FC_WIDTH) --d-width $(FC_WIDTH) --batch-size 4 --max-minutes $(FC_R2V_BUDGET) \
+	  --device $(DEVICE) --checkpoint-every 100 $(FC_TRAIN_FLAGS) $(if $(wildcard $@),--resume)
 
 $(FC_SYN): $(FC_TUNED) $(FC_R2V) $(FC_RENDER)
 	$(THEAD) synthesize facial --audio $(FC_AUDIO) --reference $(FC_RENDER) --reference-item $(FC_PERSON) \
@@ -67,6 +103,25 @@ $(FC_EVAL): $(FC_SYN)
 	  --reference $(FC_REF_VIDEO) -o $(dir $@) --device $(DEVICE) $(FC_EVAL_FLAGS)
 
 $(FC_REPORT): $(FC_EVAL)
-	$(THEAD) report $(WORK)/facial -o $@ --title "FACIAL: $(FC_PERSON) speaking $(notdir $(FC_AUDIO)) \
-	  (under-trained demo model)"
+	$(THEAD) report $(WORK)/facial -o $@ --timings $(THEAD_TIMINGS) --title "FACIAL: $(FC_PERSON) speaking \
+	  $(notdir $(FC_AUDIO))$(if $(FC_PRESET), ($(FC_PRESET) preset), (under-trained demo model))"
 	@echo "report: $@"
+
+# The general FACIAL-GAN from every clip with speech in ../shared/data (silent StyleTalk clips take the .wav beside
+# them), written without optimizer state to examples/weights/facial_gan_pretrained.pt.
+FC_CORPUS ?= $(wildcard ../shared/data/videos/*.mp4) $(filter-out %.wav %.mp3,$(wildcard ../shared/data/train/videos/*))
+FC_PRE_WORK ?= corpus_out
+FC_PRE_STEPS ?= 4000
+
+.PHONY: facial-pretrain
+facial-pretrain:
+	$(THEAD) extract-au $(FC_CORPUS) -o $(FC_PRE_WORK)/au --fps 25 --no-preview $(COMMON)
+	THEAD_ALLOW_OUTSIDE=$(abspath ../shared/data):$$THEAD_ALLOW_OUTSIDE \
+	  $(THEAD) audio-features $(FC_PRE_WORK)/au/3dmm/manifest.json -o $(FC_PRE_WORK)/audio --no-preview $(COMMON) || \
+	  test $$? -eq 3
+	THEAD_ALLOW_OUTSIDE=$(abspath ../shared/data):$$THEAD_ALLOW_OUTSIDE \
+	  $(THEAD) train facial-gan --audio $(FC_PRE_WORK)/audio/manifest.json --au $(FC_PRE_WORK)/au/manifest.json \
+	  -o $(FC_PRE_WORK)/gan --steps $(FC_PRE_STEPS) --batch-size 16 --device $(DEVICE) --checkpoint-every 200 \
+	  $(if $(wildcard $(FC_PRE_WORK)/gan/last.pt),--resume)
+	$(PYTHON) -m thead.train.export $(FC_PRE_WORK)/gan/last.pt examples/weights/facial_gan_pretrained.pt \
+	  --note "FACIAL-GAN pretrained by thead on the speech clips of ../shared/data (make facial-pretrain)"

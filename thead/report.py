@@ -21,13 +21,35 @@ _FIGURES = {
 }
 
 
-def build_report(work_dir: Path, out: Path, title: str = "thead report") -> Path:
-    """Write ``out`` (Markdown) summarising every ``manifest.json`` under ``work_dir``.
+def timing_lines(path: Path) -> list[str]:
+    """A Markdown table of a ``THEAD_TIMINGS`` file (``thead.cli._log_time``: command, seconds, exit code, command
+    line per invocation), in order, with the total. Lines that do not parse are left out."""
+    rows = []
+    for ln in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = ln.split("\t")
+        try:
+            rows.append((parts[0], float(parts[1]), parts[2], parts[3] if len(parts) > 3 else ""))
+        except (IndexError, ValueError):
+            continue
+    if not rows:
+        return []
+    out = ["## time per step", "", "| step | wall | exit | command |", "|---|---|---|---|"]
+    for name, sec, code, cmd in rows:
+        out.append(f"| {name} | {sec / 60:.1f} min ({sec:.0f} s) | {code} | `{cmd[:160]}` |")
+    out += [f"| **total** | **{sum(r[1] for r in rows) / 60:.1f} min** | | |", ""]
+    return out
+
+
+def build_report(work_dir: Path, out: Path, title: str = "thead report", timings: Path | None = None) -> Path:
+    """Write ``out`` (Markdown) summarising every ``manifest.json`` under ``work_dir``, after the time each step took
+    when a ``timings`` file (``THEAD_TIMINGS``) is given and exists.
 
     PNG previews are embedded; videos are linked. Raises ManifestError for an invalid manifest.
     """
     work_dir, out = Path(work_dir), Path(out)
     lines = [f"# {title}", ""]
+    if timings is not None and Path(timings).is_file():
+        lines += timing_lines(timings)
     for mpath in sorted(work_dir.rglob("manifest.json")):
         lm = load_manifest(mpath)
         figs = _FIGURES.get(lm.kind, [])

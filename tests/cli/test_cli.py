@@ -201,3 +201,26 @@ def test_openface_input(tmp_path):
     assert it["meta"]["blinks"] == 1 and it["meta"]["from_openface"]
     e = np.load(tmp_path / "au" / it["outputs"]["expression"])
     assert e.shape == (60, 2) and e.max() <= 1.0
+
+
+def test_timings_file_and_report_table(tmp_path):
+    """THEAD_TIMINGS=FILE: each invocation appends its command and wall time; ``report --timings`` shows them and the
+    training budget helper subtracts them."""
+    from thead.budget import minutes_left, spent_minutes
+
+    log = tmp_path / "sub" / "timings.tsv"
+    env = dict(os.environ, THEAD_TIMINGS=str(log))
+    missing = ["extract-landmarks", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o")]
+    for args in (["manifest", "--help"], missing):
+        subprocess.run([sys.executable, "-m", "thead", *args], env=env, capture_output=True, check=False)
+    rows = [ln.split("\t") for ln in log.read_text().splitlines()]
+    assert [r[0] for r in rows] == ["manifest", "extract-landmarks"] and rows[0][2] == "0" and rows[1][2] != "0"
+    assert all(float(r[1]) > 0 for r in rows)
+    (tmp_path / "w").mkdir()
+    r = run_cli("report", tmp_path / "w", "--timings", log, "-o", tmp_path / "r.md")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "r.md").read_text()
+    assert "## time per step" in text and "| extract-landmarks |" in text and "**total**" in text
+    spent = spent_minutes(log)
+    assert 0 < spent < 5 and abs(minutes_left(60, log, 60.0) - (60 - spent - 60 * 25 * 0.3 / 60 - 2)) < 1e-6
+    assert minutes_left(1, log, 600.0) == 1.0  # never below a minute

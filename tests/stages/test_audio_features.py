@@ -78,3 +78,22 @@ def test_deepspeech_cli_and_errors(tmp_path, short_clips):
     f = np.load(tmp_path / "ds" / items["a"]["outputs"]["features"])
     assert f.shape == (items["a"]["meta"]["n_frames"], 29)
     np.testing.assert_allclose(np.exp(f).sum(1), 1.0, atol=1e-5)
+
+
+def test_silent_video_takes_the_wav_beside_it(tmp_path, clip25):
+    from tests.conftest import cut
+
+    d = tmp_path / "in"
+    d.mkdir()
+    cut(clip25, d / "talk.mp4", 1.2, audio=False)  # a StyleTalk-style silent clip ...
+    _ffmpeg("-i", clip25, "-t", 1.2, "-vn", "-ac", "1", "-ar", 16000, d / "talk.wav")  # ... with its speech beside it
+    cut(clip25, tmp_path / "with_sound.mp4", 1.2)
+    r = run_cli("audio-features", d / "talk.mp4", tmp_path / "with_sound.mp4", "-o", tmp_path / "a", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    it = _items(tmp_path / "a")["talk"]
+    assert it["meta"]["audio_source"] == "talk.wav" and "no audio track" in it["meta"]["note"]
+    side, own = np.load(tmp_path / "a" / "talk.mfcc.npy"), np.load(tmp_path / "a" / "with_sound.mfcc.npy")
+    assert side.shape == own.shape and np.corrcoef(side[:, 1:13].ravel(), own[:, 1:13].ravel())[0, 1] > 0.9
+    (d / "talk.wav").unlink()  # no speech anywhere: the item fails with the one-line reason
+    r = run_cli("audio-features", d / "talk.mp4", "-o", tmp_path / "b", "--no-progress")
+    assert r.returncode != 0 and "no audio track" in r.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 import traceback
 
 
@@ -17,6 +19,38 @@ def main(args: list[str] | None = None) -> None:
     from thead.errors import EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError
 
     _register()
+    t0 = time.perf_counter()
+    try:
+        _run(app, args, STATE, EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError)
+    except SystemExit as e:
+        _log_time(args, time.perf_counter() - t0, e.code)
+        raise
+
+
+def _log_time(args: list[str] | None, seconds: float, code) -> None:
+    """With ``THEAD_TIMINGS=FILE`` in the environment, append one tab-separated line per invocation to FILE: the
+    command (subcommand words before the first option or path), the wall seconds, the exit code and the full
+    command line. The Makefiles set it so that reports show the time each step took."""
+    path = os.environ.get("THEAD_TIMINGS")
+    if not path:
+        return
+    argv = list(sys.argv[1:] if args is None else args)
+    words = []
+    for a in argv:
+        if a.startswith("-") or "/" in a or "." in a:
+            break
+        words.append(a)
+    line = "\t".join([" ".join(words) or "thead", f"{seconds:.1f}", str(code if code is not None else 0),
+                      " ".join(argv).replace("\t", " ").replace("\n", " ")])
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError as e:
+        print(f"warning: cannot append to THEAD_TIMINGS={path}: {e}", file=sys.stderr)
+
+
+def _run(app, args, STATE, EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError) -> None:
     try:
         rv = app(args=args, standalone_mode=False, prog_name="thead")
     except KeyboardInterrupt:

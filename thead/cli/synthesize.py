@@ -83,6 +83,9 @@ def synthesize_facial(
     model: Optional[Path] = typer.Option(None, help="wav2vec2 CTC folder, when FACIAL-GAN used deepspeech features."),
     paste_back: bool = typer.Option(False, "--paste-back", help="Also paste the result into the reference video's "
                                     "frames (played forward and backward), at its full size."),
+    blinks: str = typer.Option("fill", help="fill: FACIAL-GAN's blinks with the reference's duration, gaps filled to "
+                               "its rate; predicted: its blinks only; raw: the eye channel as predicted."),
+    seed: int = typer.Option(0, help="Seed of the filled-in blink times."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
 ) -> int:
     """FACIAL: speech + a reference gives a talking video (lip motion, head pose, blinks) with the speech muxed in.
@@ -95,6 +98,6 @@ def synthesize_facial(
     from thead.systems.facial.synthesize import synthesize
 
     p = synthesize(audio, reference, facial_gan, render2video, output, reference_item, model, device, argv(),
-                   paste_back)
+                   paste_back, blinks, seed)
     print(f"synthesis -> {p}", file=sys.stderr)
     return 0

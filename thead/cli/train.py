@@ -160,6 +160,9 @@ def train_facial_gan(
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable)."),
     steps: int = typer.Option(5000, min=1, help="Training steps."),
     batch_size: int = typer.Option(16, min=1, help="Batch size per process (paper: 64; fine-tuning 16)."),
+    max_minutes: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                      help="Wall-clock budget of this run in minutes (0: none): stop early with a "
+                                      "checkpoint; --resume continues."),
     lr: float = _C["lr"], checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"],
     device: str = _C["device"], resume: bool = _C["resume"], progress: bool = progress_opt(),
 ) -> int:
@@ -170,7 +173,8 @@ def train_facial_gan(
     from thead.systems.facial.train import FacialGANConfig, train_facial_gan as run
 
     cfg = FacialGANConfig(steps=steps, batch_size=batch_size, lr=lr, window=window, hop=hop, hidden=hidden,
-                          w_gan=w_gan, checkpoint_every=checkpoint_every, seed=seed, device=device)
+                          w_gan=w_gan, max_minutes=max_minutes, checkpoint_every=checkpoint_every, seed=seed,
+                          device=device)
     p = run(audio, au, output, cfg, finetune, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0
@@ -187,6 +191,13 @@ def train_render2video(
     n_w: int = typer.Option(2, min=1, help="N_w: the generator reads 2 N_w consecutive renders."),
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable; one person)."),
     d_width: int = typer.Option(32, min=4, help="Channels of each discriminator's first conv."),
+    arch: str = typer.Option("auto", help="Generator: pix2pixhd (the paper's), unet-residual (a U-Net correcting the "
+                             "render: learns in CPU minutes) or auto (pix2pixhd on cuda, unet-residual on cpu)."),
+    w_face: float = typer.Option(4.0, callback=number(**NON_NEGATIVE),
+                                 help="Extra L1 weight inside the rendered face (not in the paper; 0: eq. 10)."),
+    max_minutes: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                      help="Wall-clock budget of this run in minutes (0: none): stop early with a "
+                                      "checkpoint; --resume continues."),
     lambda_id: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
                                     help="Weight of the identity term (dlib face-descriptor distance; not in the "
                                     "paper; 0: eq. 10 exactly)."),
@@ -204,7 +215,8 @@ def train_render2video(
     from thead.systems.facial.train_render import Render2VideoConfig, train_render2video as run
 
     cfg = Render2VideoConfig(steps=steps, batch_size=batch_size, lr=lr, n_w=n_w, width=width, d_width=d_width,
-                             lambda_id=lambda_id, checkpoint_every=checkpoint_every, seed=seed, device=device)
+                             arch=arch, w_face=w_face, lambda_id=lambda_id, max_minutes=max_minutes,
+                             checkpoint_every=checkpoint_every, seed=seed, device=device)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

@@ -37,6 +37,29 @@ def _frames_and_rate(work: WorkItem, cfg: dict, n_samples: int) -> tuple[int, fl
     return n_frames_for(n_samples / SAMPLE_RATE, fps), fps, 0.0
 
 
+SIDECAR_SUFFIXES = (".wav", ".flac")
+
+
+def speech_source(path: Path) -> Path:
+    """The file to take a clip's speech from: the video itself, or, when it has no audio track, a ``.wav`` or
+    ``.flac`` of the same stem beside it (corpora such as StyleTalk's ship silent clips with their speech beside
+    them). Files without either are returned unchanged, so that ``load_audio`` gives its "no audio track" error."""
+    from thead.errors import InputError
+    from thead.media import has_audio
+
+    path = Path(path)
+    try:
+        if has_audio(path):
+            return path
+    except InputError:
+        return path
+    for suffix in SIDECAR_SUFFIXES:
+        side = path.with_suffix(suffix)
+        if side.is_file() and side != path:
+            return side
+    return path
+
+
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     import time
 
@@ -45,7 +68,8 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     from thead.media import load_audio
 
     t0 = time.perf_counter()
-    audio = load_audio(work.source, SAMPLE_RATE)
+    sound = speech_source(work.source)
+    audio = load_audio(sound, SAMPLE_RATE)
     n, fps, start_s = _frames_and_rate(work, cfg, len(audio))
     model = None
     if cfg["kind"] == "deepspeech":
@@ -66,6 +90,9 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     if start_s > 0:
         meta["audio_offset_s"] = round(start_s, 4)
     notes = []
+    if sound != work.source:
+        meta["audio_source"] = sound.name
+        notes.append(f"the video has no audio track; used {sound.name} beside it")
     claimed = _claimed_duration(work.source)
     if claimed is not None and claimed - duration > max(0.1, 1.0 / fps):
         notes.append(f"the file's header promises {claimed:.2f} s of audio but only {duration:.2f} s could be "

@@ -60,9 +60,12 @@ def write_checkpoint_manifest(out_dir: Path, stage: str, cfg: dict, step: int, a
 
 
 class TrainLoop:
-    """Step counting, JSONL logging (means over ``cfg.log_every`` steps, plus steps/s) and a rich progress bar.
+    """Step counting, JSONL logging (means over ``cfg.log_every`` steps, plus steps/s and wall minutes) and a rich
+    progress bar.
 
-    ``cfg`` needs ``log_every``; only the main process (rank 0) logs."""
+    ``cfg`` needs ``log_every``; only the main process (rank 0) logs. A ``cfg.max_minutes`` above 0 is a wall-clock
+    budget for this invocation: ``out_of_time`` turns true once it is spent (trainers then checkpoint and stop; a
+    ``--resume`` continues)."""
 
     def __init__(self, out_dir: Path, total: int, start: int, cfg, is_main: bool, progress: bool,
                  label: str):
@@ -108,9 +111,27 @@ class TrainLoop:
                                                                              losses.items()))
         if self.is_main and (step % self.cfg.log_every == 0 or step == self.total):
             rec = {"step": step, **{k: v / self.count for k, v in self.sums.items()},
-                   "steps_per_s": (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)}
+                   "steps_per_s": (step - self.start) / max(time.perf_counter() - self.t0, 1e-9),
+                   "minutes": round((time.perf_counter() - self.t0) / 60, 3)}
             self.log.write(rec)
             self.sums, self.count = {}, 0
+
+    def out_of_time(self) -> bool:
+        """Whether ``cfg.max_minutes`` (when above 0) of wall clock have passed since this loop started. Under DDP
+        rank 0's clock decides for every rank (one broadcast), so all stop at the same step."""
+        limit = float(getattr(self.cfg, "max_minutes", 0.0) or 0.0)
+        if limit <= 0:
+            return False
+        over = (time.perf_counter() - self.t0) / 60 >= limit
+        import torch.distributed as td
+
+        if td.is_available() and td.is_initialized():
+            import torch
+
+            flag = torch.tensor([1.0 if over else 0.0])
+            td.broadcast(flag, 0)
+            over = bool(flag.item())
+        return over
 
     def checkpoint_due(self, step: int, stop: bool = False) -> bool:
         """Whether this process writes ``last.pt`` after ``step``: rank 0, every ``cfg.checkpoint_every`` steps, at

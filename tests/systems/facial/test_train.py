@@ -44,6 +44,37 @@ def test_finetune_starts_from_the_general_model(facial_data, tmp_path):
                          finetune=bad, progress=False)
 
 
+def test_exported_weights_fine_tune_like_the_full_checkpoint(facial_data, tmp_path):
+    """A weights-only export (what thead bundles as examples/weights/facial_gan_pretrained.pt) drops optimizer state
+    and local paths, loads weights-only, and fine-tunes to the same weights as the full checkpoint."""
+    from thead.train.export import export_weights
+
+    general = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "g", small_gan_config(),
+                               progress=False)
+    slim = export_weights(general, tmp_path / "w" / "slim.pt", note="test")
+    blob = torch.load(slim, weights_only=True)
+    assert blob["optimizers"] == {} and blob["extra"]["note"] == "test" and blob["step"] == 2
+    assert "/" not in blob["config"]["audio_manifest"] and slim.stat().st_size < general.stat().st_size
+    a = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "fa", small_gan_config(steps=1),
+                         finetune=general, progress=False)
+    b = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "fb", small_gan_config(steps=1),
+                         finetune=slim, progress=False)
+    ga, gb = load_checkpoint(a)["models"]["G"], load_checkpoint(b)["models"]["G"]
+    assert all(torch.equal(ga[k], gb[k]) for k in ga)
+
+
+def test_max_minutes_stops_with_a_checkpoint_and_resume_goes_on(facial_data, tmp_path):
+    run = tmp_path / "t"
+    last = train_facial_gan(facial_data["audio"], facial_data["au"], run,
+                            small_gan_config(steps=50, max_minutes=1e-6, checkpoint_every=100), progress=False)
+    blob = load_checkpoint(last)
+    assert blob["step"] == 1  # the budget was spent after the first step: checkpointed there, not at 50
+    assert json.loads((run / "manifest.json").read_text())["items"][0]["meta"]["step"] == 1
+    last = train_facial_gan(facial_data["audio"], facial_data["au"], run, small_gan_config(steps=3), resume=True,
+                            progress=False)
+    assert load_checkpoint(last)["step"] == 3
+
+
 def test_prediction_covers_long_and_short_audio(facial_data, tmp_path):
     from thead.systems.facial.data import load_clips
     from thead.systems.facial.predict import FacialGAN

@@ -3,8 +3,10 @@ the person's video) -> a talking video of that person with lip motion, head pose
 
 Pipeline: audio -> features of the kind FACIAL-GAN was trained on (at the reference's frame rate) -> FACIAL-GAN,
 windowed, starting from the reference's first frame -> parameters mapped back with the reference's normalisation and
-smoothed with a Savitzky-Golay filter (official code; window 5 frames, order 2) -> 3DMM renders with the eye attention
-map (reference identity and albedo, the reference crop's pixels) -> rendering-to-video network over 2 N_w stacked
+smoothed with a Savitzky-Golay filter (official code; window 5 frames, order 2) -> blinks given the reference's
+rate, duration and depth (``blinks``: ``fill`` default, ``predicted``, ``raw``; ``thead.systems.facial.blinks``)
+-> 3DMM renders with the eye attention map (reference identity and albedo, the reference crop's pixels) ->
+rendering-to-video network over 2 N_w stacked
 renders -> MP4 at the reference's frame rate and crop size with the input audio muxed in, plus a side-by-side MP4
 (render | eye attention | output) and a PNG sheet of a few such frames.
 
@@ -31,18 +33,19 @@ from thead.manifest.paths import item_path
 SAVGOL_WINDOW = 5  # frames (official code)
 PASTE_GROW = 0.2  # paste-back region: the faces' hulls dilated by this fraction of the face height (hair, neck)
 SAVGOL_ORDER = 2
+BLINK_MODES = ("fill", "predicted", "raw")
 
 
 class RenderToVideo:
     """A trained G^r from a ``train render2video`` checkpoint (eval mode)."""
 
     def __init__(self, checkpoint: Path, device: str = "cpu"):
-        from thead.systems.facial.render2video import RenderGenerator
+        from thead.systems.facial.render2video import make_generator
         from thead.train.checkpoint import load_system_checkpoint
 
         blob, cfg, self.device = load_system_checkpoint(checkpoint, "render2video", device)
         self.n_w, self.size, self.step = int(cfg["n_w"]), int(cfg["size"]), int(blob["step"])
-        self.G = RenderGenerator(self.n_w, int(cfg["width"]))
+        self.G = make_generator(cfg.get("arch", "pix2pixhd"), self.n_w, int(cfg["width"]))
         self.G.load_state_dict(blob["models"]["G"])
         self.G.eval().to(self.device)
 
@@ -105,14 +108,16 @@ def reference_frames(source: Path, fps: float, n: int) -> Iterator[np.ndarray]:
 
 def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Path, out_dir: Path,
                item: Optional[str] = None, model_dir: Optional[Path] = None, device: str = "cpu",
-               argv=None, paste_back: bool = False) -> Path:
+               argv=None, paste_back: bool = False, blinks: str = "fill", seed: int = 0) -> Path:
     """Write ``<audio stem>.mp4`` (with the input audio), ``<stem>.render.mp4``, with ``paste_back``
     ``<stem>.pasted.mp4`` (the reference video's size), and a ``thead.synthesis`` manifest.
 
     Raises:
         InputError: bad audio, a reference of another size than the networks, missing --model for deepspeech, a
-            missing reference video for paste-back.
+            missing reference video for paste-back, an unknown ``blinks`` mode.
     """
+    if blinks not in BLINK_MODES:
+        raise InputError(f"--blinks must be one of {', '.join(BLINK_MODES)}, got {blinks!r}")
     from thead.audio.features import SAMPLE_RATE, DeepSpeechFeatures, audio_features, n_frames_for
     from thead.face.facemodel import load_face_model
     from thead.manifest import Item, ManifestWriter, atomic_save_npy, load_manifest, make_producer
@@ -120,7 +125,7 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     from thead.media import VideoWriter, load_audio, probe_video, write_image
     from thead.viz import contact_sheet, sample_indices
     from thead.runner import safe_id
-    from thead.systems.facial.params import denormalize, normalize
+    from thead.systems.facial.params import EXP_START, EYE, denormalize, normalize
     from thead.systems.facial.predict import FacialGAN
     from thead.systems.facial.render import FaceRenderer, Pose, landmarks_px
 
@@ -151,6 +156,13 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
     pred = denormalize(gan(feats, normalize(ref["params"][0], offset, scale)), offset, scale)
     pred = smooth(pred)
     model = load_face_model()
+    if blinks != "raw":
+        from thead.systems.facial.blinks import blink_style, shape_blinks
+
+        cols = [i for i, nm in enumerate(model.exp_names) if nm in ("eyeBlink_L", "eyeBlink_R")]
+        if pred.shape[1] - EXP_START != len(model.exp_names):
+            cols = []  # another model's coefficients: only the eye channel
+        pred = shape_blinks(pred, fps, blink_style(ref["params"][:, EYE], fps), cols, seed, fill=blinks == "fill")
     renderer = FaceRenderer(model, ref["identity"], ref["albedo"], size, size)
     center, zoom = ref["crop_center"], size / float(ref["crop_side"])
     renders, poses = [], []
@@ -192,7 +204,7 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
         audio=str(audio), reference=str(reference), facial_gan=str(facial_gan), render2video=str(render2video)),
         argv))
     meta: dict[str, Any] = dict(n_frames=n, fps=fps, width=size, height=size, reference=it.id,
-                                checkpoint_step=gan.step, feature_kind=gan.feature_kind, audio=True)
+                                checkpoint_step=gan.step, feature_kind=gan.feature_kind, audio=True, blinks=blinks)
     outputs = {"video": w.rel(vw.path), "compare": w.rel(sw.path), "preview": w.rel(sheet),
                "params": w.rel(item_path(out_dir, stem, ".params.npy"))}
     if paste_back:

@@ -33,6 +33,7 @@ class FacialGANConfig:
     w_state: float = 10.0
     w_motion: float = 10.0
     w_gan: float = 0.1
+    max_minutes: float = 0.0  # wall-clock budget of one invocation (0: none); stops early with a checkpoint
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
@@ -110,6 +111,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     Gw, Dw = models["G"], models["D"]
     loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress,
                      "finetune facial-gan" if finetune else "train facial-gan")
+    step = start
     try:
         for step in range(start + 1, cfg.steps + 1):
             b = sampler.sample(cfg.batch_size, gen, d.device)
@@ -135,12 +137,19 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
             if not np.isfinite(logs["g"]):
                 raise InputError(f"training diverged at step {step} (loss {logs['g']}); lower --lr")
             loop.record(step, logs)
-            if loop.checkpoint_due(step):
+            stop = loop.out_of_time()
+            if loop.checkpoint_due(step, stop):
                 save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
                                 generator=gen)
             if on_step is not None:
                 on_step(step)
+            if stop:
+                import sys
+
+                print(f"train facial-gan: the --max-minutes budget is spent; stopped at step {step} of {cfg.steps} "
+                      f"(--resume continues)", file=sys.stderr)
+                break
     finally:
         loop.close()
-    finish_run(out_dir, d.is_main, "FACIAL-GAN (eq. 8)", "train facial-gan", conf, cfg.steps, argv)
+    finish_run(out_dir, d.is_main, "FACIAL-GAN (eq. 8)", "train facial-gan", conf, step, argv)
     return out_dir / "last.pt"

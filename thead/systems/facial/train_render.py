@@ -29,12 +29,15 @@ class Render2VideoConfig:
     batch_size: int = 4
     lr: float = 2e-4
     n_w: int = 2  # window of 2 N_w renders
+    arch: str = "auto"  # render2video.ARCHS; auto: pix2pixhd on a GPU, unet-residual on a CPU
     width: int = 32  # generator; pix2pixHD: 64
     d_width: int = 32  # discriminator; pix2pixHD: 64
     lambda_fm: float = 2.0  # lambda_1
     lambda_p: float = 10.0  # lambda_2
     lambda_l1: float = 50.0  # lambda_3
     lambda_id: float = 1.0  # identity term (not in FACIAL): dlib descriptor distance of G^r's frame to the real one
+    w_face: float = 4.0  # extra L1 weight inside the rendered face (not in FACIAL; 0: eq. 10's plain L1)
+    max_minutes: float = 0.0  # wall-clock budget of one invocation (0: none); stops early with a checkpoint
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
@@ -137,18 +140,29 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
     perc, perc_name = choose_perceptual(vgg_weights, face_net, say, "perceptual loss (FACIAL eq. 10)")
     perc = perc.to(d.device)
     ident = (perc if isinstance(perc, DlibFaceFeatures) else DlibFaceFeatures().to(d.device)) if cfg.lambda_id else None
-    G = R.RenderGenerator(cfg.n_w, cfg.width).to(d.device)
+    blob = load_checkpoint(last) if last else None
+    if blob is not None and cfg.arch == "auto":  # a resumed run keeps its architecture whatever the device
+        cfg.arch = blob.get("config", {}).get("arch", "pix2pixhd")
+    try:
+        cfg.arch = R.resolve_arch(cfg.arch, cfg.device)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    say(f"rendering-to-video generator: {cfg.arch}"
+        + (" (thead's CPU choice: a U-Net correcting the render; the paper's is pix2pixhd)"
+           if cfg.arch == "unet-residual" else " (pix2pixHD's global generator, as the paper)"))
+    G = R.make_generator(cfg.arch, cfg.n_w, cfg.width).to(d.device)
     D = R.MultiScaleD(cfg.n_w, cfg.d_width).to(d.device)
     models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
     opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) for k, m in (("G", G), ("D", D))}
     conf = dict(asdict(cfg), system="render2video", size=size, perceptual=perc_name, manifest=str(manifest),
                 clips=[c.id for c in clips])
-    start = restore(load_checkpoint(last), models, opts, gen) if last else 0
+    start = restore(blob, models, opts, gen) if blob is not None else 0
     if d.is_main:
         write_run_files(out_dir, conf, argv)
     fixed = sample(clips, min(4, cfg.batch_size), cfg.n_w, torch.Generator().manual_seed(7), d.device)
     Gw, Dw = models["G"], models["D"]
     loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, "train render2video")
+    step = start
     try:
         for step in range(start + 1, cfg.steps + 1):
             x, real = sample(clips, cfg.batch_size, cfg.n_w, gen, d.device)
@@ -159,7 +173,7 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
             opts["D"].step()
             d_fake, d_real = Dw(x, fake), Dw(x, real)
             terms = {"gan": R.lsgan(d_fake, True), "fm": R.feature_matching(d_fake, d_real),
-                     "l1": (fake - real).abs().mean()}
+                     "l1": ((fake - real).abs() * R.face_weight(x, cfg.n_w, cfg.w_face)).mean()}
             if ident is perc:  # one pass of dlib's ResNet gives the perceptual maps and the descriptor
                 with torch.no_grad():
                     f_real, e_real = perc.features_and_embedding(real)
@@ -181,15 +195,20 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
             logs = {"d": float(loss_d.detach()), **{k: float(v.detach()) for k, v in terms.items()},
                     "g": float(loss_g.detach())}
             loop.record(step, logs)
-            if loop.checkpoint_due(step):
+            stop = loop.out_of_time()
+            if loop.checkpoint_due(step, stop):
                 save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
                                 generator=gen)
                 _samples(G, fixed, cfg.n_w, out_dir / "samples.png")
             if on_step is not None:
                 on_step(step)
+            if stop:
+                say(f"train render2video: the --max-minutes budget is spent; stopped at step {step} of {cfg.steps} "
+                    f"(--resume continues)")
+                break
     finally:
         loop.close()
-    finish_run(out_dir, d.is_main, "rendering-to-video (FACIAL eq. 10)", "train render2video", conf, cfg.steps,
+    finish_run(out_dir, d.is_main, "rendering-to-video (FACIAL eq. 10)", "train render2video", conf, step,
                argv)
     return out_dir / "last.pt"
 

@@ -1,0 +1,52 @@
+"""Wall-clock budgets of a Make recipe (stages/facial.mk, ``FC_BUDGET``):
+``python -m thead.budget --budget 60 --timings WORK/facial/timings.tsv --speech speech.wav`` prints the minutes a
+training step may still take: the budget, less the minutes the steps logged in the ``THEAD_TIMINGS`` file took,
+less a reserve for synthesising the speech (``SYNTH_S_PER_FRAME`` per 25 fps frame, measured on 2 CPU cores with
+paste-back) and for evaluation and the report (``TAIL_MINUTES``). At least ``MIN_MINUTES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+SYNTH_S_PER_FRAME = 0.3
+TAIL_MINUTES = 2.0
+MIN_MINUTES = 1.0
+
+
+def spent_minutes(timings: Path) -> float:
+    """Minutes logged in a ``THEAD_TIMINGS`` file (0 when it is missing); unparsable lines are skipped."""
+    p = Path(timings)
+    if not p.is_file():
+        return 0.0
+    total = 0.0
+    for ln in p.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = ln.split("\t")
+        try:
+            total += float(parts[1])
+        except (IndexError, ValueError):
+            continue
+    return total / 60
+
+
+def minutes_left(budget: float, timings: Path, speech_s: float, fps: float = 25.0) -> float:
+    reserve = speech_s * fps * SYNTH_S_PER_FRAME / 60 + TAIL_MINUTES
+    return max(MIN_MINUTES, budget - spent_minutes(timings) - reserve)
+
+
+def main(argv=None) -> None:
+    from thead.audio.features import SAMPLE_RATE
+    from thead.media import load_audio
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--budget", type=float, required=True, help="Minutes for the whole recipe.")
+    ap.add_argument("--timings", type=Path, required=True)
+    ap.add_argument("--speech", type=Path, required=True)
+    a = ap.parse_args(argv)
+    speech_s = len(load_audio(a.speech, SAMPLE_RATE)) / SAMPLE_RATE
+    print(f"{minutes_left(a.budget, a.timings, speech_s):.2f}")
+
+
+if __name__ == "__main__":
+    main()
