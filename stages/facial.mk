@@ -31,6 +31,7 @@ FC_TUNE_MINUTES := 5
 FC_R2V_STEPS  := 1000000
 FC_BUDGET     := 60
 JOBS          := 2
+PORTRAITS     :=
 else ifneq ($(FC_PRESET),)
 $(error FC_PRESET=$(FC_PRESET): the presets are cpu-hour (or none))
 endif

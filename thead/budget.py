@@ -1,8 +1,8 @@
 """Wall-clock budgets of a Make recipe (stages/facial.mk, ``FC_BUDGET``):
 ``python -m thead.budget --budget 60 --timings WORK/facial/timings.tsv --speech speech.wav`` prints the minutes a
 training step may still take: the budget, less the minutes the steps logged in the ``THEAD_TIMINGS`` file took,
-less a reserve for synthesising the speech (``SYNTH_S_PER_FRAME`` per 25 fps frame, measured on 2 CPU cores with
-paste-back) and for evaluation and the report (``TAIL_MINUTES``). At least ``MIN_MINUTES``.
+less a reserve for synthesising the speech (``SYNTH_S_PER_FRAME`` per frame at 30 fps, measured on 2 CPU cores
+with paste-back into a 1080p video) and for evaluation and the report (``TAIL_MINUTES``). At least ``MIN_MINUTES``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-SYNTH_S_PER_FRAME = 0.3
+SYNTH_S_PER_FRAME = 0.4
 TAIL_MINUTES = 2.0
 MIN_MINUTES = 1.0
 
@@ -30,7 +30,7 @@ def spent_minutes(timings: Path) -> float:
     return total / 60
 
 
-def minutes_left(budget: float, timings: Path, speech_s: float, fps: float = 25.0) -> float:
+def minutes_left(budget: float, timings: Path, speech_s: float, fps: float = 30.0) -> float:
     reserve = speech_s * fps * SYNTH_S_PER_FRAME / 60 + TAIL_MINUTES
     return max(MIN_MINUTES, budget - spent_minutes(timings) - reserve)
 

@@ -222,5 +222,5 @@ def test_timings_file_and_report_table(tmp_path):
     text = (tmp_path / "r.md").read_text()
     assert "## time per step" in text and "| extract-landmarks |" in text and "**total**" in text
     spent = spent_minutes(log)
-    assert 0 < spent < 5 and abs(minutes_left(60, log, 60.0) - (60 - spent - 60 * 25 * 0.3 / 60 - 2)) < 1e-6
+    assert 0 < spent < 5 and abs(minutes_left(60, log, 60.0) - (60 - spent - 60 * 30 * 0.4 / 60 - 2)) < 1e-6
     assert minutes_left(1, log, 600.0) == 1.0  # never below a minute
