@@ -132,23 +132,22 @@ class Clock:
 
 
 def train_for(fn, seconds: float, make_cfg, out_dir: Path, snapshots: int = 0, **kw) -> tuple[int, list]:
-    """Train 2 steps to time one, then resume in ``snapshots`` + 1 chunks to fill ``seconds``; returns the steps
-    and, per chunk, (wall s since start, steps, a copy of the checkpoint)."""
-    stamps: list[float] = []
+    """Train for ``seconds`` of wall clock (the trainers' ``time_limit_s``), in ``snapshots`` + 1 resumed chunks
+    when a learning curve is asked for; returns the steps and, per chunk, (wall s since start, steps, a copy of the
+    checkpoint)."""
+    from thead.train.checkpoint import load_checkpoint
+
     t0 = time.perf_counter()
-    fn(cfg=make_cfg(2), on_step=lambda s: stamps.append(time.perf_counter()), **kw)
-    step_s = max((stamps[-1] - stamps[0]) if len(stamps) > 1 else 1.0, 1e-3)
-    total = max(3, 2 + int((seconds - (time.perf_counter() - t0)) / step_s))
     chunks = snapshots + 1
     marks = []
-    for k in range(1, chunks + 1):
-        steps = 2 + (total - 2) * k // chunks
-        fn(cfg=make_cfg(steps), resume=True, **kw)
+    for k in range(chunks):
+        left = seconds - (time.perf_counter() - t0)
+        fn(cfg=make_cfg(10**7, max(left / (chunks - k), 1.0)), resume=k > 0, **kw)
         if snapshots:
-            snap = out_dir.parent / f"{out_dir.name}-snap{k}.pt"
+            snap = out_dir.parent / f"{out_dir.name}-snap{k + 1}.pt"
             shutil.copyfile(out_dir / "last.pt", snap)
-            marks.append((time.perf_counter() - t0, steps, snap))
-    return total, marks
+            marks.append((time.perf_counter() - t0, int(load_checkpoint(snap)["step"]), snap))
+    return int(load_checkpoint(out_dir / "last.pt")["step"]), marks
 
 
 def main() -> dict:
@@ -205,8 +204,9 @@ def main() -> dict:
     reserve = SYNTH_S_PER_FRAME * fps * (speech_s + 0.2 * dur) + 30
     left = max(budget - clock.minutes() * 60 - reserve, 60.0)
 
-    def gan_cfg(steps):
-        return FacialGANConfig(steps=steps, batch_size=16, device=a.device, checkpoint_every=10**6)
+    def gan_cfg(steps, limit_s):
+        return FacialGANConfig(steps=steps, batch_size=16, device=a.device, checkpoint_every=10**6,
+                               time_limit_s=limit_s)
 
     s = time.perf_counter()
     tuned = work / "gan"
@@ -215,9 +215,9 @@ def main() -> dict:
                          min(TUNE_MINUTES * 60, 0.2 * left), gan_cfg, tuned)
     clock.part("FACIAL-GAN " + ("fine-tuning" if pre else "training"), s, steps=n_gan)
 
-    def r2v_cfg(steps):
+    def r2v_cfg(steps, limit_s):
         return Render2VideoConfig(steps=steps, batch_size=4, width=a.width, d_width=a.width, device=a.device,
-                                  checkpoint_every=10**6)
+                                  checkpoint_every=10**6, time_limit_s=limit_s)
 
     s = time.perf_counter()
     r2v = work / "r2v"

@@ -88,11 +88,11 @@ $(WORK)/facial/gan/last.pt: $(FC_AUDIOF) $(AU)
 $(FC_TUNED): $(FC_GAN) $(FC_AUDIOF) $(AU)
 	$(THEAD) train facial-gan --audio $(FC_AUDIOF) --au $(AU) --clip $(FC_PERSON) --finetune $< -o $(dir $@) \
 	  --steps $(FC_TUNE_STEPS) --batch-size $(FC_BATCH) --device $(DEVICE) --checkpoint-every 50 $(FC_TRAIN_FLAGS) \
-	  --max-minutes $(FC_TUNE_MINUTES) $(if $(wildcard $@),--resume)
+	  --time-limit $(FC_TUNE_MINUTES) $(if $(wildcard $@),--resume)
 
 $(FC_R2V): $(FC_RENDER) $(FC_TUNED)
 	$(THEAD) train render2video --manifest $< --clip $(FC_PERSON) -o $(dir $@) --steps $(FC_R2V_STEPS) \
-	  --width $(FC_WIDTH) --d-width $(FC_WIDTH) --batch-size 4 --max-minutes $(FC_R2V_BUDGET) \
+	  --width $(FC_WIDTH) --d-width $(FC_WIDTH) --batch-size 4 --time-limit $(FC_R2V_BUDGET) \
 	  --device $(DEVICE) --checkpoint-every 100 $(FC_TRAIN_FLAGS) $(if $(wildcard $@),--resume)
 
 $(FC_SYN): $(FC_TUNED) $(FC_R2V) $(FC_RENDER)

@@ -86,7 +86,10 @@ def synthesize_facial(
     blinks: str = typer.Option("fill", help="fill: FACIAL-GAN's blinks with the reference's duration, gaps filled to "
                                "its rate; predicted: its blinks only; raw: the eye channel as predicted."),
     seed: int = typer.Option(0, help="Seed of the filled-in blink times."),
+    match_mean: bool = typer.Option(True, help="Move the predicted expression's mean to the reference video's (not "
+                                    "in the paper; keeps the person's mouth shape after a short fine-tuning)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    progress: bool = progress_opt(),
 ) -> int:
     """FACIAL: speech + a reference gives a talking video (lip motion, head pose, blinks) with the speech muxed in.
 
@@ -98,6 +101,6 @@ def synthesize_facial(
     from thead.systems.facial.synthesize import synthesize
 
     p = synthesize(audio, reference, facial_gan, render2video, output, reference_item, model, device, argv(),
-                   paste_back, blinks, seed)
+                   paste_back, blinks, seed, progress, match_mean)
     print(f"synthesis -> {p}", file=sys.stderr)
     return 0

@@ -118,6 +118,11 @@ def train_flnet(
     lambda_rec: float = typer.Option(250.0, callback=number(**NON_NEGATIVE), help="Weight of the reconstruction loss."),
     lambda_p: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the perceptual loss."),
     lambda_adv: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the adversarial loss."),
+    lambda_entropy: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                         help="Weight of the selection masks' entropy (not in the paper: pushes each "
+                                         "pixel to copy one bank image)."),
+    field: str = typer.Option("sparse", help="Landmark difference field: sparse (the paper's) or dense (offsets "
+                              "spread over the face by normalized convolution)."),
     time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
                                      min=0.0, help="Stop with a checkpoint after this many minutes of "
                                      "training (a job's time slot; continue with --resume). 0: no limit."),
@@ -135,7 +140,7 @@ def train_flnet(
     cfg = FLNetConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, d_width=d_width, variant=variant,
                       bank_size=bank_size, bank_pool=bank_pool, margin=margin, lambda_sv=lambda_sv,
                       lambda_tv=lambda_tv, lambda_rec=lambda_rec, lambda_p=lambda_p, lambda_adv=lambda_adv,
-                      d_steps=d_steps, history=history, holdout=holdout,
+                      lambda_entropy=lambda_entropy, field=field, d_steps=d_steps, history=history, holdout=holdout,
                       time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed, device=device)
     check_config(cfg)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())
@@ -160,9 +165,9 @@ def train_facial_gan(
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable)."),
     steps: int = typer.Option(5000, min=1, help="Training steps."),
     batch_size: int = typer.Option(16, min=1, help="Batch size per process (paper: 64; fine-tuning 16)."),
-    max_minutes: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
-                                      help="Wall-clock budget of this run in minutes (0: none): stop early with a "
-                                      "checkpoint; --resume continues."),
+    time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                     help="Stop with a checkpoint after this many minutes of training (a job's time "
+                                     "slot; continue with --resume). 0: no limit."),
     lr: float = _C["lr"], checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"],
     device: str = _C["device"], resume: bool = _C["resume"], progress: bool = progress_opt(),
 ) -> int:
@@ -173,7 +178,7 @@ def train_facial_gan(
     from thead.systems.facial.train import FacialGANConfig, train_facial_gan as run
 
     cfg = FacialGANConfig(steps=steps, batch_size=batch_size, lr=lr, window=window, hop=hop, hidden=hidden,
-                          w_gan=w_gan, max_minutes=max_minutes, checkpoint_every=checkpoint_every, seed=seed,
+                          w_gan=w_gan, time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed,
                           device=device)
     p = run(audio, au, output, cfg, finetune, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
@@ -195,9 +200,9 @@ def train_render2video(
                              "render: learns in CPU minutes) or auto (pix2pixhd on cuda, unet-residual on cpu)."),
     w_face: float = typer.Option(4.0, callback=number(**NON_NEGATIVE),
                                  help="Extra L1 weight inside the rendered face (not in the paper; 0: eq. 10)."),
-    max_minutes: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
-                                      help="Wall-clock budget of this run in minutes (0: none): stop early with a "
-                                      "checkpoint; --resume continues."),
+    time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                     help="Stop with a checkpoint after this many minutes of training (a job's time "
+                                     "slot; continue with --resume). 0: no limit."),
     lambda_id: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
                                     help="Weight of the identity term (dlib face-descriptor distance; not in the "
                                     "paper; 0: eq. 10 exactly)."),
@@ -215,7 +220,7 @@ def train_render2video(
     from thead.systems.facial.train_render import Render2VideoConfig, train_render2video as run
 
     cfg = Render2VideoConfig(steps=steps, batch_size=batch_size, lr=lr, n_w=n_w, width=width, d_width=d_width,
-                             arch=arch, w_face=w_face, lambda_id=lambda_id, max_minutes=max_minutes,
+                             arch=arch, w_face=w_face, lambda_id=lambda_id, time_limit_s=time_limit * 60,
                              checkpoint_every=checkpoint_every, seed=seed, device=device)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)

@@ -63,9 +63,9 @@ class TrainLoop:
     """Step counting, JSONL logging (means over ``cfg.log_every`` steps, plus steps/s and wall minutes) and a rich
     progress bar.
 
-    ``cfg`` needs ``log_every``; only the main process (rank 0) logs. A ``cfg.max_minutes`` above 0 is a wall-clock
-    budget for this invocation: ``out_of_time`` turns true once it is spent (trainers then checkpoint and stop; a
-    ``--resume`` continues)."""
+    ``cfg`` needs ``log_every``; only the main process (rank 0) logs. A ``cfg.time_limit_s`` above 0 is a wall-clock
+    budget for this invocation (``--time-limit`` minutes): ``out_of_time`` turns true once it is spent (trainers then
+    checkpoint and stop; a ``--resume`` continues)."""
 
     def __init__(self, out_dir: Path, total: int, start: int, cfg, is_main: bool, progress: bool,
                  label: str):
@@ -117,12 +117,12 @@ class TrainLoop:
             self.sums, self.count = {}, 0
 
     def out_of_time(self) -> bool:
-        """Whether ``cfg.max_minutes`` (when above 0) of wall clock have passed since this loop started. Under DDP
-        rank 0's clock decides for every rank (one broadcast), so all stop at the same step."""
-        limit = float(getattr(self.cfg, "max_minutes", 0.0) or 0.0)
+        """Whether ``cfg.time_limit_s`` (when above 0) seconds of wall clock have passed since this loop started.
+        Under DDP rank 0's clock decides for every rank (one broadcast), so all stop at the same step."""
+        limit = float(getattr(self.cfg, "time_limit_s", 0.0) or 0.0)
         if limit <= 0:
             return False
-        over = (time.perf_counter() - self.t0) / 60 >= limit
+        over = time.perf_counter() - self.t0 >= limit
         import torch.distributed as td
 
         if td.is_available() and td.is_initialized():

@@ -62,3 +62,18 @@ def test_speech_to_talking_video(facial_data, facial_renders, tmp_path):
     r = run_cli("synthesize", "facial", "--audio", speech, "--reference", facial_renders, "--facial-gan", gan,
                 "--render2video", r2v, "-o", tmp_path / "x")
     assert r.returncode == 1 and "--reference-item" in r.stderr
+
+
+def test_match_expression_moves_the_mean_and_keeps_the_motion(facial_data):
+    from thead.systems.facial.data import reference_params
+    from thead.systems.facial.params import EXP_START
+    from thead.systems.facial.synthesize import match_expression
+
+    ref, _ = reference_params(facial_data["au"])["a"]  # a real clip's fitted parameters
+    p = ref.params.astype(np.float32)
+    drifted = p[::-1].copy()
+    drifted[:, EXP_START:] += 0.2  # a prediction whose expressions drifted by a constant
+    out = match_expression(drifted, p)
+    assert np.allclose(out[:, EXP_START:].mean(0), p[:, EXP_START:].mean(0), atol=1e-5)
+    assert np.allclose(np.diff(out[:, EXP_START:], axis=0), np.diff(drifted[:, EXP_START:], axis=0), atol=1e-5)
+    assert np.array_equal(out[:, :EXP_START], drifted[:, :EXP_START])  # pose and blink untouched

@@ -63,10 +63,10 @@ def test_exported_weights_fine_tune_like_the_full_checkpoint(facial_data, tmp_pa
     assert all(torch.equal(ga[k], gb[k]) for k in ga)
 
 
-def test_max_minutes_stops_with_a_checkpoint_and_resume_goes_on(facial_data, tmp_path):
+def test_time_limit_stops_with_a_checkpoint_and_resume_goes_on(facial_data, tmp_path):
     run = tmp_path / "t"
     last = train_facial_gan(facial_data["audio"], facial_data["au"], run,
-                            small_gan_config(steps=50, max_minutes=1e-6, checkpoint_every=100), progress=False)
+                            small_gan_config(steps=50, time_limit_s=1e-6, checkpoint_every=100), progress=False)
     blob = load_checkpoint(last)
     assert blob["step"] == 1  # the budget was spent after the first step: checkpointed there, not at 50
     assert json.loads((run / "manifest.json").read_text())["items"][0]["meta"]["step"] == 1

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from thead.systems.flnet.evaluate import evaluate
@@ -20,7 +21,23 @@ def test_evaluate_on_held_back_frames(flnet_ckpt, flnet_crops, tmp_path):
     assert np.isfinite(r["fid"]) and r["fid"] >= 0
     assert 0 <= r["landmarks_found"] <= 1 and 0 <= r["faces_embedded"] <= 1
     assert res["rows"]["full-5B@2#2"]["l1"] == r["l1"]  # deterministic
+    assert "mouth_r" in r and r["target_mouth_std"] > 0  # the targets' mouths move
     md = (tmp_path / "eval" / "metrics.md").read_text()
     assert "| full-5B@2 | 12 |" in md and "FD-dlib" in md
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["fid"] == "computed"
     assert (tmp_path / "eval" / "full-5B_at_2.compare.png").exists()
+
+
+def test_mouth_agreement_on_real_landmarks(clip_landmarks):
+    from thead.systems.flnet.evaluate import mouth_agreement, mouth_opening
+
+    lm = clip_landmarks.landmarks
+    target = [mouth_opening(x) for x in lm]
+    assert np.nanstd(target) > 0.01  # the bundled clip speaks
+    same = mouth_agreement(target, target)
+    assert same["mouth_r"] == pytest.approx(1.0) and same["mouth_std"] == pytest.approx(same["target_mouth_std"])
+    half = mouth_agreement([0.5 * t for t in target], target)  # half the amplitude: r 1, std ratio 0.5
+    assert half["mouth_r"] == pytest.approx(1.0) and half["mouth_std"] / half["target_mouth_std"] == pytest.approx(0.5)
+    still = mouth_agreement([0.1] * len(target), target)
+    assert np.isnan(still["mouth_r"])  # a still mouth has no correlation to report
+    assert np.isnan(mouth_opening(np.full((68, 2), np.nan)))

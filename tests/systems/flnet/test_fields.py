@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from thead.systems.flnet.fields import default_margin, heatmap_weight, landmark_difference_field, warp
+from thead.systems.flnet.fields import (dense_difference_field, default_margin, difference_field, heatmap_weight,
+                                        landmark_difference_field, warp)
 
 
 def test_zero_warp_is_identity():
@@ -56,3 +57,28 @@ def test_margin_scales_with_crop_size():
     assert default_margin(224) == 40.0
     assert default_margin(128) == pytest.approx(40 * 128 / 224)
     assert np.isclose(default_margin(112), 20.0)
+
+
+def test_dense_field_spreads_the_offsets_over_the_face(clip_landmarks):
+    """On real landmarks (the bundled clip's): a face moved by one offset gives that offset all over the face and
+    ~0 far from it; a mouth-only motion shows at the mouth and not at the eyes; NaN landmarks are ignored."""
+    lm = torch.from_numpy(clip_landmarks.landmarks[:2].astype(np.float32))  # (2, 68, 2), frame px
+    lo, hi = lm[0].min(0).values, lm[0].max(0).values
+    src = ((lm[0] - (lo + hi) / 2) * (56 / (hi - lo).max()) + 64)[None, None]  # a 56 px face in a 128 crop
+    shift = torch.tensor([3.0, -2.0])
+    f = dense_difference_field(src, src[:, 0] + shift, 128, margin=2.0)
+    assert f.shape == (1, 2, 128, 128)
+    c = src[0, 0].mean(0).round().long()
+    assert f[0, :, c[1], c[0]].tolist() == pytest.approx([1.5, -1.0], abs=0.05)  # inside the face: offset / margin
+    assert f[0, :, 2, 2].abs().max() < 0.01 and f[0, :, 125, 125].abs().max() < 0.01  # far away: nothing
+    tgt = src[:, 0].clone()
+    tgt[:, 57, 1] += 6.0  # lower lip down
+    g = dense_difference_field(src, tgt, 128, margin=2.0)
+    mouth, eye = src[0, 0, 57].round().long(), src[0, 0, 37].round().long()
+    assert g[0, 1, mouth[1], mouth[0]] > 0.1 and g[0, 1, eye[1], eye[0]].abs() < 0.01
+    nan_src = src.clone()
+    nan_src[0, 0, 57] = float("nan")
+    assert torch.isfinite(dense_difference_field(nan_src, tgt, 128, margin=2.0)).all()
+    assert torch.equal(difference_field("sparse", src, tgt, 128, 2.0), landmark_difference_field(src, tgt, 128, 2.0))
+    with pytest.raises(ValueError, match="unknown"):
+        difference_field("splat", src, tgt, 128, 2.0)

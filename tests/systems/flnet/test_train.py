@@ -44,6 +44,22 @@ def test_training_changes_the_weights(flnet_crops, tmp_path):
     assert any(not torch.equal(fresh[k], trained[k]) for k in fresh if k.endswith("original"))
 
 
+def test_dense_field_and_mask_entropy_train_and_synthesize(flnet_crops, flnet_bank, tmp_path):
+    from thead.systems.flnet.synthesize import FLNetModel
+
+    p = train_flnet(flnet_crops, tmp_path / "run", small_config(field="dense", lambda_entropy=0.05), progress=False,
+                    say=lambda m: None)
+    recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(0 < r["mask_entropy"] <= 1.61 for r in recs)  # ln 5 at most
+    model = FLNetModel(p)
+    assert model.field == "dense" and load_checkpoint(p)["config"]["lambda_entropy"] == 0.05
+    bank = model.bank(flnet_bank)
+    (fr,) = list(model(bank, bank.landmarks[:1]))
+    assert fr["output"].shape == (model.size, model.size, 3)
+    with pytest.raises(InputError, match="--field"):
+        train_flnet(flnet_crops, tmp_path / "bad", small_config(field="splat"), progress=False, say=lambda m: None)
+
+
 def test_resume_continues_exactly(flnet_crops, tmp_path):
     straight = train_flnet(flnet_crops, tmp_path / "a", small_config(steps=3), progress=False, say=lambda m: None)
     train_flnet(flnet_crops, tmp_path / "b", small_config(steps=1), progress=False, say=lambda m: None)

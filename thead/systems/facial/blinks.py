@@ -22,7 +22,8 @@ import numpy as np
 from thead.systems.facial.params import EYE, EXP_START
 
 THRESHOLD = 0.2  # eye channel (0-1): AU45_r > 1, thead's blink test (thead.face.au.count_blinks)
-RATE_PER_S = (0.25, 0.5)  # blinks/s a person shows while talking (kept inside 0.2-0.6 with a margin)
+RATE_PER_S = (0.25, 0.4)  # blinks/s a person shows while talking (kept inside 0.2-0.6 with a margin: the measured
+# rate of a synthesized video also counts a few eye-landmark flickers)
 DURATION_S = (0.2, 0.35)  # one blink: time the eye channel stays above THRESHOLD (as count_blinks measures it)
 MIN_SPACING = 0.6  # predicted blinks closer than this fraction of the mean interval are merged into the first
 DEFAULT_RATE, DEFAULT_DURATION, DEFAULT_PEAK = 0.35, 0.25, 0.8

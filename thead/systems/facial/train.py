@@ -33,7 +33,7 @@ class FacialGANConfig:
     w_state: float = 10.0
     w_motion: float = 10.0
     w_gan: float = 0.1
-    max_minutes: float = 0.0  # wall-clock budget of one invocation (0: none); stops early with a checkpoint
+    time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
@@ -146,7 +146,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
             if stop:
                 import sys
 
-                print(f"train facial-gan: the --max-minutes budget is spent; stopped at step {step} of {cfg.steps} "
+                print(f"train facial-gan: the --time-limit is reached; stopped at step {step} of {cfg.steps} "
                       f"(--resume continues)", file=sys.stderr)
                 break
     finally:

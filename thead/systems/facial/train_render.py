@@ -37,7 +37,7 @@ class Render2VideoConfig:
     lambda_l1: float = 50.0  # lambda_3
     lambda_id: float = 1.0  # identity term (not in FACIAL): dlib descriptor distance of G^r's frame to the real one
     w_face: float = 4.0  # extra L1 weight inside the rendered face (not in FACIAL; 0: eq. 10's plain L1)
-    max_minutes: float = 0.0  # wall-clock budget of one invocation (0: none); stops early with a checkpoint
+    time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
@@ -203,7 +203,7 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
             if on_step is not None:
                 on_step(step)
             if stop:
-                say(f"train render2video: the --max-minutes budget is spent; stopped at step {step} of {cfg.steps} "
+                say(f"train render2video: the --time-limit is reached; stopped at step {step} of {cfg.steps} "
                     f"(--resume continues)")
                 break
     finally:

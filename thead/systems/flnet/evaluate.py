@@ -11,7 +11,10 @@ gets its landmarks and its ground-truth crop is the reference. Metrics per model
 - FID: only with ``inception_weights`` (pytorch-fid's file);
 - LMD: mean distance (px at the crop size) between dlib landmarks found on the generated crop and the target
   landmarks, over the frames where a face is found (the found fraction is reported);
-- identity: mean dlib descriptor distance between generated and ground-truth crops, and the fraction under 0.6.
+- identity: mean dlib descriptor distance between generated and ground-truth crops, and the fraction under 0.6;
+- mouth r: Pearson correlation over the targets between the mouth opening found by dlib on the generated crop and
+  the target landmarks' (inner-lip distance, ibug 62-66, over the inter-ocular distance), with both openings' standard
+  deviations (their ratio is the motion's amplitude).
 
 Writes ``metrics.json``, ``metrics.md`` and ``<row>.compare.png`` (ground truth over generated, a few targets).
 Fréchet distances over few samples are biased upwards; compare rows evaluated on the same targets only.
@@ -28,6 +31,31 @@ from thead.errors import InputError
 from thead.metrics import fmt, write_metrics
 from thead.manifest.paths import item_path
 from thead.runner import safe_id
+
+
+def mouth_opening(landmarks: np.ndarray) -> float:
+    """Inner-lip distance (ibug 62-66) over the inter-ocular distance of one face's (68, 2) landmarks (NaN when
+    they are not finite)."""
+    from thead.face.landmarks import interocular
+
+    lm = np.asarray(landmarks, np.float64)
+    if not np.isfinite(lm).all():
+        return float("nan")
+    return float(np.linalg.norm(lm[62] - lm[66]) / max(float(interocular(lm)), 1e-6))
+
+
+def mouth_agreement(found: list[float], target: list[float]) -> dict:
+    """``mouth_r`` (Pearson r of generated vs target mouth openings where both are finite; NaN with fewer than 3 such
+    frames or a still series), ``mouth_std`` (of the finite generated openings) and ``target_mouth_std`` (of the
+    finite target openings)."""
+    a, b = np.asarray(found, np.float64), np.asarray(target, np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    nan = float("nan")
+    out = dict(mouth_r=nan, mouth_std=float(np.std(a[np.isfinite(a)])) if np.isfinite(a).any() else nan,
+               target_mouth_std=float(np.std(b[np.isfinite(b)])) if np.isfinite(b).any() else nan)
+    if ok.sum() >= 3 and np.std(a[ok]) > 1e-9 and np.std(b[ok]) > 1e-9:
+        out["mouth_r"] = float(np.corrcoef(a[ok], b[ok])[0, 1])
+    return out
 
 
 def _row_name(model, names: set) -> str:
@@ -85,6 +113,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
                 raise InputError(f"{ckpt}: trained without held-back frames (--holdout 0); give --holdout")
             name = _row_name(model, set(rows))
             gen_all, gt_all, l1, lmd, ids, e_gen, e_gt, found = [], [], [], [], [], [], [], 0
+            open_gen, open_gt = [], []
             jobs = []
             for person, pcs in by_person.items():
                 targets = [(c, i) for c in pcs for i in c.split(h)[1][::every]][:max_targets]
@@ -105,6 +134,8 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
                     f = finder(out)
                     found += int(np.isfinite(f).all())
                     lmd.append(float(landmark_distance(f[None], c.landmarks[i][None])[0]))
+                    open_gen.append(mouth_opening(f))
+                    open_gt.append(mouth_opening(c.landmarks[i]))
                     if (c.id, i) not in gt_emb:
                         gt_emb[(c.id, i)] = embed(gt)
                     eg, et = embed(out), gt_emb[(c.id, i)]
@@ -127,7 +158,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
                        identity_distance=float(np.nanmean(ids_a)) if np.isfinite(ids_a).any() else float("nan"),
                        same_person_rate=float(np.mean(ids_a[np.isfinite(ids_a)] < SAME_PERSON_DISTANCE))
                        if np.isfinite(ids_a).any() else float("nan"),
-                       faces_embedded=len(e_gen) / n_targets)
+                       faces_embedded=len(e_gen) / n_targets, **mouth_agreement(open_gen, open_gt))
             if inception is not None:
                 row["fid"] = frechet_distance(inception_features(inception, np.stack(gen_all), device=device),
                                               inception_features(inception, np.stack(gt_all), device=device))
@@ -149,10 +180,11 @@ def table(result: dict) -> str:
     lines = ["# FLNet evaluation (held-back frames)", "", f"people: {', '.join(result['people'])}", "",
              "L1: mean |generated - ground truth| on 0-255. FD-dlib: Fréchet distance of dlib face embeddings "
              "(not FID). FID: " + result["fid"] + ". LMD: px at the crop size.", "",
-             "| model | targets | L1 | FD-dlib | FID | LMD | landmarks found | identity dist | same person |",
-             "|---" * 9 + "|"]
+             "| model | targets | L1 | FD-dlib | FID | LMD | landmarks found | identity dist | same person | mouth r "
+             "| mouth std (target) |", "|---" * 11 + "|"]
     for name, r in result["rows"].items():
         lines.append(f"| {name} | {r['n_targets']} | {f(r['l1'])} | {f(r['fd_dlib'], 4)} | {f(r.get('fid'))} | "
                      f"{f(r['lmd_px'])} | {f(r['landmarks_found'])} | {f(r['identity_distance'], 3)} | "
-                     f"{f(r['same_person_rate'])} |")
+                     f"{f(r['same_person_rate'])} | {f(r.get('mouth_r'))} | {f(r.get('mouth_std'), 3)} "
+                     f"({f(r.get('target_mouth_std'), 3)}) |")
     return "\n".join(lines) + "\n"

@@ -18,6 +18,14 @@ class LossWeights:
     rec: float = 250.0
     perceptual: float = 1.0
     adv: float = 1.0
+    mask_entropy: float = 0.0  # not in FLNet (thead, issue 12): see ``mask_entropy``
+
+
+def mask_entropy(masks: torch.Tensor) -> torch.Tensor:
+    """Mean per-pixel entropy (nats) of the fetching stream's selection masks M_w (B, N, S, S), which sum to 1 over
+    N. Not in the paper: a small weight on it pushes each pixel to copy one bank image instead of averaging several,
+    which is what ghosts the eyes when the bank images disagree (issue 12)."""
+    return -(masks * torch.log(masks.clamp_min(1e-6))).sum(1).mean()
 
 
 def sparsity_loss(v: torch.Tensor) -> torch.Tensor:
@@ -76,6 +84,9 @@ def generator_losses(out: dict[str, torch.Tensor], target: torch.Tensor, k: torc
         terms["tv_wm"] = tv_loss(out["masks"])
         terms["tv_ww"] = tv_loss(out["fields"])
         total = total + w.tv * (terms["tv_wm"] + 0.1 * terms["tv_ww"])
+        if w.mask_entropy:
+            terms["mask_entropy"] = mask_entropy(out["masks"])
+            total = total + w.mask_entropy * terms["mask_entropy"]
     if feats_out is not None:
         terms["perceptual"] = perceptual_loss(feats_out, feats_target)
         total = total + w.perceptual * terms["perceptual"]

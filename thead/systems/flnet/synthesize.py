@@ -37,6 +37,7 @@ class FLNetModel:
         blob, cfg, self.device = load_system_checkpoint(checkpoint, "flnet", device)
         self.size, self.bank_size, self.bank_pool = int(cfg["size"]), int(cfg["bank_size"]), int(cfg["bank_pool"])
         self.margin, self.variant = float(cfg["margin_px"]), str(cfg["variant"])
+        self.field = str(cfg.get("field", "sparse"))  # checkpoints before the option: the paper's sparse field
         self.holdout = float(cfg.get("holdout", 0.0))
         self.crop_center, self.crop_scale = str(cfg.get("crop_center", "nose")), float(cfg.get("crop_scale", 2.8))
         self.step = int(blob["step"])
@@ -64,7 +65,7 @@ class FLNetModel:
         import torch
 
         from thead.train.images import to_model_range, to_uint8
-        from thead.systems.flnet.fields import landmark_difference_field
+        from thead.systems.flnet.fields import difference_field
 
         if len(bank.images) != self.bank_size or bank.size != self.size:
             raise InputError(f"bank of {len(bank.images)} images at {bank.size} px; the model takes {self.bank_size} "
@@ -76,7 +77,7 @@ class FLNetModel:
                 t = torch.from_numpy(np.asarray(target_lmk[i:i + batch], np.float32)).to(self.device)
                 k = len(t)
                 out = self.G(b.expand(k, -1, -1, -1, -1),
-                             landmark_difference_field(blm.expand(k, -1, -1, -1), t, self.size, self.margin))
+                             difference_field(self.field, blm.expand(k, -1, -1, -1), t, self.size, self.margin))
                 for j in range(k):
                     fr = {key: to_uint8(out[key][j]) for key in ("output", "warped", "appearance") if key in out}
                     if "masks" in out:

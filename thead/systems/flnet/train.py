@@ -13,7 +13,6 @@ Without VGG16 weights the perceptual loss runs on dlib's pretrained face-recogni
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -41,6 +40,8 @@ class FLNetConfig:
     lambda_rec: float = 250.0
     lambda_p: float = 1.0
     lambda_adv: float = 1.0
+    lambda_entropy: float = 0.0  # selection-mask entropy (not in FLNet; losses.mask_entropy)
+    field: str = "sparse"  # landmark difference field: sparse (the paper's) or dense (fields.dense_difference_field)
     d_steps: int = 5
     history: int = 50
     holdout: float = 0.2
@@ -62,6 +63,10 @@ def check_config(cfg: FLNetConfig) -> None:
         raise InputError(f"--holdout must be in [0, 1), got {cfg.holdout}")
     if cfg.d_steps < 0:
         raise InputError("--d-steps must be >= 0")
+    from thead.systems.flnet.fields import FIELDS
+
+    if cfg.field not in FIELDS:
+        raise InputError(f"--field must be one of {', '.join(FIELDS)}, got {cfg.field!r}")
 
 
 def _stderr(msg: str) -> None:
@@ -74,34 +79,20 @@ def _perceptual(cfg: FLNetConfig, sampler, out_dir: Path, vgg_weights, face_net,
     return choose_perceptual(vgg_weights, face_net, say, "perceptual loss (FLNet eq. 15)")
 
 
-def _out_of_time(cfg: FLNetConfig, t0: float, d) -> bool:
-    """Whether the time limit is reached; under torchrun rank 0 decides for every rank."""
-    if not cfg.time_limit_s:
-        return False
-    stop = time.perf_counter() - t0 > cfg.time_limit_s
-    if d.world_size > 1:
-        import torch
-
-        flag = torch.tensor([float(stop)], device=d.device)
-        torch.distributed.broadcast(flag, 0)
-        stop = bool(flag.item())
-    return stop
-
-
-def sample_panel(G, batch: dict, margin: float, size: int, path: Path) -> Path:
+def sample_panel(G, batch: dict, margin: float, size: int, path: Path, field: str = "sparse") -> Path:
     """``samples.png``: the mask panel (``viz.mask_panel``) of each sample of a fixed batch, stacked."""
     import numpy as np
     import torch
 
     from thead.media import write_image
     from thead.train.images import to_uint8
-    from thead.systems.flnet.fields import landmark_difference_field
+    from thead.systems.flnet.fields import difference_field
     from thead.systems.flnet.viz import mask_panel
 
     was = G.training
     G.eval()
     with torch.no_grad():
-        out = G(batch["bank"], landmark_difference_field(batch["bank_lmk"], batch["target_lmk"], size, margin))
+        out = G(batch["bank"], difference_field(field, batch["bank_lmk"], batch["target_lmk"], size, margin))
     G.train(was)
     rows = []
     for b in range(len(batch["bank"])):
@@ -136,7 +127,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     from thead.systems.flnet import losses as L
     from thead.systems.flnet.bank import load_crop_clips
     from thead.systems.flnet.data import BankSampler
-    from thead.systems.flnet.fields import default_margin, heatmap_weight, landmark_difference_field
+    from thead.systems.flnet.fields import default_margin, difference_field, heatmap_weight
     from thead.systems.flnet.model import FLNetGenerator, ImageHistory, PatchDiscriminator
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
@@ -171,15 +162,14 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     if d.is_main:
         write_run_files(out_dir, conf, argv)
     fixed = sampler.sample(min(4, cfg.batch_size), torch.Generator().manual_seed(12345), d.device)
-    w = L.LossWeights(cfg.lambda_sv, cfg.lambda_tv, cfg.lambda_rec, cfg.lambda_p, cfg.lambda_adv)
+    w = L.LossWeights(cfg.lambda_sv, cfg.lambda_tv, cfg.lambda_rec, cfg.lambda_p, cfg.lambda_adv, cfg.lambda_entropy)
     Gw, Dw = models["G"], models["D"]
     loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, f"train flnet {cfg.variant} "
                      f"{cfg.bank_size}B")
 
     def inputs(batch):
-        return batch["bank"], landmark_difference_field(batch["bank_lmk"], batch["target_lmk"], size, margin)
+        return batch["bank"], difference_field(cfg.field, batch["bank_lmk"], batch["target_lmk"], size, margin)
 
-    t0 = time.perf_counter()
     step = start
     try:
         for step in range(start + 1, cfg.steps + 1):
@@ -208,11 +198,11 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
             opts["G"].step()
             logs.update(g_logs)
             loop.record(step, logs)
-            stop = _out_of_time(cfg, t0, d)
+            stop = loop.out_of_time()
             if loop.checkpoint_due(step, stop):
                 save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
                                 generator=gen, extra={"history": history.state()})
-                sample_panel(G, fixed, margin, size, out_dir / "samples.png")
+                sample_panel(G, fixed, margin, size, out_dir / "samples.png", cfg.field)
             if on_step is not None:
                 on_step(step)
             if stop:
