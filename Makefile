@@ -21,7 +21,8 @@ install: install-system install-python
 # of FLNet training and one clip's person driven by another clip (demo_out/flnet/report.md), then a few minutes of
 # FACIAL training and a bundled clip's person speaking a bundled speech file (demo_out/facial/report.md)
 # The step counts keep the whole job within 15 minutes on 2 cores (measured: 16m23s with the Makefiles' own
-# defaults, 14m41s with 120 GATH and 220 FLNet steps, 13m39s with these).
+# defaults, 14m41s with 120 GATH and 220 FLNet steps, 13m39s with these; 12m47s once FACIAL fine-tunes the bundled
+# pretrained FACIAL-GAN instead of training one, its rendering-to-video network a U-Net, 300 steps at batch 4).
 demo: install
 	$(MAKE) -f stages/gath.mk WORK=demo_out GATH_STEPS=100 preprocess gath
 	$(MAKE) -f stages/flnet.mk WORK=demo_out FL_STEPS=200 flnet

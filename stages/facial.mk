@@ -62,6 +62,8 @@ export THEAD_TIMINGS := $(abspath $(WORK))/facial/timings.tsv
 FC_R2V_BUDGET = $(if $(FC_BUDGET),$$($(PYTHON) -m thead.budget --budget $(FC_BUDGET) --timings $(THEAD_TIMINGS) \
   --speech $(FC_AUDIO)),$(FC_R2V_MINUTES))
 
+FC_TITLE = FACIAL: $(FC_PERSON) speaking $(notdir $(FC_AUDIO))$(if $(FC_PRESET), ($(FC_PRESET) preset), (under-trained \
+  demo model))
 FC_AUDIOF  := $(WORK)/facial/audio/manifest.json
 FC_RENDER  := $(WORK)/facial/render/manifest.json
 FC_GAN     := $(if $(FC_GAN_PRETRAINED),$(FC_GAN_PRETRAINED),$(WORK)/facial/gan/last.pt)
@@ -104,8 +106,7 @@ $(FC_EVAL): $(FC_SYN)
 	  --reference $(FC_REF_VIDEO) -o $(dir $@) --device $(DEVICE) $(FC_EVAL_FLAGS)
 
 $(FC_REPORT): $(FC_EVAL)
-	$(THEAD) report $(WORK)/facial -o $@ --timings $(THEAD_TIMINGS) --title "FACIAL: $(FC_PERSON) speaking \
-	  $(notdir $(FC_AUDIO))$(if $(FC_PRESET), ($(FC_PRESET) preset), (under-trained demo model))"
+	$(THEAD) report $(WORK)/facial -o $@ --timings $(THEAD_TIMINGS) --title "$(FC_TITLE)"
 	@echo "report: $@"
 
 # The general FACIAL-GAN from every clip with speech in ../shared/data (silent StyleTalk clips take the .wav beside
