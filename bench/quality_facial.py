@@ -51,8 +51,9 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
-def split_video(video: Path, work: Path) -> tuple[Path, Path, Path, float]:
-    """REF -> (first 80% MP4, last 20% MP4, last 20% WAV, REF's duration s), re-encoded at exact cut points."""
+def split_video(video: Path, work: Path) -> tuple[Path, Path, Path, float, float]:
+    """REF -> (first 80% MP4, last 20% MP4, last 20% WAV, REF's duration s, its frame rate), re-encoded at exact cut
+    points."""
     from thead.media import probe_video
 
     info = probe_video(video)
@@ -63,7 +64,7 @@ def split_video(video: Path, work: Path) -> tuple[Path, Path, Path, float]:
     ffmpeg("-i", str(video), "-t", f"{cut:.3f}", *enc, str(head))
     ffmpeg("-ss", f"{cut:.3f}", "-i", str(video), *enc, str(tail))
     ffmpeg("-i", str(tail), "-vn", "-ac", "1", "-ar", "16000", str(wav))
-    return head, tail, wav, dur
+    return head, tail, wav, dur, float(info.avg_fps) or 25.0
 
 
 def read_frames(path: Path, limit: int = 10**9) -> list[np.ndarray]:
@@ -105,15 +106,14 @@ def identity_distance(gen: np.ndarray, ref: np.ndarray) -> float:
 
 def static_mouth_lmd(truth: np.ndarray) -> float:
     """LMD of the truth's own mean mouth shape, held still, against the truth (``mouth_lmd``'s normalisation)."""
+    from thead.face.landmarks import interocular
     from thead.systems.facial.evaluate import mouth_lmd
 
     ok = np.isfinite(truth).all(axis=(1, 2))
     still = truth.copy()
     mouth = truth[ok, 48:68]
-    iod = np.linalg.norm(truth[ok, 36:42].mean(1) - truth[ok, 42:48].mean(1), axis=-1)
-    shape = ((mouth - mouth.mean(1, keepdims=True)) / iod[:, None, None]).mean(0)  # (20, 2) in IOD units
-    iod_all = np.linalg.norm(truth[:, 36:42].mean(1) - truth[:, 42:48].mean(1), axis=-1)
-    still[:, 48:68] = truth[:, 48:68].mean(1, keepdims=True) + shape[None] * iod_all[:, None, None]
+    shape = ((mouth - mouth.mean(1, keepdims=True)) / interocular(truth[ok])[:, None, None]).mean(0)  # (20, 2) IOD
+    still[:, 48:68] = truth[:, 48:68].mean(1, keepdims=True) + shape[None] * interocular(truth)[:, None, None]
     return mouth_lmd(still, truth)
 
 
@@ -169,7 +169,6 @@ def main() -> dict:
             sys.exit(f"error: {p} not found")
     os.environ.setdefault("THEAD_ALLOW_OUTSIDE", os.pathsep.join(str(p.resolve().parent) for p in (a.video, a.audio)))
 
-    from thead.media import probe_video
     from thead.stages import au, audio_features, render_face
     from thead.systems.facial.evaluate import analyse_video, mouth_lmd
     from thead.systems.facial.synthesize import synthesize
@@ -185,7 +184,7 @@ def main() -> dict:
           f"{a.width}; FACIAL-GAN from {pre or 'scratch'}; work {work}", flush=True)
 
     s = time.perf_counter()
-    head, tail, tail_wav, dur = split_video(a.video, work)
+    head, tail, tail_wav, dur, fps = split_video(a.video, work)
     clock.part("split 80/20", s, duration_s=round(dur, 2))
     s = time.perf_counter()
     aur = au.run([head], work / "au", preview=False, progress=False)
@@ -200,7 +199,6 @@ def main() -> dict:
 
     speech_s = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
                                      str(a.audio)], capture_output=True, text=True, check=True).stdout.strip())
-    fps = float(probe_video(a.video).avg_fps) or 25.0
     reserve = SYNTH_S_PER_FRAME * fps * (speech_s + 0.2 * dur) + 30
     left = max(budget - clock.minutes() * 60 - reserve, 60.0)
 
@@ -252,16 +250,17 @@ def main() -> dict:
     lmd = mouth_lmd(a_lmk, t_lmk)
     still = static_mouth_lmd(t_lmk[:len(a_lmk)])
     ref_desc = descriptors(read_frames(head))
+    cpbd_gen, cpbd_real, flicker_real = mean_cpbd(gen), mean_cpbd(real_crops), flicker(real_crops)
     res = dict(
-        cpbd_ratio=mean_cpbd(gen) / mean_cpbd(real_crops),
+        cpbd_ratio=cpbd_gen / cpbd_real,
         identity_distance=identity_distance(descriptors(gen), ref_desc),
         mouth_lmd_ratio=lmd / still if still > 0 else float("nan"),
         blinks_per_s=float(b_row["blinks_per_s"]), blink_duration_s=float(b_row["blink_duration_s"]),
-        flicker_ratio=flicker(gen) / flicker(real_crops),
+        flicker_ratio=flicker(gen) / flicker_real,
         wall_minutes=wall,
         mouth_lmd_pct_iod=lmd, static_mouth_lmd_pct_iod=still,
         mouth_audio_corr_a=a_row.get("mouth_audio_corr"), mouth_audio_corr_real=t_row.get("mouth_audio_corr"),
-        cpbd_generated=mean_cpbd(gen), cpbd_real=mean_cpbd(real_crops),
+        cpbd_generated=cpbd_gen, cpbd_real=cpbd_real,
         budget_minutes=a.minutes, cores=os.cpu_count(), device=a.device, size=a.size, width=a.width,
         facial_gan_pretrained=str(pre) if pre else None, video=str(a.video), audio=str(a.audio),
         steps=clock.parts, outputs=dict(crop=str(b_crop), pasted=str(work / "synth" / f"{Path(a.audio).stem}"
@@ -276,7 +275,7 @@ def main() -> dict:
             g = read_frames(work / f"curve-{steps}" / "speech4s.mp4")
             curve.append(dict(r2v_minutes=round(sec / 60, 2), steps=steps, cpbd_ratio=mean_cpbd(g, 20)
                               / res["cpbd_real"], identity_distance=identity_distance(descriptors(g, 10), ref_desc),
-                              flicker_ratio=flicker(g) / flicker(real_crops)))
+                              flicker_ratio=flicker(g) / flicker_real))
         res["curve"] = curve
     print()
     print("| figure | value | target |")

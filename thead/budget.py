@@ -15,19 +15,25 @@ TAIL_MINUTES = 2.0
 MIN_MINUTES = 1.0
 
 
-def spent_minutes(timings: Path) -> float:
-    """Minutes logged in a ``THEAD_TIMINGS`` file (0 when it is missing); unparsable lines are skipped."""
+def read_timings(timings: Path) -> list[tuple[str, float, str, str]]:
+    """The rows of a ``THEAD_TIMINGS`` file (written by ``thead.cli._log_time``): (command, wall seconds, exit code,
+    command line) per invocation, in order; none when the file is missing; lines that do not parse are skipped."""
     p = Path(timings)
     if not p.is_file():
-        return 0.0
-    total = 0.0
+        return []
+    rows = []
     for ln in p.read_text(encoding="utf-8", errors="replace").splitlines():
         parts = ln.split("\t")
         try:
-            total += float(parts[1])
+            rows.append((parts[0], float(parts[1]), parts[2], parts[3] if len(parts) > 3 else ""))
         except (IndexError, ValueError):
             continue
-    return total / 60
+    return rows
+
+
+def spent_minutes(timings: Path) -> float:
+    """Minutes logged in a ``THEAD_TIMINGS`` file (0 when it is missing)."""
+    return sum(r[1] for r in read_timings(timings)) / 60
 
 
 def minutes_left(budget: float, timings: Path, speech_s: float, fps: float = 30.0) -> float:

@@ -24,13 +24,9 @@ _FIGURES = {
 def timing_lines(path: Path) -> list[str]:
     """A Markdown table of a ``THEAD_TIMINGS`` file (``thead.cli._log_time``: command, seconds, exit code, command
     line per invocation), in order, with the total. Lines that do not parse are left out."""
-    rows = []
-    for ln in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
-        parts = ln.split("\t")
-        try:
-            rows.append((parts[0], float(parts[1]), parts[2], parts[3] if len(parts) > 3 else ""))
-        except (IndexError, ValueError):
-            continue
+    from thead.budget import read_timings
+
+    rows = read_timings(path)
     if not rows:
         return []
     out = ["## time per step", "", "| step | wall | exit | command |", "|---|---|---|---|"]

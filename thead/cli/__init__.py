@@ -15,13 +15,10 @@ def _register() -> None:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point: runs the app and maps outcomes to exit codes (0 ok, 1 error, 2 usage, 3 items failed)."""
-    from thead.cli.app import STATE, app
-    from thead.errors import EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError
-
     _register()
     t0 = time.perf_counter()
     try:
-        _run(app, args, STATE, EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError)
+        _run(args)
     except SystemExit as e:
         _log_time(args, time.perf_counter() - t0, e.code)
         raise
@@ -50,7 +47,11 @@ def _log_time(args: list[str] | None, seconds: float, code) -> None:
         print(f"warning: cannot append to THEAD_TIMINGS={path}: {e}", file=sys.stderr)
 
 
-def _run(app, args, STATE, EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError) -> None:
+def _run(args: list[str] | None) -> None:
+    """Run the app; every outcome ends in ``sys.exit`` with its code."""
+    from thead.cli.app import STATE, app
+    from thead.errors import EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError
+
     try:
         rv = app(args=args, standalone_mode=False, prog_name="thead")
     except KeyboardInterrupt:

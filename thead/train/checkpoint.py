@@ -52,10 +52,6 @@ def set_rng_state(st: dict[str, Any], generator=None) -> None:
 def save_checkpoint(path: Path, *, models: dict, optimizers: dict, step: int, config: dict,
                     generator=None, extra: Optional[dict] = None) -> Path:
     """Atomically write a checkpoint (``<path>`` via a temporary name). Models may be DDP-wrapped."""
-    import torch
-
-    from thead.manifest.io import tmp_path
-
     def sd(m):
         return (m.module if hasattr(m, "module") else m).state_dict()
 
@@ -68,6 +64,15 @@ def save_checkpoint(path: Path, *, models: dict, optimizers: dict, step: int, co
         "rng": rng_state(generator),
         "extra": extra or {},
     }
+    return write_checkpoint_blob(path, blob)
+
+
+def write_checkpoint_blob(path: Path, blob: dict) -> Path:
+    """``torch.save`` of a checkpoint dict to ``path`` through a temporary name in its folder (atomic)."""
+    import torch
+
+    from thead.manifest.io import tmp_path
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path(path)

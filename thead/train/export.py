@@ -8,7 +8,6 @@ and RNG states, which only resuming needs: a fine-tuning run (``--finetune``) re
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 PATH_KEYS = ("manifest", "audio_manifest", "au_manifest", "finetuned_from")
@@ -21,10 +20,7 @@ def export_weights(src: Path, dst: Path, note: str = "") -> Path:
     Raises:
         InputError: ``src`` is not a thead checkpoint.
     """
-    import torch
-
-    from thead.manifest.io import tmp_path
-    from thead.train.checkpoint import load_checkpoint
+    from thead.train.checkpoint import load_checkpoint, write_checkpoint_blob
 
     blob = load_checkpoint(src)
     cfg = dict(blob["config"])
@@ -33,12 +29,7 @@ def export_weights(src: Path, dst: Path, note: str = "") -> Path:
             cfg[k] = Path(str(cfg[k])).name
     out = {"format": blob["format"], "step": blob["step"], "config": cfg, "models": blob["models"],
            "optimizers": {}, "rng": {}, "extra": {**blob.get("extra", {}), **({"note": note} if note else {})}}
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_path(dst)
-    torch.save(out, tmp)
-    os.replace(tmp, dst)
-    return dst
+    return write_checkpoint_blob(dst, out)
 
 
 def main(argv=None) -> None:
