@@ -15,7 +15,8 @@
 #        FC_AUDIO=speech.wav
 #
 # The general FACIAL-GAN: examples/weights/facial_gan_pretrained.pt, trained on every clip with speech in
-# ../shared/data (videos/ and train/; `make -f stages/facial.mk facial-pretrain` remakes it, about 35 CPU-minutes).
+# ../shared/data (videos/ and train/; `make -f stages/facial.mk facial-pretrain` remakes it, about 30 CPU-minutes,
+# 25 of them preprocessing).
 # With FC_GAN_PRETRAINED= (empty) the general model is trained on the clips in VIDEOS instead.
 # FC_SYN_FLAGS (default --paste-back) also writes the result pasted into the reference video's frames. Every thead
 # step appends its wall time to $(WORK)/facial/timings.tsv (THEAD_TIMINGS), which heads the report.
@@ -26,7 +27,7 @@ ifeq ($(FC_PRESET),cpu-hour)
 FC_SIZE       := 128
 FC_WIDTH      := 24
 FC_BATCH      := 16
-FC_TUNE_STEPS := 100000
+FC_TUNE_STEPS := 300
 FC_TUNE_MINUTES := 5
 FC_R2V_STEPS  := 1000000
 FC_BUDGET     := 60
@@ -113,7 +114,7 @@ $(FC_REPORT): $(FC_EVAL)
 # them), written without optimizer state to examples/weights/facial_gan_pretrained.pt.
 FC_CORPUS ?= $(wildcard ../shared/data/videos/*.mp4) $(filter-out %.wav %.mp3,$(wildcard ../shared/data/train/videos/*))
 FC_PRE_WORK ?= corpus_out
-FC_PRE_STEPS ?= 4000
+FC_PRE_STEPS ?= 1000
 
 .PHONY: facial-pretrain
 facial-pretrain:

@@ -162,6 +162,11 @@ def train_facial_gan(
     hop: int = typer.Option(5, min=1, help="Frames between training windows (paper: 5)."),
     hidden: int = typer.Option(128, min=4, help="G_tem GRU width."),
     w_gan: float = typer.Option(0.1, callback=number(**NON_NEGATIVE), help="omega_6, weight of the GAN term (eq. 8)."),
+    w_mouth: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+                                  help="Weight of L_mouth, the loss on the 3DMM mouth shape (not in FACIAL; the "
+                                  "bundled pretrained model used 10). 0: off."),
+    audio_norm: str = typer.Option("cmvn", help="Per-clip CMVN of the features (cmvn; not in FACIAL) or none (the "
+                                   "paper). A fine-tuned or resumed run keeps its checkpoint's."),
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable)."),
     steps: int = typer.Option(5000, min=1, help="Training steps."),
     batch_size: int = typer.Option(16, min=1, help="Batch size per process (paper: 64; fine-tuning 16)."),
@@ -178,8 +183,8 @@ def train_facial_gan(
     from thead.systems.facial.train import FacialGANConfig, train_facial_gan as run
 
     cfg = FacialGANConfig(steps=steps, batch_size=batch_size, lr=lr, window=window, hop=hop, hidden=hidden,
-                          w_gan=w_gan, time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed,
-                          device=device)
+                          w_gan=w_gan, w_mouth=w_mouth, audio_norm=audio_norm, time_limit_s=time_limit * 60,
+                          checkpoint_every=checkpoint_every, seed=seed, device=device)
     p = run(audio, au, output, cfg, finetune, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

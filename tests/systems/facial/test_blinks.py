@@ -53,6 +53,20 @@ def test_one_frame_peaks_become_blinks_of_a_person():
     assert not np.array_equal(shape_blinks(_params(eye), FPS, style, [1, 2], seed=4), out)
 
 
+def test_a_gan_that_blinks_too_often_is_thinned_to_the_rate():
+    """The cpu-hour bench's FACIAL-GAN put a blink peak every ~1.5 s; the output keeps the person's rate."""
+    n = int(60 * FPS)
+    eye = np.zeros(n, np.float32)
+    eye[::int(1.5 * FPS)] = 0.5
+    style = BlinkStyle(rate=0.4, duration=0.25, peak=0.8)
+    for seed in range(5):
+        k, _ = _blinks(shape_blinks(_params(eye), FPS, style, [], seed=seed)[:, EYE])
+        assert 0.2 * 60 <= k <= 0.6 * 60, (seed, k)
+    for seed in range(5):  # and the filled gaps reach it on their own, within a Poisson-like spread
+        k, _ = _blinks(shape_blinks(_params(np.zeros(n, np.float32)), FPS, style, [], seed=seed)[:, EYE])
+        assert 0.3 * 60 <= k <= 0.5 * 60, (seed, k)
+
+
 def test_refuses_non_finite_and_bad_rate():
     p = _params(np.zeros(10, np.float32))
     p[3, EYE] = np.nan

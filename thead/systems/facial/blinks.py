@@ -9,7 +9,8 @@ weakly and its peaks last one or two frames, which the Savitzky-Golay smoothing 
 times FACIAL-GAN predicts a blink (runs of the channel above ``THRESHOLD``), gives each the reference video's blink
 profile (its mean duration, clipped to ``DURATION_S``, and its peak), and when the predicted blinks are fewer than
 the reference's rate (clipped to ``RATE_PER_S``) fills the longer gaps with blinks at gamma-distributed intervals
-(shape 4: a coefficient of variation of 0.5, as measured inter-blink intervals), drawn from a generator seeded by
+(shape 6: a coefficient of variation of 0.4; measured inter-blink intervals vary more, but a clip of a few
+seconds must land near the person's rate), never closer than ``MIN_SPACING`` mean intervals, drawn from a generator seeded by
 ``seed`` so that a synthesis is reproducible. ``shape_blinks(..., fill=False)`` keeps only the predicted blinks.
 """
 
@@ -25,9 +26,9 @@ THRESHOLD = 0.2  # eye channel (0-1): AU45_r > 1, thead's blink test (thead.face
 RATE_PER_S = (0.25, 0.4)  # blinks/s a person shows while talking (kept inside 0.2-0.6 with a margin: the measured
 # rate of a synthesized video also counts a few eye-landmark flickers)
 DURATION_S = (0.2, 0.35)  # one blink: time the eye channel stays above THRESHOLD (as count_blinks measures it)
-MIN_SPACING = 0.6  # predicted blinks closer than this fraction of the mean interval are merged into the first
+MIN_SPACING = 0.75  # no two blinks closer than this fraction of the mean interval (predicted ones: the first is kept)
 DEFAULT_RATE, DEFAULT_DURATION, DEFAULT_PEAK = 0.35, 0.25, 0.8
-GAMMA_SHAPE = 4.0
+GAMMA_SHAPE = 6.0
 
 
 @dataclass
@@ -62,33 +63,31 @@ def blink_style(eye: np.ndarray, fps: float) -> BlinkStyle:
 
 
 def blink_times(predicted: np.ndarray, fps: float, style: BlinkStyle, seed: int = 0, fill: bool = True) -> list[float]:
-    """Blink centres in frames: the predicted runs' peaks (one per ``MIN_SPACING`` mean intervals, so that a
-    FACIAL-GAN that blinks too often is thinned to a person's rate), plus (``fill``) gamma-interval blinks in gaps
-    longer than 1.5 mean intervals, so that the rate reaches ``style.rate``."""
+    """Blink centres in frames (sorted, each in [0, T)).
+
+    FACIAL-GAN's predicted runs keep their peaks, thinned so that no two blinks are closer than ``MIN_SPACING`` mean
+    intervals (1 / ``style.rate``); with ``fill``, gaps are filled with blinks at gamma-distributed intervals
+    (shape ``GAMMA_SHAPE``), each at least ``MIN_SPACING`` mean intervals from its neighbours, so that the rate reaches
+    ``style.rate`` and, whatever FACIAL-GAN predicts, never exceeds it by more than 1 / ``MIN_SPACING``."""
     predicted = np.asarray(predicted, np.float64)
     n = len(predicted)
     mean = fps / style.rate  # frames between blinks
+    gap = MIN_SPACING * mean
     centres: list[float] = []
     for a, b in runs_above(predicted):
         c = a + float(np.argmax(predicted[a:b]))
-        if not centres or c - centres[-1] >= MIN_SPACING * mean:
+        if not centres or c - centres[-1] >= gap:
             centres.append(c)
     if not fill or n == 0:
         return centres
     rng = np.random.default_rng(seed)
-    gap_min = 1.5 * mean
-    out = []
-    bounds = [-mean * rng.uniform(0.3, 1.0)] + centres + [n + 0.5 * mean]
+    out = list(centres)
+    bounds = [-mean * rng.uniform(0.3, 1.0)] + centres + [n - 1 + gap]
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        t = lo
-        while hi - t > gap_min:
-            t = t + rng.gamma(GAMMA_SHAPE, mean / GAMMA_SHAPE)
-            if t >= hi - 0.5 * mean:
-                break
-            if t >= 0:
-                out.append(t)
-        if hi < n:
-            out.append(hi)
+        t = lo + max(gap, rng.gamma(GAMMA_SHAPE, mean / GAMMA_SHAPE))
+        while t <= hi - gap:
+            out.append(t)
+            t += max(gap, rng.gamma(GAMMA_SHAPE, mean / GAMMA_SHAPE))
     return sorted(c for c in out if 0 <= c < n)
 
 

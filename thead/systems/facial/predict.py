@@ -23,6 +23,7 @@ class FacialGAN:
         self.names = list(cfg["param_names"])
         self.feature_kind = cfg.get("feature_kind") or ("deepspeech" if self.audio_dim == 29 else "mfcc")
         self.step = int(blob["step"])
+        self.audio_norm = str(cfg.get("audio_norm", "none"))  # checkpoints before it: raw features
         self.G = FacialGenerator(self.audio_dim, self.param_dim, int(cfg["hidden"]), int(cfg["local_dim"]),
                                  int(cfg["width"]))
         self.G.load_state_dict(blob["models"]["G"])
@@ -43,7 +44,10 @@ class FacialGAN:
             raise InputError(f"audio features are {audio.shape}; the model takes (N, {self.audio_dim})")
         if state.shape != (self.param_dim,):
             raise InputError(f"initial state has shape {state.shape}; the model takes ({self.param_dim},)")
-        wins = windows(audio.astype(np.float32))
+        from thead.systems.facial.data import normalize_audio
+
+        audio = normalize_audio(audio, self.audio_norm)
+        wins = windows(audio)
         starts = window_starts(len(audio), self.window)
         pieces = []
         s = torch.from_numpy(state.astype(np.float32))[None].to(self.device)

@@ -33,6 +33,8 @@ class FacialGANConfig:
     w_state: float = 10.0
     w_motion: float = 10.0
     w_gan: float = 0.1
+    audio_norm: str = "cmvn"  # per-clip CMVN of the features (data.cmvn; not in FACIAL) or "none" (the paper)
+    w_mouth: float = 0.0  # weight of L_mouth, the 3DMM mouth-shape loss (not in FACIAL; losses.py)
     time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
     checkpoint_every: int = 500
     log_every: int = 10
@@ -63,7 +65,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     from thead.manifest.paths import output_path
     from thead.runner import safe_id
     from thead.systems.facial import losses as L
-    from thead.systems.facial.data import WindowSampler, load_clips
+    from thead.systems.facial.data import AUDIO_NORMS, WindowSampler, load_clips
     from thead.systems.facial.model import FacialGenerator, ParamDiscriminator
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
@@ -74,15 +76,18 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     last = prepare_run_dir(out_dir, resume)
     d = dist.setup(cfg.device)
     only = clips
-    clips = load_clips(audio_manifest, au_manifest, only)
+    base = load_checkpoint(finetune) if finetune is not None and last is None else None
+    if base is not None or last is not None:  # the features as the network was trained on them
+        cfg.audio_norm = str((base or load_checkpoint(last))["config"].get("audio_norm", "none"))
+    if cfg.audio_norm not in AUDIO_NORMS:
+        raise InputError(f"--audio-norm must be one of {', '.join(AUDIO_NORMS)}, got {cfg.audio_norm!r}")
+    clips = load_clips(audio_manifest, au_manifest, only, cfg.audio_norm)
     audio_dim, param_dim = clips[0].audio.shape[1], clips[0].params.shape[1]
     sampler = WindowSampler(clips, cfg.window, cfg.hop)
     gen = seed_all(cfg.seed + d.rank)
     G = FacialGenerator(audio_dim, param_dim, cfg.hidden, cfg.local_dim, cfg.width).to(d.device)
     D = ParamDiscriminator(param_dim).to(d.device)
-    base = None
-    if finetune is not None and last is None:
-        base = load_checkpoint(finetune)
+    if base is not None:
         bc = base["config"]
         if bc.get("system") != "facial-gan":
             raise InputError(f"{finetune}: not a FACIAL-GAN checkpoint (system {bc.get('system')!r})")
@@ -107,7 +112,13 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
         write_run_files(out_dir, conf, argv)
         for c in clips:
             atomic_save_npz(output_path(out_dir, f"reference.{safe_id(c.id)}.npz"), **c.ref.arrays())
-    w = L.FacialWeights(cfg.w_exp, cfg.w_pose, cfg.w_eye, cfg.w_state, cfg.w_motion, cfg.w_gan)
+    w = L.FacialWeights(cfg.w_exp, cfg.w_pose, cfg.w_eye, cfg.w_state, cfg.w_motion, cfg.w_gan, cfg.w_mouth)
+    mouth = None
+    if cfg.w_mouth > 0:
+        from thead.face.facemodel import load_face_model
+        from thead.systems.facial.params import EXP_START
+
+        mouth = torch.from_numpy(L.mouth_basis(load_face_model(), param_dim - EXP_START)).to(d.device)
     Gw, Dw = models["G"], models["D"]
     loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress,
                      "finetune facial-gan" if finetune else "train facial-gan")
@@ -124,7 +135,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
                 loss_d.backward()
                 opts["D"].step()
                 logs["d"] = float(loss_d.detach())
-            terms = L.regression_losses(fake, b["params"], w)
+            terms = L.regression_losses(fake, b["params"], w, mouth)
             loss_g = terms["reg"]
             if cfg.w_gan > 0:
                 terms["gan"] = L.g_loss(Dw(fake))
