@@ -9,9 +9,10 @@ weakly and its peaks last one or two frames, which the Savitzky-Golay smoothing 
 times FACIAL-GAN predicts a blink (runs of the channel above ``THRESHOLD``), gives each the reference video's blink
 profile (its mean duration, clipped to ``DURATION_S``, and its peak), and when the predicted blinks are fewer than
 the reference's rate (clipped to ``RATE_PER_S``) fills the longer gaps with blinks at gamma-distributed intervals
-(shape 6: a coefficient of variation of 0.4; measured inter-blink intervals vary more, but a clip of a few
-seconds must land near the person's rate), never closer than ``MIN_SPACING`` mean intervals, drawn from a generator seeded by
-``seed`` so that a synthesis is reproducible. ``shape_blinks(..., fill=False)`` keeps only the predicted blinks.
+(shape 6: a coefficient of variation of 0.4; measured inter-blink intervals vary more, but a clip of a
+few seconds must land near the person's rate), never closer than ``MIN_SPACING`` mean intervals, drawn from a
+generator seeded by ``seed`` so that a synthesis is reproducible. ``shape_blinks(..., fill=False)`` keeps only
+the predicted blinks.
 """
 
 from __future__ import annotations

@@ -106,7 +106,8 @@ def load_clips(audio_manifest: Path, au_manifest: Path, only: Optional[list[str]
         if len(feat) != len(ref.params):
             raise InputError(f"{it.id}: {len(feat)} audio feature rows but {len(ref.params)} fitted frames; run "
                              "audio-features on the landmarks/3dmm manifest")
-        clips.append(FacialClip(it.id, normalize_audio(feat, audio_norm), ref.normalized(), ref, src, it.meta.get("feature_kind")))
+        clips.append(FacialClip(it.id, normalize_audio(feat, audio_norm), ref.normalized(), ref, src,
+                                it.meta.get("feature_kind")))
     if not clips:
         raise InputError(f"{audio_manifest} + {au_manifest}: no common items")
     dims = {(c.audio.shape[1], c.params.shape[1]) for c in clips}
