@@ -41,9 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
+from thead.budget import SYNTH_S_PER_FRAME  # one output frame on 2 cores (render, G^r, paste-back, encoding)
+
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "examples" / "weights" / "facial_gan_pretrained.pt"
-SYNTH_S_PER_FRAME = 0.4  # 2-core CPU, 1080p reference: one output frame (render + G^r + paste-back + encoding)
 TUNE_MINUTES = 5.0  # FACIAL-GAN fine-tuning: at most this (and 20% of the training time), as the cpu-hour preset
 TUNE_STEPS = 300  # and at most these steps, as the preset (issue 11 note: on a clip held out of pretraining, 300
 # steps lowered the mouth error, 1000 raised it above the pretrained model's: a 16 s reference overfits)
