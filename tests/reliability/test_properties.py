@@ -9,7 +9,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.reliability.conftest import tree
@@ -62,6 +62,7 @@ def run_main(args: list[str]) -> tuple[int, str]:
 
 
 @given(st.text(max_size=220))
+@example("0\n")  # found by this test: Python's "$" matched before the newline, pydantic's did not
 @settings(max_examples=300, deadline=None)
 def test_item_ids_are_safe_names_or_refused(item_id):
     import pytest

@@ -40,7 +40,7 @@ class OutsideError(TheadError):
 
 def is_safe_id(item_id: object) -> bool:
     """Whether ``item_id`` can be used as a file-name stem (``ID_PATTERN``)."""
-    return isinstance(item_id, str) and bool(_ID_RE.match(item_id))
+    return isinstance(item_id, str) and bool(_ID_RE.fullmatch(item_id))  # match() would take "0\n": "$" ends at "\n"
 
 
 def check_id(item_id: object) -> str:
