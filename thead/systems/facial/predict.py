@@ -53,7 +53,7 @@ class FacialGAN:
         s = torch.from_numpy(state.astype(np.float32))[None].to(self.device)
         with torch.no_grad():
             for st in starts:
-                a = torch.from_numpy(window_slice(audio.astype(np.float32), st, self.window))[None].to(self.device)
+                a = torch.from_numpy(window_slice(audio, st, self.window))[None].to(self.device)
                 w = torch.from_numpy(window_slice(wins, st, self.window))[None].to(self.device)
                 y = self.G(a, w, s)[0]
                 pieces.append(y.cpu().numpy())

@@ -76,9 +76,10 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     last = prepare_run_dir(out_dir, resume)
     d = dist.setup(cfg.device)
     only = clips
+    resumed = load_checkpoint(last) if last else None
     base = load_checkpoint(finetune) if finetune is not None and last is None else None
-    if base is not None or last is not None:  # the features as the network was trained on them
-        cfg.audio_norm = str((base or load_checkpoint(last))["config"].get("audio_norm", "none"))
+    if base is not None or resumed is not None:  # the features as the network was trained on them
+        cfg.audio_norm = str((base or resumed)["config"].get("audio_norm", "none"))
     if cfg.audio_norm not in AUDIO_NORMS:
         raise InputError(f"--audio-norm must be one of {', '.join(AUDIO_NORMS)}, got {cfg.audio_norm!r}")
     clips = load_clips(audio_manifest, au_manifest, only, cfg.audio_norm)
@@ -107,7 +108,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
                 param_names=clips[0].ref.names, clips=[c.id for c in clips], audio_manifest=str(audio_manifest),
                 au_manifest=str(au_manifest), finetuned_from=str(finetune) if finetune else None,
                 n_windows=len(sampler))
-    start = restore(load_checkpoint(last), models, opts, gen) if last else 0
+    start = restore(resumed, models, opts, gen) if resumed else 0
     if d.is_main:
         write_run_files(out_dir, conf, argv)
         for c in clips:
