@@ -23,3 +23,33 @@ def build(work: Path, clips: list[str], portraits: list[str], name: str) -> tupl
     aur = au.run([work / name / "frontal" / "landmarks" / "manifest.json"], work / name / "au", preview=False,
                  progress=False)
     return fr.manifest_path, aur.manifest_path
+
+
+# The corpus the GATH quality bench trains on: everything in ../shared/data except the portraits folder (kept as the
+# default test portraits) -- still photos of many people (the paper's source-set role) and expressive / speaking
+# clips (its target-set role). Videos are decoded at CORPUS_FPS: neighbouring frames at 25 fps add little.
+CORPUS_FPS = 4.0
+CORPUS_PHOTOS = ["train/portraits/*.jpg", "train/portraits/*.png"]
+CORPUS_CLIPS = ["train/videos/*.mp4", "train/videos/*.mpg", "videos/*.mp4", "expressions/*.mp4"]
+
+
+def corpus_media() -> tuple[list[Path], list[Path]]:
+    """(photos, clips) of the GATH training corpus, sorted."""
+    photos = sorted({p for g in CORPUS_PHOTOS for p in SHARED.glob(g)})
+    clips = sorted({p for g in CORPUS_CLIPS for p in SHARED.glob(g)})
+    return photos, clips
+
+
+def build_corpus(work: Path, workers: int = 2, progress: bool = True) -> tuple[Path, Path]:
+    """Frontalized 100x100 crops of every corpus photo and clip (clips at CORPUS_FPS) and their AU vectors.
+
+    Returns the (thead.frames, thead.au) manifests; reruns reuse what is done (the stages' own resume).
+    """
+    from thead.stages import au, frontalize
+
+    photos, clips = corpus_media()
+    fr = frontalize.run(photos + clips, work / "frontal", size=100, workers=workers, progress=progress,
+                        fps=CORPUS_FPS)
+    aur = au.run([work / "frontal" / "landmarks" / "manifest.json"], work / "au", preview=False, workers=workers,
+                 progress=progress)
+    return fr.manifest_path, aur.manifest_path

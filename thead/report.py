@@ -64,7 +64,7 @@ def build_report(work_dir: Path, out: Path, title: str = "thead report", timings
                 p = lm.resolve(rel)
                 r = relpath(p, out.parent)
                 links.append(f"[{k}]({r})")
-                if p.suffix == ".png" and k in ("preview", "plot", "image", "compare", "pasted"):
+                if p.suffix == ".png" and k in ("preview", "plot", "image", "compare", "pasted", "sweep"):
                     images.append((it.id, k, r))
             status = it.status if it.status == "done" else f"**{it.status}**: {it.error or ''}"
             lines.append(f"| {it.id} | {status} | " + " | ".join(vals) + f" | {' '.join(links)} |")
@@ -75,6 +75,8 @@ def build_report(work_dir: Path, out: Path, title: str = "thead report", timings
         for iid, k, r in images[:12]:
             if k == "compare":
                 lines += ["input (frontalized) | synthesis | synthesis + CLAHE", ""]
+            elif k == "sweep":
+                lines += ["input (frontalized) | the swept AU at each intensity (value in the corner)", ""]
             lines += [f"**{iid}** ({k})", "", f"![{iid} {k}]({r})", ""]
     for mpath in sorted(work_dir.rglob("metrics.md")):  # evaluation tables (thead evaluate ...)
         lines += [f"## evaluation: `{relpath(mpath, out.parent)}`", ""]

@@ -4,25 +4,67 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
                            workers_opt)
 
-synth_app = typer.Typer(help="Synthesize with a trained system: thead synthesize SYSTEM ...", no_args_is_help=True)
+def _checkpoint_system(args: list[str]) -> Optional[str]:
+    """The ``system`` of the checkpoint named by ``--checkpoint`` in ``args`` (its run folder's config.json, else the
+    checkpoint's own config), or None when there is none or it cannot be read (the subcommand then says why)."""
+    import json
+
+    ck = None
+    for i, a in enumerate(args):
+        if a == "--checkpoint" and i + 1 < len(args):
+            ck = Path(args[i + 1])
+        elif a.startswith("--checkpoint="):
+            ck = Path(a.split("=", 1)[1])
+    if ck is None or not ck.is_file():
+        return None
+    try:
+        cfg = ck.parent / "config.json"
+        if cfg.is_file():
+            return json.loads(cfg.read_text()).get("system")
+        from thead.train.checkpoint import load_checkpoint
+
+        return load_checkpoint(ck)["config"].get("system")
+    except Exception:  # noqa: BLE001 - unreadable: fall through to click's own "no such command"
+        return None
+
+
+class _InferSystem(TyperGroup):
+    """``thead synthesize --checkpoint CKPT [OPTIONS] INPUTS``: with no system named, the checkpoint's own."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands:
+            system = _checkpoint_system(args)
+            if system in self.commands:
+                return system, self.commands[system], list(args)
+        return super().resolve_command(ctx, args)
+
+
+synth_app = typer.Typer(help="Synthesize with a trained system: thead synthesize SYSTEM ..., or thead synthesize "
+                        "--checkpoint CKPT ... INPUTS (the system read from the checkpoint).", no_args_is_help=True,
+                        cls=_InferSystem, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 app.add_typer(synth_app, name="synthesize")
 
 
-@synth_app.command("gath", epilog="Examples: thead synthesize gath --checkpoint runs/gath/last.pt --source "
-                   "portrait.png --au zeros --paste-back;  --au \"AU12_r=3,AU26_r=2\";  --au work/au/manifest.json")
+@synth_app.command("gath", epilog="Examples: thead synthesize --checkpoint runs/gath/last.pt --au zeros --paste-back "
+                   "portrait.png;  --au \"AU12_r=3,AU26_r=2\";  --au-sweep AU12_r=0:4:5;  --au work/au/manifest.json")
 def synthesize_gath(
-    source: list[Path] = typer.Option(..., "--source", help="Portrait image(s) or folder(s); any size."),
+    inputs: Optional[list[Path]] = typer.Argument(None, help="Portrait image(s) or folder(s); any size."),
+    source: Optional[list[Path]] = typer.Option(None, "--source", help="Portrait image(s) or folder(s) (the same "
+                                                "as the positional INPUTS)."),
     checkpoint: Path = typer.Option(..., help="A 'thead train gath' checkpoint (last.pt)."),
     au: str = typer.Option("zeros", "--au", help="zeros | ones | AUxx_r=V,... (0-5) | K numbers in [0,1] | "
                            ".csv | .npy | thead.au manifest."),
     output: Path = typer.Option(Path("thead_out/gath"), "-o", "--output", help="Output folder."),
     paste_back: bool = typer.Option(False, "--paste-back", help="Also paste the result into the source picture."),
     postprocess: str = typer.Option("none", help="none or clahe (GATH section 4.2)."),
+    au_sweep: Optional[str] = typer.Option(None, "--au-sweep", help="Also an interpolation strip of one AU: "
+                                           "NAME=START:STOP:N on the 0-5 scale, e.g. AU12_r=0:4:5."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     workers: int = workers_opt(),
     shard: Optional[str] = shard_opt(),
@@ -35,8 +77,11 @@ def synthesize_gath(
     """
     from thead.systems.gath import synthesize as syn
 
-    res = syn.run(paths(source), checkpoint, au, output, paste_back, postprocess, device, workers,
-                  parse_shard_or_exit(shard), progress, argv=argv())
+    sources = paths((inputs or []) + (source or []))
+    if not sources:
+        raise typer.BadParameter("give at least one portrait (positional or --source)", param_hint="INPUTS")
+    res = syn.run(sources, checkpoint, au, output, paste_back, postprocess, device, workers,
+                  parse_shard_or_exit(shard), progress, argv=argv(), sweep=au_sweep)
     return finish(res, as_json)
 
 

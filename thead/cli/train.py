@@ -68,6 +68,16 @@ def train_gath(
     lambda_adv: float = typer.Option(0.05, callback=number(**NON_NEGATIVE), help="Weight of the adversarial loss."),
     lambda_cls: float = typer.Option(0.05, callback=number(**NON_NEGATIVE),
                                      help="Weight of the identity classification loss."),
+    lambda_au: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+                                    help="Weight of the AU feature loss (GATH eq. 4)."),
+    lambda_expr: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+                                      help="Weight of GANimation's expression loss ||E(G(x, e)) - e||^2 (not in "
+                                      "GATH; 0 gives the paper's objective)."),
+    edit_fraction: float = typer.Option(0.25, callback=number(low=0.0, high=1.0),
+                                        help="Share of each batch driven by edited vectors (zeros, one AU) instead "
+                                        "of a target frame's (not in GATH; 0 gives the paper's sampling)."),
+    upsample: str = typer.Option("resize", help="Generator upsampling: resize (no checkerboard) or transposed "
+                                 "(the paper's)."),
     beta1: float = typer.Option(0.9, callback=number(**dict(low=0.0, high=1.0, high_open=True)), help="Adam beta1."),
     max_per_item: int = typer.Option(0, min=0, help="Source frames kept per video item (0: all)."),
     steps: int = _C["steps"], batch_size: int = _C["batch_size"], lr: float = _C["lr"], width: int = _C["width"],
@@ -84,7 +94,8 @@ def train_gath(
         raise typer.BadParameter(f"must be one of {', '.join(VARIANTS)}", param_hint="--variant")
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, checkpoint_every=checkpoint_every,
                       seed=seed, device=device, variant=variant, lambda_rec=lambda_rec, lambda_tv=lambda_tv,
-                      lambda_adv=lambda_adv, lambda_cls=lambda_cls, beta1=beta1, max_per_item=max_per_item)
+                      lambda_adv=lambda_adv, lambda_cls=lambda_cls, beta1=beta1, max_per_item=max_per_item,
+                      lambda_au=lambda_au, lambda_expr=lambda_expr, edit_fraction=edit_fraction, upsample=upsample)
     p = run(source, target_frames, target_au, aue, output, cfg, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

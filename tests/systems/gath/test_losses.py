@@ -43,3 +43,11 @@ def test_aue_loss_hand_computed():
     pred = torch.tensor([[0.5, 0.0], [1.0, 1.0]])
     tgt = torch.tensor([[0.0, 0.0], [0.0, 1.0]])
     assert L.aue_loss(pred, tgt).item() == pytest.approx((0.25 + 1.0) / 2)
+
+
+def test_expression_loss_hand_computed():
+    from thead.systems.gath.losses import expression_loss
+
+    pred = torch.tensor([[0.5, 0.0], [1.0, 1.0]])
+    target = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    assert float(expression_loss(pred, target)) == pytest.approx((0.25 + 1.0) / 2)

@@ -85,3 +85,33 @@ def test_bad_au_fails_before_any_work(gath_ckpt, happy, tmp_path):
     assert r.returncode == 1 and "0-5" in r.stderr and not (tmp_path / "o").exists()
     r = run_cli("synthesize", "gath", "--checkpoint", tmp_path / "nope.pt", "--source", happy, "-o", tmp_path / "p")
     assert r.returncode == 1 and "checkpoint not found" in r.stderr
+
+
+def test_system_from_checkpoint_positional_portrait_and_sweep(gath_ckpt, happy, tmp_path):
+    """The design card's form: `thead synthesize --checkpoint CKPT --au zeros PORTRAIT` (no system named), with an
+    interpolation strip of AU12."""
+    r = run_cli("synthesize", "--checkpoint", gath_ckpt, "--au", "zeros", "--au-sweep", "AU12_r=0:4:5", happy,
+                "-o", tmp_path, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    it = json.loads((tmp_path / "manifest.json").read_text())["items"][0]
+    strip = read_image(tmp_path / it["outputs"]["sweep"])
+    assert strip.shape == (100, 600, 3) and it["outputs"]["sweep"].endswith("AU12_r_sweep.png")
+    tiles = strip.reshape(100, 6, 100, 3).transpose(1, 0, 2, 3).astype(int)
+    assert np.array_equal(tiles[0], read_image(tmp_path / it["outputs"]["frontal"]))
+    assert np.abs(tiles[1, 20:] - tiles[5, 20:]).mean() > 0  # the generator saw different vectors
+    r = run_cli("synthesize", "--checkpoint", gath_ckpt, "--au-sweep", "AU12_r=0:4", happy, "-o", tmp_path / "b")
+    assert r.returncode == 1 and "NAME=START:STOP:N" in r.stderr and not (tmp_path / "b").exists()
+    r = run_cli("synthesize", "gath", "--checkpoint", gath_ckpt, "-o", tmp_path / "c")
+    assert r.returncode == 2 and "at least one portrait" in r.stderr
+
+
+def test_sweep_parsing():
+    from thead.systems.gath.au_spec import parse_sweep
+
+    label, c, v = parse_sweep("AU26_r=0:5:3", NAMES)
+    assert label == "AU26_r_sweep" and c.shape == (3, 53) and list(v) == [0, 2.5, 5]
+    assert list(c[:, NAMES.index("jawOpen")]) == pytest.approx([0, 0.5, 1]) and c.sum() == pytest.approx(1.5)
+    for bad, msg in (("AU26_r=0:9:3", "0-5"), ("AU26_r=0:5:1", "2-16"), ("AU26_r=a:5:3", "numbers"),
+                     ("AU99=0:1:2", "unknown")):
+        with pytest.raises(InputError, match=msg):
+            parse_sweep(bad, NAMES)

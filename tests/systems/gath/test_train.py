@@ -136,3 +136,38 @@ def test_a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint(gath
     blob = load_checkpoint(tmp_path / "run" / "last.pt")
     assert blob["step"] == 2
     assert all(torch.isfinite(v).all() for v in blob["models"]["aue"].values() if v.is_floating_point())
+
+
+def test_edited_targets_are_the_vectors_users_ask_for():
+    """The edit basis holds one row per named AU (the --au AUxx_r=5 vector); samples are zeros or one scaled row."""
+    from thead.face.facemodel import load_face_model
+    from thead.systems.gath.au_spec import blendshapes_from_aus
+    from thead.systems.gath.train import edit_basis, sample_edits
+
+    names = load_face_model().exp_names
+    basis = edit_basis(len(names))
+    assert basis.shape[1] == 53 and len(basis) >= 20
+    smile = torch.from_numpy(blendshapes_from_aus({"AU12_r": 5}, names))
+    assert any(torch.allclose(r, smile) for r in basis)
+    e = sample_edits(basis, 300, torch.Generator().manual_seed(0))
+    zero = e.abs().sum(1) == 0
+    assert 0.2 < zero.float().mean() < 0.5 and e.min() >= 0 and e.max() <= 1
+    for v in e[~zero][:20]:  # every non-zero sample is a positive multiple of one basis row
+        resid = [float((v - (v @ r) / (r @ r) * r).norm()) for r in basis]
+        assert min(resid) < 1e-5
+    assert len(edit_basis(7)) == 0  # coefficients that are not ICT blendshapes: no edits
+
+
+def test_expression_loss_and_edits_are_logged_and_off_gives_the_papers_objective(gath_data, aue_ckpt, tmp_path):
+    train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "new",
+               _cfg(variant="gath-dc", steps=2, edit_fraction=1.0), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "new" / "log.jsonl").read_text().splitlines()]
+    assert all("expr" in r and r["au"] == 0.0 for r in log)  # every target edited: eq. 4 has no y_tgt, so 0
+    train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "paper",
+               _cfg(variant="gath-dc", steps=2, lambda_expr=0.0, edit_fraction=0.0, upsample="transposed"),
+               progress=False)
+    log = [json.loads(line) for line in (tmp_path / "paper" / "log.jsonl").read_text().splitlines()]
+    assert all("expr" not in r and r["au"] > 0 for r in log)
+    with pytest.raises(TheadError, match="upsample"):
+        train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "bad",
+                   _cfg(upsample="pixelshuffle"), progress=False)

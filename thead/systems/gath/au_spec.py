@@ -136,6 +136,32 @@ def parse_au(spec: str, names: list[str]) -> list[AUSequence]:
     return [AUSequence(_check(np.array(vec), k, "vector"), "vector")]
 
 
+def parse_sweep(spec: str, names: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
+    """``--au-sweep NAME=START:STOP:N`` (e.g. ``AU12_r=0:4:5``): one AU at N evenly spaced intensities (0-5),
+    every other coefficient 0 -- an interpolation strip.
+
+    Returns:
+        (label, coefficients (N, K) float32 in [0, 1], intensities (N,) on the 0-5 scale).
+
+    Raises:
+        InputError: malformed spec, N < 2 or > 16, an intensity outside 0-5, an unknown AU.
+    """
+    s = spec.strip()
+    if "=" not in s or s.count(":") != 2:
+        raise InputError(f"--au-sweep {s!r}: expected NAME=START:STOP:N, e.g. AU12_r=0:4:5")
+    name, rng = s.split("=", 1)
+    try:
+        start, stop, n_raw = rng.split(":")
+        lo, hi, n = float(start), float(stop), int(n_raw)
+    except ValueError:
+        raise InputError(f"--au-sweep {s!r}: START and STOP must be numbers and N an integer") from None
+    if not 2 <= n <= 16:
+        raise InputError(f"--au-sweep {s!r}: N must be 2-16, got {n}")
+    values = np.linspace(lo, hi, n)
+    coeffs = np.stack([blendshapes_from_aus({name.strip(): float(v)}, names) for v in values])
+    return f"{name.strip()}_sweep", coeffs.astype(np.float32), values.astype(np.float32)
+
+
 def _from_manifest(p: Path, k: int) -> list[AUSequence]:
     from thead.manifest import load_manifest
 

@@ -46,6 +46,12 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return dh.mean() + dv.mean()
 
 
+def expression_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Conditional expression loss (GANimation, Pumarola et al. 2018, eq. 4 there; not in GATH):
+    || E(G(x_src, e_tgt)) - e_tgt ||^2, per-sample sum over the A coefficients (B, A), mean over the batch."""
+    return ((pred - target) ** 2).sum(1).mean()
+
+
 def aue_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """GATH eq. 2: || e_gt - E(x) ||^2, mean over the batch of the per-sample squared error sum."""
     return ((pred - target) ** 2).sum(1).mean()

@@ -42,19 +42,39 @@ class Generator(nn.Module):
     Args:
         n_au: length A of the AU coefficient vector (ICT blendshapes: 53; the paper's FaceWarehouse: 46).
         width: channels of the first block (64 in the description above).
+        upsample: ``"transposed"`` (the paper's 4x4 stride-2 transposed convs) or ``"resize"`` (nearest-neighbour
+            x2 then a 3x3 conv; thead's default). Departure: a transposed conv gives each output phase its own
+            kernel taps, so unless training makes them agree it prints a checkerboard (Odena et al. 2016,
+            "Deconvolution and checkerboard artifacts", seen even with evenly overlapping 4x4 stride-2 kernels);
+            a short CPU training does not -- the demo's neutralized face was one. Resize-convolution cannot
+            produce it.
+
+    Raises:
+        ValueError: unknown ``upsample``.
     """
 
-    def __init__(self, n_au: int, width: int = 64):
+    UPSAMPLE = ("transposed", "resize")
+
+    def __init__(self, n_au: int, width: int = 64, upsample: str = "transposed"):
         super().__init__()
+        if upsample not in self.UPSAMPLE:
+            raise ValueError(f"upsample must be one of {', '.join(self.UPSAMPLE)}, got {upsample!r}")
         w = width
         self.n_au = n_au
+        self.upsample = upsample
         self.encoder = nn.Sequential(_enc_block(3, w, 7, 1, 3), _enc_block(w, 2 * w, 4, 2, 1),
                                      _enc_block(2 * w, 4 * w, 4, 2, 1), _enc_block(4 * w, 4 * w, 3, 1, 1))
         self.fuse = _enc_block(4 * w + n_au, 4 * w, 3, 1, 1)
         self.res = nn.Sequential(*[ResBlock(4 * w) for _ in range(6)])
-        self.up = nn.Sequential(
-            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.1),
-            nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.LeakyReLU(0.1))
+        if upsample == "transposed":
+            ups = [nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.1),
+                   nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.LeakyReLU(0.1)]
+        else:
+            ups = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4 * w, 2 * w, 3, 1, 1, bias=False),
+                   nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.1),
+                   nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(2 * w, w, 3, 1, 1, bias=False),
+                   nn.BatchNorm2d(w), nn.LeakyReLU(0.1)]
+        self.up = nn.Sequential(*ups)
         self.out = nn.Conv2d(w, 3, 7, 1, 3)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,8 +145,12 @@ class AUEstimator(nn.Module):
         """f_au (GATH eq. 4): conv3_2 pre-activation features, (B, 256, 25, 25)."""
         return self.conv3_2(self.conv3_1(self.block2(self.block1(x))))
 
+    def head_from_features(self, f: torch.Tensor) -> torch.Tensor:
+        """AU coefficients (B, A) in [0, 1] from f_au (B, 256, 25, 25): the rest of ``forward``."""
+        return torch.sigmoid(self.head(f))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.head(self.features(x)))
+        return self.head_from_features(self.features(x))
 
 
 def count_parameters(m: nn.Module) -> int:

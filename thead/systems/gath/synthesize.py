@@ -10,7 +10,7 @@ mask.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -27,7 +27,8 @@ class GathGenerator:
         from thead.train.checkpoint import load_system_checkpoint
 
         blob, cfg, self.device = load_system_checkpoint(checkpoint, "gath", device)
-        self.G = Generator(int(cfg["n_au"]), int(cfg["width"]))
+        # checkpoints from before the upsample option used the paper's transposed convs
+        self.G = Generator(int(cfg["n_au"]), int(cfg["width"]), cfg.get("upsample", "transposed"))
         self.G.load_state_dict(blob["models"]["G"])
         self.G.eval().to(self.device)
         self.n_au = int(cfg["n_au"])
@@ -128,6 +129,12 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     outputs: dict[str, Path] = {"frontal": write_image(item_path(out_dir, work.id, ".frontal.png"), face)}
     meta: dict[str, Any] = dict(checkpoint_step=G.step, variant=G.variant, au=cfg["au"], n_faces=res.n_faces,
                                 postprocess=cfg["postprocess"])
+    if cfg.get("sweep"):
+        from thead.systems.gath.au_spec import parse_sweep
+
+        label, coeffs, values = parse_sweep(cfg["sweep"], G.coefficient_names())
+        outputs["sweep"] = write_image(item_path(out_dir, work.id, f".{safe_id(label)}.png"),
+                                       sweep_strip(face, G(face, coeffs), values))
     for seq in seqs:
         frames = G(face, seq.coeffs)
         post = np.stack([clahe(f) for f in frames]) if cfg["postprocess"] == "clahe" else frames
@@ -156,13 +163,26 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     return outputs, meta
 
 
+def sweep_strip(face: np.ndarray, frames: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Input crop then one tile per intensity, each labelled with its value: (100, 100 * (N + 1), 3) uint8."""
+    import cv2
+
+    tiles = [face]
+    for f, v in zip(frames, values):
+        t = np.ascontiguousarray(f).copy()
+        cv2.putText(t, f"{v:.1f}", (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(t)
+    return np.concatenate(tiles, 1)
+
+
 def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_back: bool = False,
         postprocess: str = "none", device: str = "cpu", workers: int = 1, shard=None, progress: bool = True,
-        debug: bool = False, argv=None):
+        debug: bool = False, argv=None, sweep: Optional[str] = None):
     """``thead synthesize gath``: every source portrait with the expression(s) of ``au``.
 
     Outputs per source: ``<id>.frontal.png`` (the 100x100 input), ``<id>.png`` + ``<id>.compare.png`` (source |
-    synthesis | CLAHE) for a single vector, ``<id>.mp4`` (with the driving video's audio when known) for a
+    synthesis | CLAHE) for a single vector, ``<id>.<AU>_sweep.png`` (input | one tile per intensity) with
+    ``sweep``, ``<id>.mp4`` (with the driving video's audio when known) for a
     sequence, and ``<id>.pasted.png/.mp4`` with ``paste_back``. Manifest kind: ``thead.synthesis``.
 
     Raises:
@@ -173,10 +193,15 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
 
     if postprocess not in ("none", "clahe"):
         raise InputError(f"--postprocess must be none or clahe, got {postprocess!r}")
-    parse_au(au, GathGenerator(checkpoint, device).coefficient_names())  # fail on a bad --au before any work
+    names = GathGenerator(checkpoint, device).coefficient_names()
+    parse_au(au, names)  # fail on a bad --au / --au-sweep before any work
+    if sweep:
+        from thead.systems.gath.au_spec import parse_sweep
+
+        parse_sweep(sweep, names)
     items, up = discover(sources, media=("image",))
     cfg = dict(checkpoint=str(Path(checkpoint).resolve()), au=au, paste_back=paste_back, postprocess=postprocess,
-               device=device)
+               device=device, sweep=sweep)
     return run_stage("synthesize gath", "thead.synthesis", process, items, out_dir, cfg, workers, shard, up,
                      progress, debug, argv)
 

@@ -33,6 +33,10 @@ class TrainConfig:
     lambda_tv: float = 1.0
     lambda_adv: float = 0.05
     lambda_cls: float = 0.05
+    lambda_au: float = 1.0  # eq. 4
+    lambda_expr: float = 1.0  # GANimation's conditional expression loss on E's output (not in GATH; see train_gath)
+    edit_fraction: float = 0.25  # share of each batch given an edited target vector (not in GATH; see train_gath)
+    upsample: str = "resize"  # generator upsampling: resize (thead) or transposed (paper); see model.Generator
     width: int = 64
     checkpoint_every: int = 500
     log_every: int = 10
@@ -94,6 +98,35 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     return out_dir / "last.pt"
 
 
+def edit_basis(n_au: int):
+    """(N_AU, A) blendshape vectors of every named AU at full intensity (5), for the ICT model's coefficients
+    (``au_spec.blendshapes_from_aus``); empty when the model's coefficients are not ICT blendshapes."""
+    import numpy as np
+    import torch
+
+    from thead.face.au import AU_NAMES
+    from thead.face.facemodel import load_face_model
+    from thead.systems.gath.au_spec import blendshapes_from_aus
+
+    names = load_face_model().exp_names
+    if len(names) != n_au:
+        return torch.zeros(0, n_au)
+    rows = [blendshapes_from_aus({a: 5.0}, names) for a in AU_NAMES]
+    rows = [r for r in rows if r.any()]
+    return torch.from_numpy(np.stack(rows)).float()
+
+
+def sample_edits(basis, n: int, gen):
+    """n edited target vectors (n, A): a third all zeros (neutral), the rest one random AU of ``basis`` at a
+    uniform random intensity in [0, 5], every other coefficient zero -- the vectors ``--au zeros`` and
+    ``--au AUxx_r=V`` give."""
+    import torch
+
+    pick = torch.randint(len(basis), (n,), generator=gen)
+    scale = torch.rand(n, generator=gen) * (torch.rand(n, generator=gen) >= 1 / 3).float()
+    return basis.cpu()[pick] * scale[:, None]
+
+
 def load_aue(path: Path, device="cpu"):
     """A frozen AU estimator from a ``train aue`` checkpoint (eval mode, no gradients)."""
     from thead.systems.gath.model import AUEstimator
@@ -112,6 +145,19 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
                resume: bool = False, progress: bool = True, argv=None,
                on_step: Optional[Callable[[int], None]] = None) -> Path:
     """Train GATH (or a baseline, ``cfg.variant``) with the composite loss of GATH eq. 3 (updates: eq. 9, 10).
+
+    Departures from the paper, each for a measured reason (``bench/diagnose_gath.py``, the note of issue 13):
+
+    * **Conditional expression loss** (GANimation, Pumarola et al. 2018, eq. 4 there): ``lambda_expr *
+      ||E(G(x_src, e_tgt)) - e_tgt||^2`` with the frozen AU estimator E. GATH's eq. 4 matches conv3_2 features of
+      *another person's* frame y_tgt; those features carry that person's identity, pose and light as much as the
+      expression, eq. 5 pulls the other way, and the generator settles on copying its input. E's output carries
+      only the expression. ``lambda_expr=0`` gives the paper's objective.
+    * **Edited targets**: a share ``edit_fraction`` of every batch is driven by the vectors a user asks for and no
+      target frame shows -- all zeros (``--au zeros``) or one named AU at a random intensity, others zero
+      (``--au AU12_r=3``) -- with eq. 4 off for those samples (there is no y_tgt) and the expression loss on.
+      Without them ``--au zeros`` is a vector the generator never saw.
+    * **Resize-convolution upsampling** (``upsample``), see ``model.Generator``.
 
     Args:
         source: ``thead.frames`` manifest of source portraits/frames (identity = item).
@@ -144,7 +190,12 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     gen = seed_all(cfg.seed + d.rank)
     use_d = cfg.variant in ("gath", "gath-c")
     use_c = cfg.variant == "gath"
-    G = Generator(n_au, cfg.width).to(d.device)
+    if cfg.upsample not in Generator.UPSAMPLE:
+        raise TheadError(f"--upsample must be one of {', '.join(Generator.UPSAMPLE)}")
+    if not 0.0 <= cfg.edit_fraction <= 1.0:
+        raise TheadError(f"--edit-fraction must be in [0, 1], got {cfg.edit_fraction}")
+    G = Generator(n_au, cfg.width, cfg.upsample).to(d.device)
+    edits = edit_basis(n_au).to(d.device)
     models = {"G": dist.wrap(G, d)}
     opts = {"G": torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))}
     if use_d:
@@ -170,6 +221,12 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
             c_re = src.labels[i_re].to(d.device)
             y_tgt = to_model_range(tgt.images[i_tgt]).to(d.device)
             e_tgt = tgt.au[i_tgt].to(d.device)
+            real_tgt = torch.ones(bs, device=d.device)  # 1: e_tgt is y_tgt's own vector (eq. 4 applies)
+            if cfg.edit_fraction > 0 and len(edits):
+                edited = torch.rand(bs, generator=gen) < cfg.edit_fraction
+                if edited.any():
+                    e_tgt[edited.to(d.device)] = sample_edits(edits, int(edited.sum()), gen).to(d.device)
+                    real_tgt = (~edited).float().to(d.device)
             logs = {}
             x_fake = Gw(x_src, e_tgt)
             if use_d:  # eq. 9: one forward over real and fake together (DDP wants one forward per backward)
@@ -187,11 +244,17 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
             # eq. 10
             with torch.no_grad():
                 f_tgt = E.features(y_tgt)
-            l_au = L.au_loss(f_tgt, E.features(x_fake))
+            f_fake = E.features(x_fake)
+            per = ((f_tgt - f_fake) ** 2).flatten(1).mean(1)  # eq. 4 per sample, mean over elements
+            l_au = (per * real_tgt).sum() / real_tgt.sum().clamp(min=1)
             l_rec = L.reconstruction_loss(x_src, x_fake)
             l_tv = L.tv_loss(x_fake)
-            loss_g = l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
+            loss_g = cfg.lambda_au * l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
             logs.update(au=float(l_au.detach()), rec=float(l_rec.detach()), tv=float(l_tv.detach()))
+            if cfg.lambda_expr > 0:
+                l_expr = L.expression_loss(E.head_from_features(f_fake), e_tgt)
+                loss_g = loss_g + cfg.lambda_expr * l_expr
+                logs["expr"] = float(l_expr.detach())
             if use_d:
                 d_g, c_g = Dw(x_fake)
                 l_adv = L.g_adversarial_loss(d_g)
