@@ -89,6 +89,8 @@ def main() -> None:
     ap.add_argument("--lambda-expr", type=float, default=None, help="override TrainConfig.lambda_expr")
     ap.add_argument("--edit-fraction", type=float, default=None, help="override TrainConfig.edit_fraction")
     ap.add_argument("--upsample", default=None, help="override TrainConfig.upsample")
+    ap.add_argument("--output", default=None, help="override TrainConfig.output (attention | direct)")
+    ap.add_argument("--lambda-att", type=float, default=None, help="override TrainConfig.lambda_att")
     ap.add_argument("--snapshots", type=int, default=4, help="learning-curve points over the GATH budget")
     a = ap.parse_args()
 
@@ -124,7 +126,8 @@ def main() -> None:
         del src, tgt
         budget = a.minutes * 60
         over = {k: v for k, v in dict(lambda_expr=a.lambda_expr, edit_fraction=a.edit_fraction,
-                                      upsample=a.upsample).items() if v is not None}
+                                      upsample=a.upsample, output=a.output,
+                                      lambda_att=a.lambda_att).items() if v is not None}
 
         def timed(fn, seconds: float, cfg: TrainConfig, on_snapshot=None):
             """A few steps to time one, then resume to fill ``seconds``; ``on_snapshot`` at each 1/N of them."""
@@ -163,7 +166,7 @@ def main() -> None:
                           **over)
         result["train_config"] = {k: getattr(cfg, k) for k in ("lambda_au", "lambda_expr", "lambda_rec", "lambda_tv",
                                                                 "lambda_adv", "lambda_cls", "edit_fraction",
-                                                                "upsample", "lr")}
+                                                                "upsample", "output", "lambda_att", "lr")}
         ck, n_g = timed(lambda c, r, s: train_gath(source, frames, au, aue, work / "gath", c, r, False,
                                                    on_step=lambda _: s.append(time.perf_counter())),
                         budget * 5 / 6, cfg, snap)

@@ -35,8 +35,8 @@ $(GATH_CKPT): $(AUE_CKPT) $(FRONTAL) $(AU)
 	  --device $(DEVICE) --checkpoint-every 50 $(TRAIN_FLAGS) $(if $(wildcard $@),--resume)
 
 $(NEUTRAL): $(GATH_CKPT)
-	$(THEAD) synthesize gath --checkpoint $< --source $(SOURCE) --au zeros --paste-back -o $(dir $@) \
-	  --device $(DEVICE) $(FLAGS)
+	$(THEAD) synthesize --checkpoint $< --au zeros --au-sweep AU12_r=0:4:5 --paste-back -o $(dir $@) \
+	  --device $(DEVICE) $(FLAGS) $(SOURCE)
 
 $(GATH_REPORT): $(NEUTRAL) $(REPORT)
 	$(THEAD) report $(WORK)/gath -o $@ --title "GATH: neutralized portrait (--au zeros; under-trained demo model)"

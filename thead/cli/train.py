@@ -78,6 +78,11 @@ def train_gath(
                                         "of a target frame's (not in GATH; 0 gives the paper's sampling)."),
     upsample: str = typer.Option("resize", help="Generator upsampling: resize (no checkerboard) or transposed "
                                  "(the paper's)."),
+    g_output: str = typer.Option("attention", "--g-output", help="Generator output: attention (A * input + "
+                                 "(1 - A) * colour, GANimation's) or direct (the paper's)."),
+    lambda_att: float = typer.Option(0.1, callback=number(**NON_NEGATIVE),
+                                     help="Weight of the attention-map regularizer (mean + TV; with --output "
+                                     "attention)."),
     beta1: float = typer.Option(0.9, callback=number(**dict(low=0.0, high=1.0, high_open=True)), help="Adam beta1."),
     max_per_item: int = typer.Option(0, min=0, help="Source frames kept per video item (0: all)."),
     steps: int = _C["steps"], batch_size: int = _C["batch_size"], lr: float = _C["lr"], width: int = _C["width"],
@@ -95,7 +100,8 @@ def train_gath(
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, checkpoint_every=checkpoint_every,
                       seed=seed, device=device, variant=variant, lambda_rec=lambda_rec, lambda_tv=lambda_tv,
                       lambda_adv=lambda_adv, lambda_cls=lambda_cls, beta1=beta1, max_per_item=max_per_item,
-                      lambda_au=lambda_au, lambda_expr=lambda_expr, edit_fraction=edit_fraction, upsample=upsample)
+                      lambda_au=lambda_au, lambda_expr=lambda_expr, edit_fraction=edit_fraction, upsample=upsample,
+                      output=g_output, lambda_att=lambda_att)
     p = run(source, target_frames, target_au, aue, output, cfg, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

@@ -77,3 +77,22 @@ def test_au_estimator_head_from_features_is_forward():
     E = AUEstimator(n_au=5, width=8).eval()
     x = torch.rand(2, 3, 100, 100)
     assert torch.allclose(E.head_from_features(E.features(x)), E(x))
+
+
+def test_attention_output_passes_the_input_through_where_the_map_is_one():
+    G = Generator(n_au=3, width=8, upsample="resize", output="attention").eval()
+    x = torch.rand(2, 3, 100, 100) * 2 - 1
+    a = torch.rand(2, 3)
+    torch.nn.init.zeros_(G.att.weight)
+    torch.nn.init.constant_(G.att.bias, 30.0)  # sigmoid(30) = 1: copy
+    assert torch.allclose(G(x, a), x, atol=1e-6)
+    torch.nn.init.constant_(G.att.bias, -30.0)  # 0: the colour image alone
+    y = G(x, a)
+    assert G.last_attention.shape == (2, 1, 100, 100) and float(G.last_attention.max()) < 1e-6
+    code = G.encode(x)
+    h = G.res(G.fuse(torch.cat([code, a[:, :, None, None].expand(-1, -1, 25, 25)], 1))) + code
+    assert torch.allclose(y, torch.tanh(G.out(G.up(h))), atol=1e-5)
+    with pytest.raises(ValueError, match="source image"):
+        G.decode(code, a)
+    with pytest.raises(ValueError, match="output"):
+        Generator(n_au=3, width=8, output="mask")

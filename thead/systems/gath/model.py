@@ -48,17 +48,27 @@ class Generator(nn.Module):
             "Deconvolution and checkerboard artifacts", seen even with evenly overlapping 4x4 stride-2 kernels);
             a short CPU training does not -- the demo's neutralized face was one. Resize-convolution cannot
             produce it.
+        output: ``"direct"`` (the paper: the image is the tanh of the last conv) or ``"attention"`` (thead's
+            default; GANimation, Pumarola et al. 2018, eq. 1 there): the last layer gives a colour image C and an
+            attention map A in [0, 1], and the output is ``A * x_src + (1 - A) * C``. Departure: where nothing
+            needs to change the input's own pixels pass through, so the face stays sharp and itself from the first
+            steps, and the few minutes of a CPU budget go into the regions the expression moves (mouth, brows,
+            eyes) instead of into re-learning the whole face. ``attention_map`` exposes A for its loss and views.
 
     Raises:
         ValueError: unknown ``upsample``.
     """
 
     UPSAMPLE = ("transposed", "resize")
+    OUTPUT = ("direct", "attention")
 
-    def __init__(self, n_au: int, width: int = 64, upsample: str = "transposed"):
+    def __init__(self, n_au: int, width: int = 64, upsample: str = "transposed", output: str = "direct"):
         super().__init__()
         if upsample not in self.UPSAMPLE:
             raise ValueError(f"upsample must be one of {', '.join(self.UPSAMPLE)}, got {upsample!r}")
+        if output not in self.OUTPUT:
+            raise ValueError(f"output must be one of {', '.join(self.OUTPUT)}, got {output!r}")
+        self.output = output
         w = width
         self.n_au = n_au
         self.upsample = upsample
@@ -76,19 +86,30 @@ class Generator(nn.Module):
                    nn.BatchNorm2d(w), nn.LeakyReLU(0.1)]
         self.up = nn.Sequential(*ups)
         self.out = nn.Conv2d(w, 3, 7, 1, 3)
+        self.att = nn.Conv2d(w, 1, 7, 1, 3) if output == "attention" else None
+        self.last_attention: torch.Tensor | None = None
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, 100, 100) -> identity code (B, 4w, 25, 25)."""
         return self.encoder(x)
 
-    def decode(self, code: torch.Tensor, au: torch.Tensor) -> torch.Tensor:
-        """identity code and AU vectors (B, A) in [0, 1] -> image (B, 3, 100, 100) in [-1, 1]."""
+    def decode(self, code: torch.Tensor, au: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """identity code and AU vectors (B, A) in [0, 1] -> image (B, 3, 100, 100) in [-1, 1]. ``x`` (the source
+        image, broadcast over the batch) is required with ``output="attention"``; the map A used is kept in
+        ``last_attention`` (B, 1, 100, 100)."""
         a = au[:, :, None, None].expand(-1, -1, code.shape[2], code.shape[3])
-        h = self.res(self.fuse(torch.cat([code, a], 1))) + code
-        return torch.tanh(self.out(self.up(h)))
+        h = self.up(self.res(self.fuse(torch.cat([code, a], 1))) + code)
+        color = torch.tanh(self.out(h))
+        if self.att is None:
+            return color
+        if x is None:
+            raise ValueError("an attention generator needs the source image to decode")
+        att = torch.sigmoid(self.att(h))
+        self.last_attention = att
+        return att * x + (1 - att) * color
 
     def forward(self, x: torch.Tensor, au: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x), au)
+        return self.decode(self.encode(x), au, x)
 
 
 class DiscriminatorClassifier(nn.Module):

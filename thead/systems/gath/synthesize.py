@@ -28,7 +28,8 @@ class GathGenerator:
 
         blob, cfg, self.device = load_system_checkpoint(checkpoint, "gath", device)
         # checkpoints from before the upsample option used the paper's transposed convs
-        self.G = Generator(int(cfg["n_au"]), int(cfg["width"]), cfg.get("upsample", "transposed"))
+        self.G = Generator(int(cfg["n_au"]), int(cfg["width"]), cfg.get("upsample", "transposed"),
+                           cfg.get("output", "direct"))
         self.G.load_state_dict(blob["models"]["G"])
         self.G.eval().to(self.device)
         self.n_au = int(cfg["n_au"])
@@ -54,7 +55,7 @@ class GathGenerator:
             code = self.G.encode(x)
             for i in range(0, len(coeffs), batch):
                 e = torch.from_numpy(np.asarray(coeffs[i:i + batch], np.float32)).to(self.device)
-                y = self.G.decode(code.expand(len(e), -1, -1, -1), e)
+                y = self.G.decode(code.expand(len(e), -1, -1, -1), e, x.expand(len(e), -1, -1, -1))
                 outs.append(to_uint8(y))
         return np.concatenate(outs)
 
