@@ -101,7 +101,7 @@ def main() -> None:
     from thead.metrics.au import ImageAUs
     from thead.metrics.identity import FaceEmbedder, descriptor_distance
     from thead.systems.gath.synthesize import run as synth_run
-    from thead.systems.gath.train import TrainConfig, train_aue, train_gath
+    from thead.systems.gath.train import AUE_LR, TrainConfig, train_aue, train_gath
 
     t_start = time.perf_counter()
     work = a.work or Path(tempfile.mkdtemp(prefix="thead-quality-gath-"))
@@ -145,7 +145,7 @@ def main() -> None:
             return ck, cfg.steps
 
         t0 = time.perf_counter()
-        aue_cfg = TrainConfig(batch_size=a.batch, width=a.width, device=a.device, checkpoint_every=100)
+        aue_cfg = TrainConfig(batch_size=a.batch, width=a.width, device=a.device, checkpoint_every=100, lr=AUE_LR)
         aue, n_aue = timed(lambda c, r, s: train_aue(frames, au, work / "aue", c, r, False,
                                                      on_step=lambda _: s.append(time.perf_counter())),
                            budget / 6, aue_cfg)
@@ -164,7 +164,8 @@ def main() -> None:
 
         cfg = TrainConfig(batch_size=a.batch, width=a.width, device=a.device, checkpoint_every=100, max_per_item=10,
                           **over)
-        result["train_config"] = {k: getattr(cfg, k) for k in ("lambda_au", "lambda_expr", "lambda_rec", "lambda_tv",
+        result["train_config"] = {k: getattr(cfg, k) for k in ("lambda_au", "au_norm", "lambda_expr", "lambda_rec",
+                                                                "lambda_tv",
                                                                 "lambda_adv", "lambda_cls", "edit_fraction",
                                                                 "upsample", "output", "lambda_att", "lr")}
         ck, n_g = timed(lambda c, r, s: train_gath(source, frames, au, aue, work / "gath", c, r, False,

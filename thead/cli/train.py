@@ -36,9 +36,11 @@ def train_aue(
     target_frames: Path = typer.Option(..., help="thead.frames manifest of frontalized target video frames."),
     target_au: Path = typer.Option(..., help="thead.au manifest of the same videos (AU coefficient vectors)."),
     output: Path = typer.Option(Path("runs/aue"), "-o", "--output", help="Run folder."),
-    steps: int = _C["steps"], batch_size: int = _C["batch_size"], lr: float = _C["lr"], width: int = _C["width"],
-    checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
-    resume: bool = _C["resume"], progress: bool = progress_opt(),
+    steps: int = _C["steps"], batch_size: int = _C["batch_size"],
+    lr: float = typer.Option(1e-3, callback=number(**POSITIVE), help="Adam learning rate."),
+    width: int = _C["width"], checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"],
+    device: str = _C["device"], resume: bool = _C["resume"], progress: bool = progress_opt(),
+    aue_norm: str = typer.Option("batch", help="batch (BatchNorm after each conv) or none (the paper's VGG)."),
 ) -> int:
     """Train GATH's AU estimator E (GATH equation 2): frames to AU coefficients; conv3_2 gives f_au.
 
@@ -47,7 +49,7 @@ def train_aue(
     from thead.systems.gath.train import TrainConfig, train_aue as run
 
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, checkpoint_every=checkpoint_every,
-                      seed=seed, device=device)
+                      seed=seed, device=device, aue_norm=aue_norm)
     p = run(target_frames, target_au, output, cfg, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0
@@ -70,6 +72,8 @@ def train_gath(
                                      help="Weight of the identity classification loss."),
     lambda_au: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
                                     help="Weight of the AU feature loss (GATH eq. 4)."),
+    au_norm: str = typer.Option("relative", help="Eq. 4's normalization: relative (to the target's feature energy), "
+                                "sum (the paper's) or mean."),
     lambda_expr: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
                                       help="Weight of GANimation's expression loss ||E(G(x, e)) - e||^2 (not in "
                                       "GATH; 0 gives the paper's objective)."),
@@ -80,7 +84,7 @@ def train_gath(
                                  "(the paper's)."),
     g_output: str = typer.Option("attention", "--g-output", help="Generator output: attention (A * input + "
                                  "(1 - A) * colour, GANimation's) or direct (the paper's)."),
-    lambda_att: float = typer.Option(0.1, callback=number(**NON_NEGATIVE),
+    lambda_att: float = typer.Option(0.01, callback=number(**NON_NEGATIVE),
                                      help="Weight of the attention-map regularizer (mean + TV; with --output "
                                      "attention)."),
     beta1: float = typer.Option(0.9, callback=number(**dict(low=0.0, high=1.0, high_open=True)), help="Adam beta1."),
@@ -101,7 +105,7 @@ def train_gath(
                       seed=seed, device=device, variant=variant, lambda_rec=lambda_rec, lambda_tv=lambda_tv,
                       lambda_adv=lambda_adv, lambda_cls=lambda_cls, beta1=beta1, max_per_item=max_per_item,
                       lambda_au=lambda_au, lambda_expr=lambda_expr, edit_fraction=edit_fraction, upsample=upsample,
-                      output=g_output, lambda_att=lambda_att)
+                      output=g_output, lambda_att=lambda_att, au_norm=au_norm)
     p = run(source, target_frames, target_au, aue, output, cfg, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

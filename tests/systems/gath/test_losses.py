@@ -51,3 +51,15 @@ def test_expression_loss_hand_computed():
     pred = torch.tensor([[0.5, 0.0], [1.0, 1.0]])
     target = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
     assert float(expression_loss(pred, target)) == pytest.approx((0.25 + 1.0) / 2)
+
+
+def test_au_loss_normalizations_hand_computed():
+    ft = torch.tensor([[[[1.0, 2.0]]], [[[0.0, 3.0]]]])  # (2, 1, 1, 2)
+    ff = torch.tensor([[[[0.0, 2.0]]], [[[0.0, 0.0]]]])
+    assert L.au_loss_per_sample(ft, ff, "sum").tolist() == [1.0, 9.0]
+    assert L.au_loss_per_sample(ft, ff, "mean").tolist() == [0.5, 4.5]
+    assert L.au_loss_per_sample(ft, ff, "relative").tolist() == pytest.approx([1 / 5, 1.0])
+    # relative: invariant to the features' scale
+    assert L.au_loss_per_sample(100 * ft, 100 * ff, "relative").tolist() == pytest.approx([1 / 5, 1.0])
+    with pytest.raises(ValueError, match="normalization"):
+        L.au_loss_per_sample(ft, ff, "l2")

@@ -96,3 +96,15 @@ def test_attention_output_passes_the_input_through_where_the_map_is_one():
         G.decode(code, a)
     with pytest.raises(ValueError, match="output"):
         Generator(n_au=3, width=8, output="mask")
+
+
+def test_au_estimator_with_batchnorm_keeps_f_au_raw_and_refuses_unknown_norms():
+    E = AUEstimator(n_au=5, width=8, norm="batch").eval()
+    x = torch.rand(2, 3, 100, 100)
+    f = E.features(x)
+    assert f.shape == (2, 32, 25, 25) and E(x).shape == (2, 5)
+    assert isinstance(E.head[0], torch.nn.BatchNorm2d) and (f < 0).any()  # conv3_2's raw output, before BN/ReLU
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in E.modules()) == 6
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in AUEstimator(n_au=5, width=8).modules())
+    with pytest.raises(ValueError, match="norm"):
+        AUEstimator(n_au=5, width=8, norm="layer")

@@ -20,6 +20,7 @@ def test_aue_checkpoint_is_weights_only_data(aue_ckpt):
     assert blob["step"] == 2 and blob["config"]["system"] == "aue" and blob["config"]["n_au"] == 53
     E = load_aue(aue_ckpt)
     assert not any(p.requires_grad for p in E.parameters())
+    assert E.norm == blob["config"]["aue_norm"] == "batch" and not E.training  # BN in eval: running statistics
     assert (aue_ckpt.parent / "loss.png").stat().st_size > 0
     m = json.loads((aue_ckpt.parent / "manifest.json").read_text())
     assert m["kind"] == "thead.checkpoint" and m["items"][0]["outputs"]["checkpoint"] == "last.pt"
@@ -164,7 +165,8 @@ def test_expression_loss_and_edits_are_logged_and_off_gives_the_papers_objective
     log = [json.loads(line) for line in (tmp_path / "new" / "log.jsonl").read_text().splitlines()]
     assert all("expr" in r and r["au"] == 0.0 for r in log)  # every target edited: eq. 4 has no y_tgt, so 0
     train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "paper",
-               _cfg(variant="gath-dc", steps=2, lambda_expr=0.0, edit_fraction=0.0, upsample="transposed"),
+               _cfg(variant="gath-dc", steps=2, lambda_expr=0.0, edit_fraction=0.0, upsample="transposed",
+                    output="direct", au_norm="sum", aue_norm="none"),
                progress=False)
     log = [json.loads(line) for line in (tmp_path / "paper" / "log.jsonl").read_text().splitlines()]
     assert all("expr" not in r and r["au"] > 0 for r in log)

@@ -15,6 +15,27 @@ def au_loss(f_target: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
     return ((f_target - f_fake) ** 2).mean()
 
 
+AU_NORMS = ("relative", "sum", "mean")
+
+
+def au_loss_per_sample(f_target: torch.Tensor, f_fake: torch.Tensor, norm: str = "relative") -> torch.Tensor:
+    """GATH eq. 4 per sample, (B,): ``"sum"`` as the paper writes it (sum of squared feature differences),
+    ``"mean"`` over elements, or ``"relative"`` (thead's default): the sum divided by the target's own feature
+    energy ||f_au(y_tgt)||^2, so that eq. 4's balance against eq. 5 does not depend on the AU estimator's scale.
+
+    Raises:
+        ValueError: unknown ``norm``.
+    """
+    d = ((f_target - f_fake) ** 2).flatten(1)
+    if norm == "sum":
+        return d.sum(1)
+    if norm == "mean":
+        return d.mean(1)
+    if norm == "relative":
+        return d.sum(1) / (f_target ** 2).flatten(1).sum(1).clamp(min=1e-8)
+    raise ValueError(f"eq. 4 normalization must be one of {', '.join(AU_NORMS)}, got {norm!r}")
+
+
 def reconstruction_loss(x_src: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor:
     """GATH eq. 5: || x_src - G(x_src, e_tgt) ||_1, mean over elements."""
     return (x_src - x_fake).abs().mean()

@@ -34,11 +34,13 @@ class TrainConfig:
     lambda_adv: float = 0.05
     lambda_cls: float = 0.05
     lambda_au: float = 1.0  # eq. 4
+    au_norm: str = "relative"  # eq. 4's normalization: relative (thead), sum (paper), mean; see train_gath
     lambda_expr: float = 1.0  # GANimation's conditional expression loss on E's output (not in GATH; see train_gath)
     edit_fraction: float = 0.25  # share of each batch given an edited target vector (not in GATH; see train_gath)
+    aue_norm: str = "batch"  # AU estimator normalization: batch (thead) or none (paper); see model.AUEstimator
     augment: bool = True  # AU estimator: random shifts and brightness/contrast (not in GATH; see train_aue)
     output: str = "attention"  # generator output: attention (GANimation) or direct (paper); see model.Generator
-    lambda_att: float = 0.1  # attention-map regularizer (GANimation): mean A + TV of A; only with output=attention
+    lambda_att: float = 0.01  # attention-map regularizer (GANimation): mean A + TV of A; only with output=attention
     upsample: str = "resize"  # generator upsampling: resize (thead) or transposed (paper); see model.Generator
     width: int = 64
     checkpoint_every: int = 500
@@ -48,6 +50,9 @@ class TrainConfig:
     variant: str = "gath"
     max_per_item: int = 0  # source frames kept per video item (0: all)
     extra: dict = field(default_factory=dict)
+
+
+AUE_LR = 1e-3  # the AU estimator's learning rate (with BatchNorm; see model.AUEstimator)
 
 
 def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainConfig, resume: bool = False,
@@ -75,7 +80,9 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     tgt = load_target_set(target_frames, target_au)
     n_au = tgt.au.shape[1]
     gen = seed_all(cfg.seed + d.rank)
-    E = AUEstimator(n_au, cfg.width).to(d.device)
+    if cfg.aue_norm not in AUEstimator.NORMS:
+        raise TheadError(f"--aue-norm must be one of {', '.join(AUEstimator.NORMS)}")
+    E = AUEstimator(n_au, cfg.width, cfg.aue_norm).to(d.device)
     opt = torch.optim.Adam(E.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     Ew = dist.wrap(E, d)
     conf = dict(asdict(cfg), system="aue", n_au=n_au, target_frames=str(target_frames), target_au=str(target_au))
@@ -144,7 +151,8 @@ def load_aue(path: Path, device="cpu"):
     blob = load_checkpoint(path)
     if blob["config"].get("system") != "aue":
         raise TheadError(f"{path}: not an AU-estimator checkpoint (system {blob['config'].get('system')!r})")
-    E = AUEstimator(int(blob["config"]["n_au"]), int(blob["config"]["width"]))
+    # checkpoints from before the norm option were the paper's plain VGG
+    E = AUEstimator(int(blob["config"]["n_au"]), int(blob["config"]["width"]), blob["config"].get("aue_norm", "none"))
     E.load_state_dict(blob["models"]["aue"])
     E.eval().requires_grad_(False)
     return E.to(device)
@@ -166,6 +174,12 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
       target frame shows -- all zeros (``--au zeros``) or one named AU at a random intensity, others zero
       (``--au AU12_r=3``) -- with eq. 4 off for those samples (there is no y_tgt) and the expression loss on.
       Without them ``--au zeros`` is a vector the generator never saw.
+    * **Eq. 4 relative to the target's feature energy**: ||f(y_tgt) - f(G)||^2 / ||f(y_tgt)||^2. The paper's sum,
+      or thead's former mean, ties eq. 4's weight against eq. 5 to the scale of E's conv3_2 activations: with the
+      plain VGG they were small (eq. 4's gradient on the image 0.5x eq. 5's, 1.4x with sums), with a BatchNorm E
+      eq. 4 was ~60x eq. 5 and G painted colour noise that matches features instead of a face. Relative, the
+      balance no longer depends on how E was trained. ``au_norm="sum"`` is the paper's form, ``"mean"`` thead's
+      former one.
     * **Resize-convolution upsampling** (``upsample``) and an **attention output** (``output``), see
       ``model.Generator``. The attention map A gets GANimation's regularizer, ``lambda_att * (mean(A) + TV(A))``:
       without it A saturates at 1 and the generator copies its input, the failure this issue is about.
@@ -205,6 +219,8 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
         raise TheadError(f"--upsample must be one of {', '.join(Generator.UPSAMPLE)}")
     if not 0.0 <= cfg.edit_fraction <= 1.0:
         raise TheadError(f"--edit-fraction must be in [0, 1], got {cfg.edit_fraction}")
+    if cfg.au_norm not in L.AU_NORMS:
+        raise TheadError(f"--au-norm must be one of {', '.join(L.AU_NORMS)}")
     if cfg.output not in Generator.OUTPUT:
         raise TheadError(f"--output must be one of {', '.join(Generator.OUTPUT)}")
     G = Generator(n_au, cfg.width, cfg.upsample, cfg.output).to(d.device)
@@ -258,7 +274,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
             with torch.no_grad():
                 f_tgt = E.features(y_tgt)
             f_fake = E.features(x_fake)
-            per = ((f_tgt - f_fake) ** 2).flatten(1).mean(1)  # eq. 4 per sample, mean over elements
+            per = L.au_loss_per_sample(f_tgt, f_fake, cfg.au_norm)  # eq. 4 (see the docstring)
             l_au = (per * real_tgt).sum() / real_tgt.sum().clamp(min=1)
             l_rec = L.reconstruction_loss(x_src, x_fake)
             l_tv = L.tv_loss(x_fake)
