@@ -86,7 +86,8 @@ def main() -> None:
         xf = x_fake.clone().requires_grad_(True)
         f_fake = E.features(xf)
         terms = {"au": L.au_loss(f_tgt, f_fake), "rec": L.reconstruction_loss(x_src, xf),
-                 "au_sum": ((f_tgt - f_fake) ** 2).sum() / a.batch, "rec_sum": (x_src - xf).abs().sum() / a.batch,
+                 "au_sum": L.au_loss_per_sample(f_tgt, f_fake, "sum").mean(),
+                 "rec_sum": (x_src - xf).abs().sum() / a.batch,
                  "reg": ((E(xf) - e_tgt) ** 2).sum(1).mean()}
         for k, out in zip(terms, (g_au, g_rec, g_au_sum, g_rec_sum, g_reg)):
             (g,) = torch.autograd.grad(terms[k], xf, retain_graph=True)

@@ -51,7 +51,7 @@ def label_identities(frames_manifest: Path, threshold: float = 0.5) -> tuple[Pat
     emb = FaceEmbedder()
     ids, descs = [], []
     for it in lm.done():
-        files = [f for f in _item_frames(lm, it)]
+        files = _item_frames(lm, it)
         if not files:
             continue
         img = read_image(files[len(files) // 2])

@@ -85,7 +85,7 @@ def train_gath(
     g_output: str = typer.Option("attention", "--g-output", help="Generator output: attention (A * input + "
                                  "(1 - A) * colour, GANimation's) or direct (the paper's)."),
     lambda_att: float = typer.Option(0.01, callback=number(**NON_NEGATIVE),
-                                     help="Weight of the attention-map regularizer (mean + TV; with --output "
+                                     help="Weight of the attention-map regularizer (mean + TV; with --g-output "
                                      "attention)."),
     beta1: float = typer.Option(0.9, callback=number(**dict(low=0.0, high=1.0, high_open=True)), help="Adam beta1."),
     max_per_item: int = typer.Option(0, min=0, help="Source frames kept per video item (0: all)."),

@@ -11,8 +11,8 @@ from torch.nn import functional as F
 
 
 def au_loss(f_target: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
-    """GATH eq. 4: || f_au(y_tgt) - f_au(G(x_src, e_tgt)) ||^2, mean over elements."""
-    return ((f_target - f_fake) ** 2).mean()
+    """GATH eq. 4: || f_au(y_tgt) - f_au(G(x_src, e_tgt)) ||^2, mean over elements (and batch)."""
+    return au_loss_per_sample(f_target, f_fake, "mean").mean()
 
 
 AU_NORMS = ("relative", "sum", "mean")

@@ -53,10 +53,10 @@ class Generator(nn.Module):
             attention map A in [0, 1], and the output is ``A * x_src + (1 - A) * C``. Departure: where nothing
             needs to change the input's own pixels pass through, so the face stays sharp and itself from the first
             steps, and the few minutes of a CPU budget go into the regions the expression moves (mouth, brows,
-            eyes) instead of into re-learning the whole face. ``attention_map`` exposes A for its loss and views.
+            eyes) instead of into re-learning the whole face. ``last_attention`` holds A for its loss and views.
 
     Raises:
-        ValueError: unknown ``upsample``.
+        ValueError: unknown ``upsample`` or ``output``.
     """
 
     UPSAMPLE = ("transposed", "resize")

@@ -64,6 +64,9 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     classifier trained on a few dozen people against learning each person's AUs from their looks. Measured with
     ``bench/diagnose_gath.py`` after ~3-5 CPU minutes, it did not move the share of the mouth AUs' input gradient
     that falls on the mouth (6.3% with and without, for 5.4% of the pixels).
+
+    Raises:
+        TheadError / InputError: bad data, existing run without ``resume``, unknown device or ``aue_norm``.
     """
     import torch
 
@@ -168,8 +171,8 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     * **Conditional expression loss** (GANimation, Pumarola et al. 2018, eq. 4 there): ``lambda_expr *
       ||E(G(x_src, e_tgt)) - e_tgt||^2`` with the frozen AU estimator E. GATH's eq. 4 matches conv3_2 features of
       *another person's* frame y_tgt; those features carry that person's identity, pose and light as much as the
-      expression, eq. 5 pulls the other way, and the generator settles on copying its input. E's output carries
-      only the expression. ``lambda_expr=0`` gives the paper's objective.
+      expression, and eq. 5 pulls the other way. E's output names the expression alone, and it is the only loss
+      that can drive the edited targets below. ``lambda_expr=0`` gives the paper's objective.
     * **Edited targets**: a share ``edit_fraction`` of every batch is driven by the vectors a user asks for and no
       target frame shows -- all zeros (``--au zeros``) or one named AU at a random intensity, others zero
       (``--au AU12_r=3``) -- with eq. 4 off for those samples (there is no y_tgt) and the expression loss on.
@@ -181,8 +184,9 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
       balance no longer depends on how E was trained. ``au_norm="sum"`` is the paper's form, ``"mean"`` thead's
       former one.
     * **Resize-convolution upsampling** (``upsample``) and an **attention output** (``output``), see
-      ``model.Generator``. The attention map A gets GANimation's regularizer, ``lambda_att * (mean(A) + TV(A))``:
-      without it A saturates at 1 and the generator copies its input, the failure this issue is about.
+      ``model.Generator``. The attention map A gets GANimation's regularizer, ``lambda_att * (mean(A) + TV(A))``,
+      which keeps A off 1 (pure copying) and smooth. Measured: at 0.1 the mean of A fell to 0.25 within 300 steps
+      (the face re-drawn, blurred); at 0.01 it stayed near 0.75 (sharp, but the expression still copied).
 
     Args:
         source: ``thead.frames`` manifest of source portraits/frames (identity = item).
