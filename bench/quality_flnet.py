@@ -14,6 +14,12 @@ the target landmarks'), ``mouth_std_ratio`` (output / target opening std: the am
 same keys for ``full-5B``, ``full-3B``, ``full-1B``, ``appearance-only`` and ``warp-only``, each trained for the
 same minutes as full-5B (1B and 3B: the first 1 or 3 of the 5 evenly spaced bank images, as in the paper). With
 ``--curve``, full-5B is also scored (on 40 targets) at each fifth of its training: ``curve`` in the JSON.
+
+On a GPU (issue 12, part 3: the ablation ordering at a budget the CPU cannot reach) the work splits in two:
+``--crops MANIFEST`` reuses crops made here, ``--parallel`` trains the variants at the same time (one process each;
+one small model leaves most of a GPU idle), ``--no-eval`` stops after training (a machine without dlib), and
+``--from-runs DIR`` scores the runs a device trained (``DIR/run-TAG/last.pt``) on this machine's CPU. With
+``--parallel`` every variant gets the same wall-clock minutes, shared hardware included.
 """
 
 from __future__ import annotations
@@ -42,6 +48,40 @@ def figures(row: dict) -> dict:
     return out
 
 
+def _train_one(crops: str, run: str, cfg, chunks: int = 1) -> None:
+    """One variant in ``chunks`` resumed pieces of equal time; with several, ``run-TAG/snapK.pt`` after each."""
+    import time as _time
+
+    from thead.systems.flnet.train import train_flnet
+
+    total, t = cfg.time_limit_s, _time.perf_counter()
+    for k in range(chunks):
+        cfg.time_limit_s = max((total - (_time.perf_counter() - t)) / (chunks - k), 1.0)  # 0 = no limit
+        train_flnet(Path(crops), Path(run), cfg, resume=k > 0, progress=False, say=lambda m: None)
+        if chunks > 1:
+            shutil.copyfile(Path(run) / "last.pt", Path(run) / f"snap{k + 1}.pt")
+
+
+def train_parallel(a, crops: Path, work: Path, train_s: float, cfg) -> dict:
+    """Every variant (only full-5B without ``--ablations``) in its own process at once, each for ``train_s``; with
+    ``--curve`` each in 3 resumed pieces, leaving ``snap1..3.pt`` in its run folder."""
+    import multiprocessing as mp
+
+    todo = VARIANTS if a.ablations else VARIANTS[:1]
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_train_one, args=(str(crops), str(work / f"run-{tag}"), cfg(variant, n, train_s),
+                                                    3 if a.curve else 1))
+             for tag, variant, n in todo]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    bad = [tag for (tag, _, _), p in zip(todo, procs) if p.exitcode != 0]
+    if bad:
+        sys.exit(f"error: training failed for {', '.join(bad)}")
+    return {tag: (work / f"run-{tag}" / "last.pt", []) for tag, _, _ in todo}
+
+
 def main() -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--video", type=Path, required=True, help="A clip of one person (seconds to minutes).")
@@ -58,21 +98,28 @@ def main() -> dict:
     ap.add_argument("--lambda-entropy", type=float, default=0.0, help="Selection-mask entropy weight (not in paper).")
     ap.add_argument("--max-targets", type=int, default=200)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--crops", type=Path, default=None, help="An existing crop manifest of --video (skips cropping).")
+    ap.add_argument("--parallel", action="store_true", help="Train the variants at the same time (a GPU).")
+    ap.add_argument("--no-eval", action="store_true", help="Train only (a device without dlib).")
+    ap.add_argument("--from-runs", type=Path, default=None, help="Score DIR/run-TAG/last.pt; no training.")
     a = ap.parse_args()
-    if not a.video.is_file():
+    if not a.video.is_file() and not a.crops:
         sys.exit(f"error: {a.video} not found")
     os.environ.setdefault("THEAD_ALLOW_OUTSIDE", str(a.video.resolve().parent))
 
-    from thead.stages import crop
-    from thead.systems.flnet.evaluate import evaluate
     from thead.systems.flnet.train import FLNetConfig, train_flnet
 
     work = (a.work or Path(tempfile.mkdtemp(prefix="thead-quality-flnet-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    res = crop.run([a.video], work / "crops", size=a.size, progress=False)
+    if a.crops:
+        crops = a.crops.resolve()
+    else:
+        from thead.stages import crop
+
+        crops = crop.run([a.video], work / "crops", size=a.size, progress=False).manifest_path
     crop_s = time.perf_counter() - t0
-    train_s = max(a.minutes * 60 - crop_s - EVAL_RESERVE_S, 60.0)
+    train_s = max(a.minutes * 60 - crop_s - (0 if a.no_eval or a.from_runs else EVAL_RESERVE_S), 60.0)
     print(f"machine: {os.cpu_count()} cores, device {a.device}; budget {a.minutes} min; crops {crop_s:.0f} s; "
           f"training {train_s / 60:.1f} min per model; {a.size} px, width {a.width}, batch {a.batch}, D steps "
           f"{a.d_steps}, {a.field} field, mask entropy {a.lambda_entropy}; work {work}", flush=True)
@@ -90,7 +137,7 @@ def main() -> dict:
         t = time.perf_counter()
         for k in range(chunks):
             left = train_s - (time.perf_counter() - t)
-            train_flnet(res.manifest_path, run, cfg(variant, n, left / (chunks - k)), resume=k > 0, progress=False,
+            train_flnet(crops, run, cfg(variant, n, max(left / (chunks - k), 1.0)), resume=k > 0, progress=False,
                         say=lambda m: None)
             if chunks > 1:
                 snap = work / f"{tag}-snap{k + 1}.pt"
@@ -99,8 +146,28 @@ def main() -> dict:
         print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] trained {tag}", flush=True)
         return run / "last.pt", snaps
 
-    full, snaps = train(*VARIANTS[0])
-    ev = evaluate([full], res.manifest_path, work / "eval-full-5B", max_targets=a.max_targets, device=a.device,
+    runs = (a.from_runs or work).resolve()
+    if a.from_runs:
+        found = {tag: [runs / f"run-{tag}" / n for n in ("last.pt", "snap3.pt")] for tag, _, _ in VARIANTS}
+        trained = {tag: (next(q for q in qs if q.is_file()), []) for tag, qs in found.items()
+                   if any(q.is_file() for q in qs)}
+    elif a.parallel:
+        trained = train_parallel(a, crops, work, train_s, cfg)
+    else:
+        trained = {VARIANTS[0][0]: train(*VARIANTS[0])}
+        if a.ablations:
+            trained.update({v[0]: train(*v) for v in VARIANTS[1:]})
+    if a.no_eval:
+        import torch
+
+        steps = {tag: int(torch.load(p, map_location="cpu", weights_only=True)["step"]) for tag, (p, _) in
+                 trained.items()}
+        print(f"trained {sorted(trained)} for {train_s / 60:.1f} min each; no evaluation (--no-eval); {steps}")
+        return {}
+    from thead.systems.flnet.evaluate import evaluate
+
+    full, snaps = trained[VARIANTS[0][0]]
+    ev = evaluate([full], crops, work / "eval-full-5B", max_targets=a.max_targets, device=a.device,
                   progress=False)
     wall = (time.perf_counter() - t0) / 60
     result = dict(figures(next(iter(ev["rows"].values()))), wall_minutes=wall, budget_minutes=a.minutes,
@@ -108,19 +175,37 @@ def main() -> dict:
                   size=a.size, width=a.width, batch=a.batch, d_steps=a.d_steps, field=a.field,
                   lambda_entropy=a.lambda_entropy, video=str(a.video),
                   n_targets=int(next(iter(ev["rows"].values()))["n_targets"]))
+    if a.from_runs:  # trained elsewhere (a GPU): say where, as the run folder recorded it
+        conf = json.loads((full.parent / "config.json").read_text())
+        result.update(training_device=conf.get("device"), train_minutes=a.minutes, runs=str(runs))
     print((work / "eval-full-5B" / "metrics.md").read_text())
-    if a.curve:
+    if a.curve and (a.parallel or a.from_runs):  # every variant at each third of its training
+        result["variant_curves"] = curves = {tag: [] for tag in trained}
+        for k in (1, 2, 3):
+            have = [(tag, runs / f"run-{tag}" / f"snap{k}.pt") for tag in trained]
+            have = [(tag, q) for tag, q in have if q.is_file()]
+            if not have:
+                continue
+            e = evaluate([q for _, q in have], crops, work / f"eval-snap{k}", max_targets=40, device=a.device,
+                         progress=False)
+            for (tag, _), row in zip(have, e["rows"].values()):
+                curves[tag].append(dict(minutes=round(train_s / 60 * k / 3, 2), **figures(row)))
+        print("\nlearning curves (40 targets; minutes of training per variant):")
+        for tag, rows in curves.items():
+            print(f"  {tag:16s} " + "; ".join(f"{c['minutes']:.1f} min {c['steps']} steps l1 {c['l1']:.2f} "
+                                             f"fd {c['fd_dlib']:.3f}" for c in rows))
+    elif a.curve:
         curve = []
         for minutes, snap in snaps:
-            e = evaluate([snap], res.manifest_path, work / f"eval-{snap.stem}", max_targets=40, device=a.device,
+            e = evaluate([snap], crops, work / f"eval-{snap.stem}", max_targets=40, device=a.device,
                          progress=False)
             curve.append(dict(minutes=round(minutes, 2), **figures(next(iter(e["rows"].values())))))
         result["curve"] = curve
     if a.ablations:
-        ckpts = [full] + [train(*v)[0] for v in VARIANTS[1:]]
-        ev = evaluate(ckpts, res.manifest_path, work / "eval-ablations", max_targets=a.max_targets,
+        tags = [tag for tag, _, _ in VARIANTS if tag in trained]
+        ev = evaluate([trained[tag][0] for tag in tags], crops, work / "eval-ablations", max_targets=a.max_targets,
                       device=a.device, progress=False)
-        result["variants"] = {tag: figures(row) for (tag, _, _), row in zip(VARIANTS, ev["rows"].values())}
+        result["variants"] = {tag: figures(row) for tag, row in zip(tags, ev["rows"].values())}
         print((work / "eval-ablations" / "metrics.md").read_text())
     print("| figure | full-5B | target |")
     print("|---|---|---|")
@@ -128,7 +213,7 @@ def main() -> dict:
                       ("same_person_rate", "= 1.0"), ("fd_dlib", ""), ("mouth_std_ratio", "~1"),
                       ("wall_minutes", f"<= {a.minutes:g}")):
         print(f"| {k} | {result[k]:.3f} | {target} |")
-    if a.curve:
+    if a.curve and "curve" in result:
         print("\nlearning curve (full-5B, 40 targets):")
         for c in result["curve"]:
             print(f"  {c['minutes']:6.1f} min, {c['steps']:5d} steps: l1 {c['l1']:.2f}, mouth_r {c['mouth_r']:.3f}, "

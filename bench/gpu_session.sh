@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The GPU runs of issues 11 and 12 in one call of a lent machine (one H100, 16 cores, no network), sharing the GPU:
+#  - FLNet's ablations (issue 12, part 3): the five variants of bench/quality_flnet.py trained at the same time, each
+#    for FL_MIN minutes, with snapshots at each third (scored afterwards on the CPU with --from-runs);
+#  - FACIAL's rendering-to-video network in the paper's setting (issue 11): bench/paper_facial_r2v.py train.
+# Inputs prepared (JPEG-packed to fit the 64 MiB a call carries; .dev/unpack.py restores the PNGs) on the CPU machine under .dev/ (crops, 512 px renders, dlib's face ResNet file in a stand-in
+# face_recognition_models package) and .whl/ (pydantic wheels for the GPU image's Python); results under $OUT.
+set -u
+FL_MIN=${FL_MIN:-7}
+FC_MIN=${FC_MIN:-6.5}
+OUT=${OUT:-/tmp/gpu_out}
+DEV=${DEV:-.dev}
+DEVICE=${DEVICE:-cuda}
+mkdir -p "$OUT"
+[ -n "${SKIP_WHL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  || exit 1
+python3 "$DEV/unpack.py" "$DEV/fc512" || exit 1
+export PYTHONPATH=/tmp/site:$PWD:$DEV/site THEAD_ALLOW_OUTSIDE=/ PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
+nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv,noheader -l 2 > "$OUT/smi.csv" &
+SMI=$!
+python3 bench/quality_flnet.py --video none --crops "$DEV/fl128/crops/manifest.json" --minutes "$FL_MIN" --ablations \
+  --parallel --curve --no-eval --device "$DEVICE" --work /tmp/flw > "$OUT/flnet.log" 2>&1 &
+FL=$!
+sleep 20  # the FLNet processes load first; the FACIAL run then trains beside them
+python3 bench/paper_facial_r2v.py train --train "$DEV/fc512/render/manifest.json" \
+  --heldout "$DEV/fc512/render_tail/manifest.json" --minutes "$FC_MIN" --device "$DEVICE" --out /tmp/fcw \
+  > "$OUT/facial.log" 2>&1
+wait $FL
+kill $SMI
+cp /tmp/fcw/heldout.npz "$OUT/" 2>/dev/null
+cp /tmp/fcw/run/samples.png "$OUT/facial_samples.png" 2>/dev/null
+cp /tmp/fcw/result.json "$OUT/facial_result.json" 2>/dev/null
+# G weights only (no D, optimizer or image history), one tar per snapshot: each under the 16 MB a file may carry
+python3 - <<'EOF2'
+import os, tarfile, torch
+from pathlib import Path
+out = Path(os.environ["OUT"])
+for k in (1, 2, 3):
+    tmp = Path(f"/tmp/flg{k}")
+    for run in sorted(Path("/tmp/flw").glob("run-*")):
+        pt = run / f"snap{k}.pt"
+        if not pt.is_file():
+            continue
+        b = torch.load(pt, map_location="cpu", weights_only=True)
+        b["models"] = {"G": b["models"]["G"]}
+        b["optimizers"], b["rng"], b["extra"] = {}, {}, {}
+        dst = tmp / run.name / pt.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(b, dst)
+        if k == 3:
+            for f in run.iterdir():
+                if f.suffix in (".json", ".jsonl", ".txt"):
+                    (tmp / run.name / f.name).write_bytes(f.read_bytes())
+    with tarfile.open(out / f"flnet_snap{k}.tar", "w") as t:
+        t.add(tmp, arcname="runs")
+    print(f"flnet_snap{k}.tar", round(os.path.getsize(out / f"flnet_snap{k}.tar") / 1e6, 1), "MB")
+EOF2
+tail -3 "$OUT/flnet.log"; tail -22 "$OUT/facial.log"
+awk -F', ' '{gsub(/ %/,"",$2); s+=$2; n++} END {print "GPU utilisation mean", s/n, "% over", n, "samples"}' "$OUT/smi.csv"
+tar -C "$OUT" -cf "$OUT/logs.tar" smi.csv flnet.log facial.log && rm "$OUT/smi.csv" "$OUT/flnet.log" "$OUT/facial.log"
+ls -la "$OUT"
