@@ -3,7 +3,7 @@ PYTHON ?= python3
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := ffmpeg make libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri
 
-.PHONY: demo test install install-system install-python schemas clean
+.PHONY: demo test test-fast install install-system install-python schemas clean
 
 install-system:
 	@if ! command -v ffmpeg >/dev/null || ! ldconfig -p | grep -q libEGL_mesa; then \
@@ -30,6 +30,11 @@ demo: install
 
 test: install
 	$(PYTHON) -m pytest -q
+
+# The quick loop while developing: everything but the tests marked slow (whole Makefile chains, end-to-end CLI runs
+# and evaluations on real clips); `make test` (CI) runs them all.
+test-fast:
+	$(PYTHON) -m pytest -q -m "not slow"
 
 schemas:
 	thead manifest schema -o manifests

@@ -172,7 +172,8 @@ def main() -> dict:
             sys.exit(f"error: {p} not found")
     os.environ.setdefault("THEAD_ALLOW_OUTSIDE", os.pathsep.join(str(p.resolve().parent) for p in (a.video, a.audio)))
 
-    from thead.stages import au, audio_features, render_face
+    from thead.stages import au, audio_features
+    from thead.systems.facial import render_face
     from thead.systems.facial.evaluate import analyse_video, mouth_lmd
     from thead.systems.facial.synthesize import synthesize
     from thead.systems.facial.train import FacialGANConfig, train_facial_gan

@@ -73,7 +73,7 @@ def save_figure(fig, path: Path, dpi: int = 100) -> Path:
     """Save a matplotlib figure atomically (temporary name, then rename) and close it."""
     import matplotlib.pyplot as plt
 
-    from thead.manifest.io import tmp_path
+    from thead.files import tmp_path
 
     path = Path(path)
     tmp = tmp_path(path)

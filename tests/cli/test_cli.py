@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+import pytest
+
 from tests.conftest import EXAMPLES, run_cli, shared
 
 
@@ -45,6 +47,7 @@ def test_landmarks_on_video_and_images(tmp_path, short_clips):
     assert not _tmp_files(out)
 
 
+@pytest.mark.slow
 def test_chaining_from_plain_inputs(tmp_path, happy, sad):
     r = run_cli("extract-au", happy, sad, "-o", tmp_path / "au", "--no-progress")
     assert r.returncode == 0, r.stderr
@@ -116,6 +119,7 @@ def test_wrong_manifest_kind_and_version(tmp_path, happy):
     assert r.returncode == 1 and "newer" in r.stderr and not (tmp_path / "f" / "manifest.json").exists()
 
 
+@pytest.mark.slow
 def test_kill_and_resume(tmp_path, short_clips):
     """A killed run leaves finished items in its journal; the rerun keeps them and finishes the rest."""
     src = tmp_path / "in"
@@ -148,6 +152,7 @@ def test_kill_and_resume(tmp_path, short_clips):
     assert json.loads(r.stdout)["reused"] == 8
 
 
+@pytest.mark.slow
 def test_workers_and_shards_merge(tmp_path, short_clips):
     out = tmp_path / "out"
     for k in range(2):
@@ -225,3 +230,56 @@ def test_timings_file_and_report_table(tmp_path):
     assert 0 < spent < 5
     assert abs(minutes_left(60, log, 60.0) - (60 - spent - 60 * 30 * SYNTH_S_PER_FRAME / 60 - 2)) < 1e-6
     assert minutes_left(1, log, 600.0) == 1.0  # never below a minute
+
+
+def test_debug_puts_the_traceback_of_a_failed_item_in_the_manifest(tmp_path, monkeypatch, happy):
+    """``thead --debug`` reaches the runner: an item that fails with an unexpected exception keeps its traceback
+    in the manifest's error; without it the error is one line."""
+    import json
+
+    import pytest
+
+    from thead.cli import main
+    from thead.stages import landmarks as stage
+
+    def boom(work, out_dir, config):
+        raise ValueError("planted failure")
+
+    monkeypatch.setattr(stage, "process", boom)
+    for flag, out in (["--debug"], tmp_path / "dbg"), ([], tmp_path / "plain"):
+        with pytest.raises(SystemExit) as e:
+            main([*flag, "extract-landmarks", str(happy), "-o", str(out), "--no-progress", "--no-preview"])
+        assert e.value.code == 3
+        (item,) = json.loads((out / "manifest.json").read_text())["items"]
+        assert item["status"] == "failed" and "ValueError: planted failure" in item["error"]
+        assert ("Traceback" in item["error"]) == bool(flag)
+
+
+def test_train_option_defaults_are_the_config_dataclasses():
+    """Defaults live once: every ``thead train`` option named like a field of its system's config dataclass has
+    that field's default (the AU estimator's learning rate is ``AUE_LR``; ``--output`` is the run folder)."""
+    import dataclasses
+
+    import typer
+
+    from thead.cli import _register
+    from thead.cli.train import train_app
+    from thead.systems.facial.config import FacialGANConfig, Render2VideoConfig
+    from thead.systems.flnet.config import FLNetConfig
+    from thead.systems.gath.config import AUE_LR, TrainConfig
+
+    _register()
+    commands = typer.main.get_command(train_app).commands
+    checked = 0
+    for name, cls in (("aue", TrainConfig), ("gath", TrainConfig), ("flnet", FLNetConfig),
+                      ("facial-gan", FacialGANConfig), ("render2video", Render2VideoConfig)):
+        fields = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        for p in commands[name].params:
+            if p.name == "output" or p.name not in fields:
+                continue
+            want = AUE_LR if (name, p.name) == ("aue", "lr") else fields[p.name]
+            assert p.default == want, f"train {name} --{p.name}: {p.default} != {cls.__name__}.{p.name} = {want}"
+            checked += 1
+    assert checked >= 40
+    g_output = next(p for p in commands["gath"].params if p.name == "g_output")
+    assert g_output.default == TrainConfig.output

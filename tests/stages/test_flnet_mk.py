@@ -3,7 +3,11 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import EXAMPLES, ROOT, cut
+
+pytestmark = pytest.mark.slow  # whole Makefile chains (make test runs them; make test-fast does not)
 
 
 def test_flnet_makefile_end_to_end(tmp_path):

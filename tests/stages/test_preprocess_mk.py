@@ -5,7 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EXAMPLES, ROOT, cut
+
+pytestmark = pytest.mark.slow  # whole Makefile chains (make test runs them; make test-fast does not)
 
 
 def test_preprocess_makefile_end_to_end(tmp_path):

@@ -111,5 +111,11 @@ def argv() -> list[str]:
     return ["thead"] + sys.argv[1:]
 
 
+def run_kw() -> dict:
+    """What every stage's ``run`` takes from the root command: ``debug`` (``thead --debug``: a failed item's error
+    in the manifest carries its traceback) and the command line for the manifest's producer."""
+    return dict(debug=STATE["debug"], argv=argv())
+
+
 def paths(inputs: list[Path]) -> list[Path]:
     return [Path(p) for p in inputs]

@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
+from thead.cli.app import (app, run_kw, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
                            shard_opt, workers_opt)
 from thead.cli.landmarks import _L
 
@@ -33,5 +33,5 @@ def extract_au(
 
     kw = {} if from_openface else dict(detector=detector, redetect_every=redetect_every, fps=fps)
     res = au.run(paths(inputs), output, from_openface, preview, workers, parse_shard_or_exit(shard), progress,
-                 argv=argv(), model=str(model) if model else None, **kw)
+                 **run_kw(), model=str(model) if model else None, **kw)
     return finish(res, as_json)

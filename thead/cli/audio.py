@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
-from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
+from thead.cli.app import (app, run_kw, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
                            shard_opt, workers_opt)
 
 
@@ -37,7 +37,7 @@ def audio_features(
     from thead.stages import audio_features as st
 
     res = st.run(paths(inputs), output, kind, fps, model, device, preview, workers, parse_shard_or_exit(shard),
-                 progress, argv=argv())
+                 progress, **run_kw())
     return finish(res, as_json)
 
 
@@ -58,7 +58,7 @@ def render_face(
 
     Input kind: thead.au (from thead.3dmm). Output kind: thead.frames (frames, renders, MP4, reference npz).
     """
-    from thead.stages import render_face as st
+    from thead.systems.facial import render_face as st
 
-    res = st.run(au_manifest, output, size, scale, workers, parse_shard_or_exit(shard), progress, argv=argv())
+    res = st.run(au_manifest, output, size, scale, workers, parse_shard_or_exit(shard), progress, **run_kw())
     return finish(res, as_json)

@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
-from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
+from thead.cli.app import (app, run_kw, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
                            shard_opt, workers_opt)
 
 
@@ -36,5 +36,5 @@ def postprocess_clahe(
     if mode not in ("value", "lab", "rgb"):
         raise typer.BadParameter("must be value, lab or rgb", param_hint="--mode")
     res = clahe.run(paths(inputs), output, mode, clip_limit, tiles, denoise, sharpen, preview, workers,
-                    parse_shard_or_exit(shard), progress, argv=argv())
+                    parse_shard_or_exit(shard), progress, **run_kw())
     return finish(res, as_json)

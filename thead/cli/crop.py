@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
-from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
+from thead.cli.app import (app, run_kw, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
                            workers_opt)
 from thead.cli.landmarks import _L
 
@@ -36,7 +36,7 @@ def crop_faces(
     from thead.stages import crop as st
 
     res = st.run(paths(inputs), output, size, center, scale, identity, workers, parse_shard_or_exit(shard), progress,
-                 argv=argv(), detector=detector, redetect_every=redetect_every, fps=fps,
+                 **run_kw(), detector=detector, redetect_every=redetect_every, fps=fps,
                  interpolate_gaps=interpolate_gaps)
     return finish(res, as_json)
 
@@ -69,5 +69,5 @@ def make_bank(
     from thead.systems.flnet.bank import make_banks
 
     res = make_banks(manifest, output, bank_size, _frame_range(frames), list(identity) if identity else None,
-                     workers, parse_shard_or_exit(shard), progress, argv=argv())
+                     workers, parse_shard_or_exit(shard), progress, **run_kw())
     return finish(res, as_json)

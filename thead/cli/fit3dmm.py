@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
+from thead.cli.app import (app, run_kw, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
                            shard_opt, workers_opt)
 from thead.cli.landmarks import _L
 
@@ -32,6 +32,6 @@ def fit_3dmm(
     from thead.stages import fit3dmm
 
     res = fit3dmm.run(paths(inputs), output, str(model) if model else None, preview, workers,
-                      parse_shard_or_exit(shard), progress, argv=argv(), detector=detector,
+                      parse_shard_or_exit(shard), progress, **run_kw(), detector=detector,
                       redetect_every=redetect_every, fps=fps)
     return finish(res, as_json)

@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
+from thead.cli.app import (app, run_kw, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
                            workers_opt)
 from thead.cli.landmarks import _L
 
@@ -31,5 +31,5 @@ def frontalize(
     from thead.stages import frontalize as st
 
     res = st.run(paths(inputs), output, size, str(model) if model else None, workers, parse_shard_or_exit(shard),
-                 progress, argv=argv(), detector=detector, redetect_every=redetect_every, fps=fps)
+                 progress, **run_kw(), detector=detector, redetect_every=redetect_every, fps=fps)
     return finish(res, as_json)

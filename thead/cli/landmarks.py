@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
-from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
+from thead.cli.app import (app, run_kw, finish, json_opt, parse_shard_or_exit, paths, preview_opt, progress_opt,
                            shard_opt, workers_opt)
 
 EPILOG = "Example: thead extract-landmarks videos/ -o work/landmarks"
@@ -50,5 +50,5 @@ def extract_landmarks(
     if detector not in ("hog", "cnn"):
         raise typer.BadParameter("must be hog or cnn", param_hint="--detector")
     res = landmarks.run(paths(inputs), output, detector, redetect_every, fps, interpolate_gaps, preview, workers,
-                        parse_shard_or_exit(shard), progress, argv=argv())
+                        parse_shard_or_exit(shard), progress, **run_kw())
     return finish(res, as_json)

@@ -7,7 +7,7 @@ import typer
 from typer.core import TyperGroup
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
-from thead.cli.app import (app, argv, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
+from thead.cli.app import (app, argv, run_kw, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
                            workers_opt)
 
 def _checkpoint_system(args: list[str]) -> Optional[str]:
@@ -81,7 +81,7 @@ def synthesize_gath(
     if not sources:
         raise typer.BadParameter("give at least one portrait (positional or --source)", param_hint="INPUTS")
     res = syn.run(sources, checkpoint, au, output, paste_back, postprocess, device, workers,
-                  parse_shard_or_exit(shard), progress, argv=argv(), sweep=au_sweep)
+                  parse_shard_or_exit(shard), progress, **run_kw(), sweep=au_sweep)
     return finish(res, as_json)
 
 
@@ -112,7 +112,7 @@ def synthesize_flnet(
     from thead.systems.flnet import synthesize as syn
 
     res = syn.run(paths(landmarks), checkpoint, bank, output, bank_item, retarget, fps, None, max_frames, device,
-                  workers, parse_shard_or_exit(shard), progress, argv=argv())
+                  workers, parse_shard_or_exit(shard), progress, **run_kw())
     return finish(res, as_json)
 
 

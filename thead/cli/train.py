@@ -8,26 +8,35 @@ import typer
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import app, argv, progress_opt
+from thead.systems.facial.config import FacialGANConfig as FG, Render2VideoConfig as RV
+from thead.systems.flnet.config import FLNetConfig as FL
+from thead.systems.gath.config import AUE_LR, TrainConfig as GA
 
 train_app = typer.Typer(help="Train a system's networks: thead train SYSTEM ... (runs under torchrun unchanged).",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
 
-def _common():
+def _common(cfg, lr: float | None = None, batch_help: str = "Batch size per process.",
+            width_help: str = "Channels of the first conv layer (network width)."):
+    """The options every trainer has, their defaults read from the system's config dataclass (declared once)."""
     return dict(
-        steps=typer.Option(10000, min=1, help="Training steps."),
-        batch_size=typer.Option(64, min=1, help="Batch size per process."),
-        lr=typer.Option(1e-4, callback=number(**POSITIVE), help="Adam learning rate."),
-        width=typer.Option(64, min=4, help="Channels of the first conv layer (network width)."),
-        checkpoint_every=typer.Option(500, min=1, help="Steps between checkpoints (last.pt)."),
-        seed=typer.Option(0, help="Random seed (rank is added under torchrun)."),
-        device=typer.Option("cpu", help="cpu, cuda, cuda:N or auto."),
+        steps=typer.Option(cfg.steps, min=1, help="Training steps."),
+        batch_size=typer.Option(cfg.batch_size, min=1, help=batch_help),
+        lr=typer.Option(cfg.lr if lr is None else lr, callback=number(**POSITIVE), help="Adam learning rate."),
+        width=typer.Option(getattr(cfg, "width", 64), min=4, help=width_help),
+        checkpoint_every=typer.Option(cfg.checkpoint_every, min=1, help="Steps between checkpoints (last.pt)."),
+        seed=typer.Option(cfg.seed, help="Random seed (rank is added under torchrun)."),
+        device=typer.Option(cfg.device, help="cpu, cuda, cuda:N or auto."),
         resume=typer.Option(False, "--resume", help="Continue the run in the output folder from last.pt."),
     )
 
 
-_C = _common()
+_C = _common(GA)
+_A = _common(GA, lr=AUE_LR)
+_F = _common(FL)
+_FG = _common(FG, batch_help="Batch size per process (paper: 64; fine-tuning 16).")
+_R = _common(RV, width_help="Generator width.")
 
 
 @train_app.command("aue", epilog="Example: thead train aue --target-frames work/frontal/manifest.json "
@@ -36,11 +45,10 @@ def train_aue(
     target_frames: Path = typer.Option(..., help="thead.frames manifest of frontalized target video frames."),
     target_au: Path = typer.Option(..., help="thead.au manifest of the same videos (AU coefficient vectors)."),
     output: Path = typer.Option(Path("runs/aue"), "-o", "--output", help="Run folder."),
-    steps: int = _C["steps"], batch_size: int = _C["batch_size"],
-    lr: float = typer.Option(1e-3, callback=number(**POSITIVE), help="Adam learning rate."),
-    width: int = _C["width"], checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"],
-    device: str = _C["device"], resume: bool = _C["resume"], progress: bool = progress_opt(),
-    aue_norm: str = typer.Option("batch", help="batch (BatchNorm after each conv) or none (the paper's VGG)."),
+    steps: int = _A["steps"], batch_size: int = _A["batch_size"], lr: float = _A["lr"],
+    width: int = _A["width"], checkpoint_every: int = _A["checkpoint_every"], seed: int = _A["seed"],
+    device: str = _A["device"], resume: bool = _A["resume"], progress: bool = progress_opt(),
+    aue_norm: str = typer.Option(GA.aue_norm, help="batch (BatchNorm after each conv) or none (the paper's VGG)."),
 ) -> int:
     """Train GATH's AU estimator E (GATH equation 2): frames to AU coefficients; conv3_2 gives f_au.
 
@@ -63,32 +71,35 @@ def train_gath(
     target_au: Path = typer.Option(..., help="thead.au manifest of the target videos."),
     aue: Path = typer.Option(..., help="AU estimator checkpoint (thead train aue)."),
     output: Path = typer.Option(Path("runs/gath"), "-o", "--output", help="Run folder."),
-    variant: str = typer.Option("gath", help="gath (G+D+C), gath-c (G+D) or gath-dc (G only)."),
-    lambda_rec: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+    variant: str = typer.Option(GA.variant, help="gath (G+D+C), gath-c (G+D) or gath-dc (G only)."),
+    lambda_rec: float = typer.Option(GA.lambda_rec, callback=number(**NON_NEGATIVE),
                                      help="Weight of the reconstruction loss (GATH eq. 3)."),
-    lambda_tv: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the total-variation loss."),
-    lambda_adv: float = typer.Option(0.05, callback=number(**NON_NEGATIVE), help="Weight of the adversarial loss."),
-    lambda_cls: float = typer.Option(0.05, callback=number(**NON_NEGATIVE),
+    lambda_tv: float = typer.Option(GA.lambda_tv, callback=number(**NON_NEGATIVE),
+                                    help="Weight of the total-variation loss."),
+    lambda_adv: float = typer.Option(GA.lambda_adv, callback=number(**NON_NEGATIVE),
+                                     help="Weight of the adversarial loss."),
+    lambda_cls: float = typer.Option(GA.lambda_cls, callback=number(**NON_NEGATIVE),
                                      help="Weight of the identity classification loss."),
-    lambda_au: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+    lambda_au: float = typer.Option(GA.lambda_au, callback=number(**NON_NEGATIVE),
                                     help="Weight of the AU feature loss (GATH eq. 4)."),
-    au_norm: str = typer.Option("relative", help="Eq. 4's normalization: relative (to the target's feature energy), "
+    au_norm: str = typer.Option(GA.au_norm, help="Eq. 4's normalization: relative (to the target's feature energy), "
                                 "sum (the paper's) or mean."),
-    lambda_expr: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+    lambda_expr: float = typer.Option(GA.lambda_expr, callback=number(**NON_NEGATIVE),
                                       help="Weight of GANimation's expression loss ||E(G(x, e)) - e||^2 (not in "
                                       "GATH; 0 gives the paper's objective)."),
-    edit_fraction: float = typer.Option(0.25, callback=number(low=0.0, high=1.0),
+    edit_fraction: float = typer.Option(GA.edit_fraction, callback=number(low=0.0, high=1.0),
                                         help="Share of each batch driven by edited vectors (zeros, one AU) instead "
                                         "of a target frame's (not in GATH; 0 gives the paper's sampling)."),
-    upsample: str = typer.Option("resize", help="Generator upsampling: resize (no checkerboard) or transposed "
+    upsample: str = typer.Option(GA.upsample, help="Generator upsampling: resize (no checkerboard) or transposed "
                                  "(the paper's)."),
-    g_output: str = typer.Option("attention", "--g-output", help="Generator output: attention (A * input + "
+    g_output: str = typer.Option(GA.output, "--g-output", help="Generator output: attention (A * input + "
                                  "(1 - A) * colour, GANimation's) or direct (the paper's)."),
-    lambda_att: float = typer.Option(0.01, callback=number(**NON_NEGATIVE),
+    lambda_att: float = typer.Option(GA.lambda_att, callback=number(**NON_NEGATIVE),
                                      help="Weight of the attention-map regularizer (mean + TV; with --g-output "
                                      "attention)."),
-    beta1: float = typer.Option(0.9, callback=number(**dict(low=0.0, high=1.0, high_open=True)), help="Adam beta1."),
-    max_per_item: int = typer.Option(0, min=0, help="Source frames kept per video item (0: all)."),
+    beta1: float = typer.Option(GA.beta1, callback=number(**dict(low=0.0, high=1.0, high_open=True)),
+                                help="Adam beta1."),
+    max_per_item: int = typer.Option(GA.max_per_item, min=0, help="Source frames kept per video item (0: all)."),
     steps: int = _C["steps"], batch_size: int = _C["batch_size"], lr: float = _C["lr"], width: int = _C["width"],
     checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
     resume: bool = _C["resume"], progress: bool = progress_opt(),
@@ -119,38 +130,40 @@ def train_flnet(
     manifest: Path = typer.Option(..., help="thead.frames crop manifest (thead crop-faces); meta.identity groups "
                                   "clips into people."),
     output: Path = typer.Option(Path("runs/flnet"), "-o", "--output", help="Run folder."),
-    variant: str = typer.Option("full", help="full (A+W), appearance-only (A) or warp-only (W)."),
-    bank_size: int = typer.Option(5, min=1, help="N bank images (paper ablation: 1, 3, 5)."),
-    bank_pool: int = typer.Option(5, min=1, help="Evenly spaced picks by mouth openness, of which the first N form "
+    variant: str = typer.Option(FL.variant, help="full (A+W), appearance-only (A) or warp-only (W)."),
+    bank_size: int = typer.Option(FL.bank_size, min=1, help="N bank images (paper ablation: 1, 3, 5)."),
+    bank_pool: int = typer.Option(FL.bank_pool, min=1,
+                                  help="Evenly spaced picks by mouth openness, of which the first N form "
                                   "the bank (paper: 5; equal to --bank-size for N evenly spaced)."),
     vgg_weights: Optional[Path] = typer.Option(None, help="torchvision VGG16 state dict for the perceptual loss."),
     face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
                                             "perceptual network (default: dlib's face-recognition ResNet)."),
-    holdout: float = typer.Option(0.2, callback=number(**FRACTION),
+    holdout: float = typer.Option(FL.holdout, callback=number(**FRACTION),
                                   help="Tail fraction of every clip never trained on (for evaluate flnet)."),
-    d_steps: int = typer.Option(5, min=0, help="Discriminator updates per generator update (paper: 5)."),
-    d_width: int = typer.Option(64, min=4, help="Channels of the discriminator's first conv."),
-    history: int = typer.Option(50, min=0, help="Generated images kept for the discriminator (Shrivastava)."),
-    margin: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+    d_steps: int = typer.Option(FL.d_steps, min=0, help="Discriminator updates per generator update (paper: 5)."),
+    d_width: int = typer.Option(FL.d_width, min=4, help="Channels of the discriminator's first conv."),
+    history: int = typer.Option(FL.history, min=0, help="Generated images kept for the discriminator (Shrivastava)."),
+    margin: float = typer.Option(FL.margin, callback=number(**NON_NEGATIVE),
                                  min=0.0, help="Warp margin M, px (0: 40 px at 224, scaled to the crop)."),
-    lambda_sv: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+    lambda_sv: float = typer.Option(FL.lambda_sv, callback=number(**NON_NEGATIVE),
                                     help="Weight of the V sparsity loss (eq. 17)."),
-    lambda_tv: float = typer.Option(1e-5, callback=number(**NON_NEGATIVE), help="Weight of the TV losses."),
-    lambda_rec: float = typer.Option(250.0, callback=number(**NON_NEGATIVE), help="Weight of the reconstruction loss."),
-    lambda_p: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the perceptual loss."),
-    lambda_adv: float = typer.Option(1.0, callback=number(**NON_NEGATIVE), help="Weight of the adversarial loss."),
-    lambda_entropy: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+    lambda_tv: float = typer.Option(FL.lambda_tv, callback=number(**NON_NEGATIVE), help="Weight of the TV losses."),
+    lambda_rec: float = typer.Option(FL.lambda_rec, callback=number(**NON_NEGATIVE),
+                                     help="Weight of the reconstruction loss."),
+    lambda_p: float = typer.Option(FL.lambda_p, callback=number(**NON_NEGATIVE), help="Weight of the perceptual loss."),
+    lambda_adv: float = typer.Option(FL.lambda_adv, callback=number(**NON_NEGATIVE),
+                                     help="Weight of the adversarial loss."),
+    lambda_entropy: float = typer.Option(FL.lambda_entropy, callback=number(**NON_NEGATIVE),
                                          help="Weight of the selection masks' entropy (not in the paper: pushes each "
                                          "pixel to copy one bank image)."),
-    field: str = typer.Option("sparse", help="Landmark difference field: sparse (the paper's) or dense (offsets "
+    field: str = typer.Option(FL.field, help="Landmark difference field: sparse (the paper's) or dense (offsets "
                               "spread over the face by normalized convolution)."),
     time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
                                      min=0.0, help="Stop with a checkpoint after this many minutes of "
                                      "training (a job's time slot; continue with --resume). 0: no limit."),
-    steps: int = _C["steps"], batch_size: int = typer.Option(8, min=1, help="Batch size per process."),
-    lr: float = _C["lr"], width: int = _C["width"],
-    checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
-    resume: bool = _C["resume"], progress: bool = progress_opt(),
+    steps: int = _F["steps"], batch_size: int = _F["batch_size"], lr: float = _F["lr"], width: int = _F["width"],
+    checkpoint_every: int = _F["checkpoint_every"], seed: int = _F["seed"], device: str = _F["device"],
+    resume: bool = _F["resume"], progress: bool = progress_opt(),
 ) -> int:
     """Train FLNet (a bank of N crops + target landmarks -> that person with that face shape; FLNet eq. 1-17).
 
@@ -179,23 +192,24 @@ def train_facial_gan(
     output: Path = typer.Option(Path("runs/facial-gan"), "-o", "--output", help="Run folder."),
     finetune: Optional[Path] = typer.Option(None, help="A general FACIAL-GAN checkpoint to fine-tune on these "
                                             "clips (FACIAL section 5.1)."),
-    window: int = typer.Option(128, min=16, help="T, frames per training window (paper: 128)."),
-    hop: int = typer.Option(5, min=1, help="Frames between training windows (paper: 5)."),
-    hidden: int = typer.Option(128, min=4, help="G_tem GRU width."),
-    w_gan: float = typer.Option(0.1, callback=number(**NON_NEGATIVE), help="omega_6, weight of the GAN term (eq. 8)."),
-    w_mouth: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
+    window: int = typer.Option(FG.window, min=16, help="T, frames per training window (paper: 128)."),
+    hop: int = typer.Option(FG.hop, min=1, help="Frames between training windows (paper: 5)."),
+    hidden: int = typer.Option(FG.hidden, min=4, help="G_tem GRU width."),
+    w_gan: float = typer.Option(FG.w_gan, callback=number(**NON_NEGATIVE),
+                                help="omega_6, weight of the GAN term (eq. 8)."),
+    w_mouth: float = typer.Option(FG.w_mouth, callback=number(**NON_NEGATIVE),
                                   help="Weight of L_mouth, the loss on the 3DMM mouth shape (not in FACIAL; the "
                                   "bundled pretrained model used 10). 0: off."),
-    audio_norm: str = typer.Option("cmvn", help="Per-clip CMVN of the features (cmvn; not in FACIAL) or none (the "
+    audio_norm: str = typer.Option(FG.audio_norm,
+                                   help="Per-clip CMVN of the features (cmvn; not in FACIAL) or none (the "
                                    "paper). A fine-tuned or resumed run keeps its checkpoint's."),
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable)."),
-    steps: int = typer.Option(5000, min=1, help="Training steps."),
-    batch_size: int = typer.Option(16, min=1, help="Batch size per process (paper: 64; fine-tuning 16)."),
+    steps: int = _FG["steps"], batch_size: int = _FG["batch_size"],
     time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
                                      help="Stop with a checkpoint after this many minutes of training (a job's time "
                                      "slot; continue with --resume). 0: no limit."),
-    lr: float = _C["lr"], checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"],
-    device: str = _C["device"], resume: bool = _C["resume"], progress: bool = progress_opt(),
+    lr: float = _FG["lr"], checkpoint_every: int = _FG["checkpoint_every"], seed: int = _FG["seed"],
+    device: str = _FG["device"], resume: bool = _FG["resume"], progress: bool = progress_opt(),
 ) -> int:
     """Train FACIAL-GAN (FACIAL eq. 3-8): audio features -> expression, head pose and blink AU45 per frame.
 
@@ -219,25 +233,22 @@ def train_render2video(
     vgg_weights: Optional[Path] = typer.Option(None, help="torchvision VGG16 state dict for the perceptual loss."),
     face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
                                             "perceptual network (default: dlib's face-recognition ResNet)."),
-    n_w: int = typer.Option(2, min=1, help="N_w: the generator reads 2 N_w consecutive renders."),
+    n_w: int = typer.Option(RV.n_w, min=1, help="N_w: the generator reads 2 N_w consecutive renders."),
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable; one person)."),
-    d_width: int = typer.Option(32, min=4, help="Channels of each discriminator's first conv."),
-    arch: str = typer.Option("auto", help="Generator: pix2pixhd (the paper's), unet-residual (a U-Net correcting the "
+    d_width: int = typer.Option(RV.d_width, min=4, help="Channels of each discriminator's first conv."),
+    arch: str = typer.Option(RV.arch, help="Generator: pix2pixhd (the paper's), unet-residual (a U-Net correcting the "
                              "render: learns in CPU minutes) or auto (pix2pixhd on cuda, unet-residual on cpu)."),
-    w_face: float = typer.Option(4.0, callback=number(**NON_NEGATIVE),
+    w_face: float = typer.Option(RV.w_face, callback=number(**NON_NEGATIVE),
                                  help="Extra L1 weight inside the rendered face (not in the paper; 0: eq. 10)."),
     time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
                                      help="Stop with a checkpoint after this many minutes of training (a job's time "
                                      "slot; continue with --resume). 0: no limit."),
-    lambda_id: float = typer.Option(1.0, callback=number(**NON_NEGATIVE),
+    lambda_id: float = typer.Option(RV.lambda_id, callback=number(**NON_NEGATIVE),
                                     help="Weight of the identity term (dlib face-descriptor distance; not in the "
                                     "paper; 0: eq. 10 exactly)."),
-    steps: int = _C["steps"], batch_size: int = typer.Option(4, min=1, help="Batch size per process."),
-    lr: float = typer.Option(2e-4, callback=number(**POSITIVE),
-                             help="Adam learning rate."), width: int = typer.Option(32, min=4, help="Generator "
-                                                                                          "width."),
-    checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
-    resume: bool = _C["resume"], progress: bool = progress_opt(),
+    steps: int = _R["steps"], batch_size: int = _R["batch_size"], lr: float = _R["lr"], width: int = _R["width"],
+    checkpoint_every: int = _R["checkpoint_every"], seed: int = _R["seed"], device: str = _R["device"],
+    resume: bool = _R["resume"], progress: bool = progress_opt(),
 ) -> int:
     """Train FACIAL's rendering-to-video network (eq. 10-11): stacked renders + eye attention maps -> real frames.
 

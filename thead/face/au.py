@@ -90,7 +90,7 @@ def write_openface_csv(path: Path, au: np.ndarray, timestamps_s: np.ndarray, suc
 
     Written atomically.
     """
-    from thead.manifest.io import tmp_path
+    from thead.files import tmp_path
 
     path = Path(path)
     tmp = tmp_path(path)

@@ -51,7 +51,7 @@ def extract_audio(path: Path, out_wav: Path, sample_rate: int = SAMPLE_RATE) -> 
     """
     import ffmpeg
 
-    from thead.manifest.io import tmp_path
+    from thead.files import tmp_path
 
     if not has_audio(path):
         raise InputError(f"{path}: no audio track")

@@ -55,7 +55,7 @@ def write_image(path: Path, image: np.ndarray) -> Path:
     """Write an (H, W, 3) or (H, W) uint8 image (format from the suffix), atomically."""
     from PIL import Image
 
-    from thead.manifest.io import tmp_path
+    from thead.files import tmp_path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -256,7 +256,7 @@ class VideoWriter:
         self.preset = preset
         self.proc: Optional[subprocess.Popen] = None
         self.size: Optional[tuple[int, int]] = None
-        from thead.manifest.io import tmp_path
+        from thead.files import tmp_path
 
         self.tmp = tmp_path(self.path)
         self._err = tempfile.TemporaryFile()

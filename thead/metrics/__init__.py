@@ -17,7 +17,7 @@ def write_metrics(out_dir: Path, result: dict, markdown: str) -> None:
     """``out_dir/metrics.json`` (the result) and ``out_dir/metrics.md`` (its table), each written atomically."""
     import json
 
-    from thead.manifest import atomic_write_text
+    from thead.files import atomic_write_text
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

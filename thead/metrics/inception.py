@@ -161,7 +161,7 @@ class FIDInceptionV3(nn.Module):
         Raises:
             InputError: missing file, not a state dict, or keys/shapes that do not match.
         """
-        from thead.train.checkpoint import load_weights_into
+        from thead.weights import load_weights_into
 
         return load_weights_into(cls(), path, "--inception-weights", "pytorch-fid's Inception state dict")
 

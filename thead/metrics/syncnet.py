@@ -104,7 +104,7 @@ class SyncNet(nn.Module):
         Raises:
             InputError: missing file, not a state dict, or keys/shapes that do not match.
         """
-        from thead.train.checkpoint import load_weights_into
+        from thead.weights import load_weights_into
 
         return load_weights_into(cls(), path, "--syncnet-weights", "a SyncNet state dict",
                                  prepare=lambda sd: {k.removeprefix("__S__."): v for k, v in sd.items()})

@@ -27,7 +27,7 @@ def small_gan_config(**kw):
 @pytest.fixture(scope="session")
 def facial_renders(facial_data):
     """render-face outputs (64 px) of the two short clips."""
-    from thead.stages import render_face
+    from thead.systems.facial import render_face
 
     res = render_face.run(facial_data["au"], facial_data["dir"] / "render", size=64, progress=False)
     assert res.n_done == 2

@@ -2,6 +2,8 @@ import json
 
 import numpy as np
 
+import pytest
+
 from tests.conftest import run_cli
 from thead.systems.facial.evaluate import envelope, lagged_correlation, mouth_lmd
 
@@ -33,6 +35,7 @@ def test_envelope_and_lagged_correlation():
     assert lag == 2 and best > 0.99 and c0 < best
 
 
+@pytest.mark.slow
 def test_cli_on_a_real_clip(short_clips, tmp_path):
     import torch
 

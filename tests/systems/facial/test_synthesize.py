@@ -3,6 +3,8 @@ import subprocess
 
 import numpy as np
 
+import pytest
+
 from tests.conftest import run_cli, shared
 from tests.systems.facial.conftest import small_gan_config
 from thead.systems.facial.synthesize import pingpong, reference_frames, smooth
@@ -30,6 +32,7 @@ def test_reference_frames_play_forward_then_backward(short_clips):
     assert len(list(reference_frames(short_clips / "c.mp4", 25, 5))) == 5
 
 
+@pytest.mark.slow
 def test_speech_to_talking_video(facial_data, facial_renders, tmp_path):
     from thead.media import has_audio, probe_video
     from thead.systems.facial.train import train_facial_gan

@@ -7,6 +7,7 @@ import torch
 from thead.systems.flnet.evaluate import evaluate
 
 
+@pytest.mark.slow
 def test_evaluate_on_held_back_frames(flnet_ckpt, flnet_crops, tmp_path):
     from thead.metrics.inception import FIDInceptionV3
 

@@ -2,9 +2,12 @@ import json
 
 import numpy as np
 
+import pytest
+
 from tests.conftest import run_cli
 
 
+@pytest.mark.slow
 def test_evaluate_writes_paper_tables(gath_ckpt, gath_data, tmp_path):
     r = run_cli("evaluate", "gath", "--checkpoint", gath_ckpt, "--frames", gath_data["frames"], "--au",
                 gath_data["au"], "--every", "10", "--max-targets", "2", "-o", tmp_path, "--no-progress")

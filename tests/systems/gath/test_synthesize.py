@@ -46,6 +46,7 @@ def test_au_from_csv_and_npy(tmp_path):
     assert blendshapes_from_aus({"AU27_r": 5}, NAMES)[NAMES.index("jawOpen")] == 1.0
 
 
+@pytest.mark.slow
 def test_neutralize_and_paste_back(gath_ckpt, happy, tmp_path):
     r = run_cli("synthesize", "gath", "--checkpoint", gath_ckpt, "--source", happy, "--au", "zeros", "--paste-back",
                 "--postprocess", "clahe", "-o", tmp_path, "--no-progress")

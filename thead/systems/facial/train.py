@@ -9,37 +9,13 @@ manifest, and ``reference.npz`` per clip trained on (parameters and their normal
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
 from thead.errors import InputError
 from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
-
-
-@dataclass
-class FacialGANConfig:
-    steps: int = 5000
-    batch_size: int = 16  # per process (paper: 64 general, 16 fine-tuning)
-    lr: float = 1e-4
-    window: int = 128  # T
-    hop: int = 5  # frames between training windows
-    hidden: int = 128
-    local_dim: int = 64
-    width: int = 64  # G_loc channels
-    w_exp: float = 2.0
-    w_pose: float = 1.0
-    w_eye: float = 5.0
-    w_state: float = 10.0
-    w_motion: float = 10.0
-    w_gan: float = 0.1
-    audio_norm: str = "cmvn"  # per-clip CMVN of the features (data.cmvn; not in FACIAL) or "none" (the paper)
-    w_mouth: float = 0.0  # weight of L_mouth, the 3DMM mouth-shape loss (not in FACIAL; losses.py)
-    time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
+from thead.systems.facial.config import FacialGANConfig  # noqa: F401 (the settings live there)
 
 
 def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg: FacialGANConfig,

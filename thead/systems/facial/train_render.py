@@ -21,27 +21,7 @@ import numpy as np
 
 from thead.errors import InputError
 from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
-
-
-@dataclass
-class Render2VideoConfig:
-    steps: int = 20000
-    batch_size: int = 4
-    lr: float = 2e-4
-    n_w: int = 2  # window of 2 N_w renders
-    arch: str = "auto"  # render2video.ARCHS; auto: pix2pixhd on a GPU, unet-residual on a CPU
-    width: int = 32  # generator; pix2pixHD: 64
-    d_width: int = 32  # discriminator; pix2pixHD: 64
-    lambda_fm: float = 2.0  # lambda_1
-    lambda_p: float = 10.0  # lambda_2
-    lambda_l1: float = 50.0  # lambda_3
-    lambda_id: float = 1.0  # identity term (not in FACIAL): dlib descriptor distance of G^r's frame to the real one
-    w_face: float = 4.0  # extra L1 weight inside the rendered face (not in FACIAL; 0: eq. 10's plain L1)
-    time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
+from thead.systems.facial.config import Render2VideoConfig  # noqa: F401 (the settings live there)
 
 
 @dataclass

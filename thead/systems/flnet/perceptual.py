@@ -52,7 +52,7 @@ class VGG16Features(nn.Module):
         Raises:
             InputError: missing file, not a weights-only state dict, or keys/shapes that are not VGG16's.
         """
-        from thead.train.checkpoint import load_weights_file
+        from thead.weights import load_weights_file
 
         sd = load_weights_file(path, "--vgg-weights")
         mine = {f"features.{i}.{p}" for i in VGG16_CONVS for p in ("weight", "bias")}

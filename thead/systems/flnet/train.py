@@ -13,44 +13,14 @@ Without VGG16 weights the perceptual loss runs on dlib's pretrained face-recogni
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
 from thead.errors import InputError
 from thead.systems.flnet.model import VARIANTS
 from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
-
-
-@dataclass
-class FLNetConfig:
-    steps: int = 20000
-    batch_size: int = 8  # per process
-    lr: float = 1e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    width: int = 64  # generator E: 64 -> 256 channels in the paper
-    d_width: int = 64
-    variant: str = "full"
-    bank_size: int = 5
-    bank_pool: int = 5
-    margin: float = 0.0  # warp margin M in px; 0: 40 px scaled from 224 to the crop size
-    lambda_sv: float = 1.0
-    lambda_tv: float = 1e-5
-    lambda_rec: float = 250.0
-    lambda_p: float = 1.0
-    lambda_adv: float = 1.0
-    lambda_entropy: float = 0.0  # selection-mask entropy (not in FLNet; losses.mask_entropy)
-    field: str = "sparse"  # landmark difference field: sparse (the paper's) or dense (fields.dense_difference_field)
-    d_steps: int = 5
-    history: int = 50
-    holdout: float = 0.2
-    gap: int = 3
-    time_limit_s: float = 0.0  # stop (with a checkpoint) after this much training time; 0: no limit
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
+from thead.systems.flnet.config import FLNetConfig  # noqa: F401 (the settings live there)
 
 
 def check_config(cfg: FLNetConfig) -> None:

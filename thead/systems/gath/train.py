@@ -11,48 +11,16 @@ continues from ``last.pt`` exactly (weights, optimizer moments, step, all RNG st
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Optional
 
 from thead.errors import TheadError
 from thead.train.loop import (TrainLoop, finish_run, prepare_run_dir, random_batch, seed_all,
                               write_run_files)
+from thead.systems.gath.config import TrainConfig, AUE_LR  # noqa: F401 (the settings live there)
 
 VARIANTS = ("gath", "gath-c", "gath-dc")
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 10000
-    batch_size: int = 64  # per process
-    lr: float = 1e-4
-    beta1: float = 0.9
-    beta2: float = 0.999
-    lambda_rec: float = 1.0
-    lambda_tv: float = 1.0
-    lambda_adv: float = 0.05
-    lambda_cls: float = 0.05
-    lambda_au: float = 1.0  # eq. 4
-    au_norm: str = "relative"  # eq. 4's normalization: relative (thead), sum (paper), mean; see train_gath
-    lambda_expr: float = 1.0  # GANimation's conditional expression loss on E's output (not in GATH; see train_gath)
-    edit_fraction: float = 0.25  # share of each batch given an edited target vector (not in GATH; see train_gath)
-    aue_norm: str = "batch"  # AU estimator normalization: batch (thead) or none (paper); see model.AUEstimator
-    augment: bool = True  # AU estimator: random shifts and brightness/contrast (not in GATH; see train_aue)
-    output: str = "attention"  # generator output: attention (GANimation) or direct (paper); see model.Generator
-    lambda_att: float = 0.01  # attention-map regularizer (GANimation): mean A + TV of A; only with output=attention
-    upsample: str = "resize"  # generator upsampling: resize (thead) or transposed (paper); see model.Generator
-    width: int = 64
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
-    variant: str = "gath"
-    max_per_item: int = 0  # source frames kept per video item (0: all)
-    extra: dict = field(default_factory=dict)
-
-
-AUE_LR = 1e-3  # the AU estimator's learning rate (with BatchNorm; see model.AUEstimator)
 
 
 def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainConfig, resume: bool = False,
