@@ -48,18 +48,20 @@ def figures(row: dict) -> dict:
     return out
 
 
-def _train_one(crops: str, run: str, cfg, chunks: int = 1) -> None:
-    """One variant in ``chunks`` resumed pieces of equal time; with several, ``run-TAG/snapK.pt`` after each."""
-    import time as _time
-
+def _train_one(crops: str, run: str, cfg, chunks: int = 1) -> list[tuple[float, Path]]:
+    """One variant for ``cfg.time_limit_s`` in ``chunks`` resumed pieces of equal time; with several, a copy
+    ``run-TAG/snapK.pt`` after each. Returns (seconds since the start, snapshot) per snapshot."""
     from thead.systems.flnet.train import train_flnet
 
-    total, t = cfg.time_limit_s, _time.perf_counter()
+    total, t, snaps = cfg.time_limit_s, time.perf_counter(), []
     for k in range(chunks):
-        cfg.time_limit_s = max((total - (_time.perf_counter() - t)) / (chunks - k), 1.0)  # 0 = no limit
+        cfg.time_limit_s = max((total - (time.perf_counter() - t)) / (chunks - k), 1.0)  # 0 = no limit
         train_flnet(Path(crops), Path(run), cfg, resume=k > 0, progress=False, say=lambda m: None)
         if chunks > 1:
-            shutil.copyfile(Path(run) / "last.pt", Path(run) / f"snap{k + 1}.pt")
+            snap = Path(run) / f"snap{k + 1}.pt"
+            shutil.copyfile(Path(run) / "last.pt", snap)
+            snaps.append((time.perf_counter() - t, snap))
+    return snaps
 
 
 def train_parallel(a, crops: Path, work: Path, train_s: float, cfg) -> dict:
@@ -107,7 +109,7 @@ def main() -> dict:
         sys.exit(f"error: {a.video} not found")
     os.environ.setdefault("THEAD_ALLOW_OUTSIDE", str(a.video.resolve().parent))
 
-    from thead.systems.flnet.train import FLNetConfig, train_flnet
+    from thead.systems.flnet.train import FLNetConfig
 
     work = (a.work or Path(tempfile.mkdtemp(prefix="thead-quality-flnet-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -132,19 +134,9 @@ def main() -> dict:
 
     def train(tag, variant, n):
         run = work / f"run-{tag}"
-        chunks = 5 if (a.curve and tag == "full-5B") else 1
-        snaps = []
-        t = time.perf_counter()
-        for k in range(chunks):
-            left = train_s - (time.perf_counter() - t)
-            train_flnet(crops, run, cfg(variant, n, max(left / (chunks - k), 1.0)), resume=k > 0, progress=False,
-                        say=lambda m: None)
-            if chunks > 1:
-                snap = work / f"{tag}-snap{k + 1}.pt"
-                shutil.copyfile(run / "last.pt", snap)
-                snaps.append(((time.perf_counter() - t + crop_s) / 60, snap))
+        snaps = _train_one(str(crops), str(run), cfg(variant, n, train_s), 5 if (a.curve and tag == "full-5B") else 1)
         print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] trained {tag}", flush=True)
-        return run / "last.pt", snaps
+        return run / "last.pt", [((s + crop_s) / 60, snap) for s, snap in snaps]
 
     runs = (a.from_runs or work).resolve()
     if a.from_runs:
@@ -158,10 +150,9 @@ def main() -> dict:
         if a.ablations:
             trained.update({v[0]: train(*v) for v in VARIANTS[1:]})
     if a.no_eval:
-        import torch
+        from thead.train.checkpoint import load_checkpoint
 
-        steps = {tag: int(torch.load(p, map_location="cpu", weights_only=True)["step"]) for tag, (p, _) in
-                 trained.items()}
+        steps = {tag: int(load_checkpoint(p)["step"]) for tag, (p, _) in trained.items()}
         print(f"trained {sorted(trained)} for {train_s / 60:.1f} min each; no evaluation (--no-eval); {steps}")
         return {}
     from thead.systems.flnet.evaluate import evaluate
@@ -197,7 +188,7 @@ def main() -> dict:
     elif a.curve:
         curve = []
         for minutes, snap in snaps:
-            e = evaluate([snap], crops, work / f"eval-{snap.stem}", max_targets=40, device=a.device,
+            e = evaluate([snap], crops, work / f"eval-full-5B-{snap.stem}", max_targets=40, device=a.device,
                          progress=False)
             curve.append(dict(minutes=round(minutes, 2), **figures(next(iter(e["rows"].values())))))
         result["curve"] = curve

@@ -24,7 +24,7 @@ def _common(cfg, lr: float | None = None, batch_help: str = "Batch size per proc
         steps=typer.Option(cfg.steps, min=1, help="Training steps."),
         batch_size=typer.Option(cfg.batch_size, min=1, help=batch_help),
         lr=typer.Option(cfg.lr if lr is None else lr, callback=number(**POSITIVE), help="Adam learning rate."),
-        width=typer.Option(getattr(cfg, "width", 64), min=4, help=width_help),
+        width=typer.Option(cfg.width, min=4, help=width_help),
         checkpoint_every=typer.Option(cfg.checkpoint_every, min=1, help="Steps between checkpoints (last.pt)."),
         seed=typer.Option(cfg.seed, help="Random seed (rank is added under torchrun)."),
         device=typer.Option(cfg.device, help="cpu, cuda, cuda:N or auto."),

@@ -52,8 +52,8 @@ def edge_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
         rows, cols = np.nonzero(mask)
         if not len(rows):
             continue
-        # sign +1 (angle 180): left side stops where intensity stops falling outwards (diff <= 0), right side where
-        # it stops rising (diff >= 0); sign -1 (angle 0): the reverse
+        # sign +1 (angle 180): the left side (-1) stops where intensity stops falling outwards (diff <= 0), the right
+        # side (+1) where it stops rising (diff >= 0); sign -1 (angle 0): the reverse. Both: side * sign * diff >= 0
         width = np.zeros(len(rows))
         for side in (-1, 1):
             found = np.full(len(rows), MAX_MARGIN, dtype=np.int64)
@@ -64,7 +64,7 @@ def edge_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
                 outside = (outer_c < 0) | (outer_c >= w)
                 oc, ic = np.clip(outer_c, 0, w - 1), np.clip(inner_c, 0, w - 1)
                 diff = image[rows, oc] - image[rows, ic]
-                stop = outside | ((side * sign * diff) >= 0 if side == 1 else (sign * diff) <= 0)
+                stop = outside | (side * sign * diff >= 0)
                 hit = open_ & stop
                 found[hit] = m
                 open_ &= ~stop
