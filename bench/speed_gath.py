@@ -45,9 +45,10 @@ def main() -> None:
     G = GathGenerator(work / "gath" / "last.pt", a.device)
     face = read_image(sorted((work / "data" / "frontal").glob("*.frames"))[0] / "000010.png")
     coeffs = np.random.default_rng(0).uniform(0, 1, (256, G.n_au)).astype(np.float32)
-    G(face, coeffs[:8])
+    src = coeffs[0] if G.warps else None
+    G(face, coeffs[:8], src)
     t = time.perf_counter()
-    G(face, coeffs)
+    G(face, coeffs, src)
     print(f"synthesis, generator only (batches of 64): {256 / (time.perf_counter() - t):7.1f} images/s")
     portrait = SHARED / "portraits" / "SadTalker_happy1.png"
     t = time.perf_counter()

@@ -69,3 +69,28 @@ def test_rasterizer_is_deterministic_and_z_buffered():
     assert (a1 == a2).all()
     assert a1[30, 30, 0] == pytest.approx(2.0)  # the nearer triangle wins where they overlap
     assert a1[10, 10, 0] == pytest.approx(1.0) and not m1[2, 62]
+
+
+def test_expression_flow_basis_moves_the_chin_for_jaw_open_and_not_the_forehead(front):
+    model = load_face_model()
+    B = front.expression_flow_basis(model)
+    assert B.shape == (model.k_exp, 2, 100, 100) and B.dtype == np.float32 and np.isfinite(B).all()
+    jaw = B[model.exp_names.index("jawOpen")]
+    ys = np.nonzero(front.ref_mask.any(1))[0]
+    chin_row = int(front.landmarks_px[8, 1])
+    # the chin goes down (image y grows) by several pixels per unit weight; the forehead stays
+    assert jaw[1, chin_row, 50] > 3.0
+    assert abs(jaw[1, ys.min() + 3, 50]) < 0.2 and abs(jaw[0, chin_row, 50]) < 1.0
+    # smiling pulls the left mouth corner (image right, the subject's left) outwards/up, not down
+    smile = B[model.exp_names.index("mouthSmile_L")] + B[model.exp_names.index("mouthSmile_R")]
+    cx, cy = np.round(front.landmarks_px[54]).astype(int)
+    assert smile[1, cy, cx] < -0.5
+
+
+def test_expression_flow_basis_refuses_another_face_model(front):
+    from dataclasses import replace
+
+    model = load_face_model()
+    small = replace(model, mean_shape=model.mean_shape[:10])
+    with pytest.raises(ValueError, match="face model"):
+        front.expression_flow_basis(small)

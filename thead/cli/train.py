@@ -90,6 +90,8 @@ def train_gath(
     edit_fraction: float = typer.Option(GA.edit_fraction, callback=number(low=0.0, high=1.0),
                                         help="Share of each batch driven by edited vectors (zeros, one AU) instead "
                                         "of a target frame's (not in GATH; 0 gives the paper's sampling)."),
+    warp: str = typer.Option(GA.warp, help="Generator input: 3dmm (the source warped by the 3DMM's expression "
+                             "flow first; thead) or none (the paper)."),
     upsample: str = typer.Option(GA.upsample, help="Generator upsampling: resize (no checkerboard) or transposed "
                                  "(the paper's)."),
     g_output: str = typer.Option(GA.output, "--g-output", help="Generator output: attention (A * input + "
@@ -116,7 +118,7 @@ def train_gath(
                       seed=seed, device=device, variant=variant, lambda_rec=lambda_rec, lambda_tv=lambda_tv,
                       lambda_adv=lambda_adv, lambda_cls=lambda_cls, beta1=beta1, max_per_item=max_per_item,
                       lambda_au=lambda_au, lambda_expr=lambda_expr, edit_fraction=edit_fraction, upsample=upsample,
-                      output=g_output, lambda_att=lambda_att, au_norm=au_norm)
+                      output=g_output, lambda_att=lambda_att, au_norm=au_norm, warp=warp)
     p = run(source, target_frames, target_au, aue, output, cfg, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

@@ -45,6 +45,7 @@ class Frontalizer:
         v = np.stack([X[:, 0] * self.k + c, c - (X[:, 1] - cy) * self.k, X[:, 2] * self.k], 1)
         # where the reference's 68 landmarks fall in the output (px): GATH's face mask is their convex hull
         self.landmarks_px = np.stack([lb[:, 0] * self.k + c, c - (lb[:, 1] - cy) * self.k], 1)
+        self._verts_px, self._triangles = v, model.triangles
         r = Rasterizer(self.size, self.size)
         self.ref_xyz, self.ref_mask = r.render(v, model.triangles, X, cull_back=True)
         r.release()
@@ -105,6 +106,48 @@ class Frontalizer:
         return res, weight.astype(np.float32)
 
 
+    def expression_flow_basis(self, model: FaceModel, smooth_px: float = 1.0) -> np.ndarray:
+        """How each expression coefficient moves the pixels of a frontal crop: (K_exp, 2, size, size) float32,
+        (dx, dy) in output pixels per unit coefficient.
+
+        Every crop shows the reference head (the model's mean shape) in the same frontal view, so the image
+        displacement of the surface point behind pixel q when expression weight k goes from 0 to 1 is the
+        projection of ``exp_basis[k]`` there, the same for every frontalized face. Rendered with the z-buffer of
+        the frontalization itself (front-facing surface only), ICT's mouth and eye holes filled by linear
+        interpolation from their rims (as the reference), extended outside the head by its nearest covered
+        pixel and smoothed with a Gaussian of ``smooth_px`` so the field has no step at the silhouette. A crop
+        whose expression is e_src is warped to e_tgt by sampling, at each output pixel q, the input at
+        q + sum_k (e_src - e_tgt)_k basis[k](q) (``thead.systems.gath.model.Generator``).
+        """
+        import cv2
+        from scipy.ndimage import distance_transform_edt
+
+        from thead.face.render import Rasterizer
+
+        if model.n_vertices != len(self._verts_px):
+            raise ValueError("expression_flow_basis needs the face model this frontalizer was built from")
+        d = model.exp_basis.astype(np.float64) * self.k  # (K, V, 3) px per unit weight
+        d = np.stack([d[..., 0], -d[..., 1]], -1)  # image y points down
+        K, S = len(d), self.size
+        out = np.zeros((K, 2, S, S), np.float32)
+        r = Rasterizer(S, S)
+        try:
+            for k0 in range(0, K, 2):  # the rasterizer interpolates up to 4 channels per pass
+                ks = list(range(k0, min(k0 + 2, K)))
+                attr = np.concatenate([d[k] for k in ks], 1)
+                img, mask = r.render(self._verts_px, self._triangles, attr, cull_back=True)
+                img, mask2 = fill_holes(img[..., :attr.shape[1]].astype(np.float64), mask)
+                _, (iy, ix) = distance_transform_edt(~mask2, return_indices=True)
+                img = img[iy, ix]
+                for j, k in enumerate(ks):
+                    for c in range(2):
+                        f = img[..., 2 * j + c].astype(np.float32)
+                        out[k, c] = cv2.GaussianBlur(f, (0, 0), smooth_px) if smooth_px > 0 else f
+        finally:
+            r.release()
+        return out
+
+
 def face_mask(front: "Frontalizer") -> np.ndarray:
     """(size, size) bool: the convex hull of the reference landmarks in the frontal view (GATH's face region)."""
     import cv2
@@ -127,7 +170,7 @@ def fill_holes(xyz: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarra
     interpolation of the surrounding 3D points, so the eyes of the query are sampled where they are.
 
     Args:
-        xyz: (S, S, 3) 3D point per pixel; mask: (S, S) bool coverage.
+        xyz: (S, S, C) 3D point (or any C attributes) per pixel; mask: (S, S) bool coverage.
     """
     from scipy.interpolate import griddata
     from scipy.ndimage import binary_dilation, binary_fill_holes
@@ -139,6 +182,6 @@ def fill_holes(xyz: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarra
     src = np.argwhere(ring)
     dst = np.argwhere(holes)
     out = xyz.copy()
-    for c in range(3):
+    for c in range(xyz.shape[-1]):
         out[holes, c] = griddata(src, xyz[ring, c], dst, method="linear", fill_value=float(np.median(xyz[ring, c])))
     return out, mask | holes

@@ -108,3 +108,32 @@ def test_au_estimator_with_batchnorm_keeps_f_au_raw_and_refuses_unknown_norms():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in AUEstimator(n_au=5, width=8).modules())
     with pytest.raises(ValueError, match="norm"):
         AUEstimator(n_au=5, width=8, norm="layer")
+
+
+def _basis(n_au=53, shift=None):
+    b = torch.zeros(n_au, 2, 100, 100)
+    if shift is not None:
+        b[0, 0] = shift  # coefficient 0 moves every pixel by `shift` px in x per unit
+    return b
+
+
+def test_warping_generator_needs_the_source_coefficients_and_warps_by_the_flow():
+    torch.manual_seed(0)
+    G = Generator(53, width=8, output="attention", flow_basis=_basis(shift=3.0)).eval()
+    x = torch.rand(2, 3, 100, 100) * 2 - 1
+    e = torch.zeros(2, 53)
+    with pytest.raises(ValueError, match="au_src"):
+        G(x, e)
+    # no expression change: the warp is the identity (grid on pixel centres, align_corners)
+    assert torch.allclose(G.warp(x, e, e), x, atol=1e-5)
+    # e_src - e_tgt = 1 on coefficient 0: output pixel q samples the input at q + 3 px
+    src = e.clone()
+    src[:, 0] = 1.0
+    w = G.warp(x, e, src)
+    assert torch.allclose(w[..., :, 10:90], x[..., :, 13:93], atol=1e-5)
+    y = G(x, e, src)
+    assert y.shape == x.shape and G.last_warped is not None
+    # the attention starts near 1 on the warped input: G begins as the 3DMM warp
+    assert float(G.last_attention.mean()) > 0.8
+    with pytest.raises(ValueError, match="flow_basis"):
+        Generator(53, width=8, flow_basis=torch.zeros(53, 100, 100))

@@ -116,3 +116,35 @@ def test_sweep_parsing():
                      ("AU99=0:1:2", "unknown")):
         with pytest.raises(InputError, match=msg):
             parse_sweep(bad, NAMES)
+
+
+def test_the_3dmm_flow_neutralizes_and_smiles_a_real_portrait(gath_ckpt, happy):
+    """The flow a --warp 3dmm generator starts from, measured by thead's AU chain on a real expressive portrait:
+    --au zeros closes the mouth and takes the smile down, AU12_r=3 on the neutralized face brings it back, and
+    the closed-loop step goes further than the plain warp."""
+    from thead.face.au import AU_COLUMNS
+    from thead.face.frontalize import Frontalizer
+    from thead.face.landmarks import LandmarkExtractor
+    from thead.metrics.au import ImageAUs
+    from thead.systems.gath.synthesize import GathGenerator, calibrated_source, crop_expression
+
+    model = load_face_model()
+    G = GathGenerator(gath_ckpt)
+    assert G.warps
+    ex = LandmarkExtractor()
+    img = read_image(happy)
+    face = Frontalizer(model, 100)(img, ex.image(img).landmarks[0])[0]
+    e_src = crop_expression(face, ex, model)
+    assert e_src.shape == (model.k_exp,) and np.isfinite(e_src).all()
+    aus = ImageAUs()
+    mouth = [AU_COLUMNS.index(c) for c in ("AU12_r", "AU25_r", "AU26_r")]
+    zeros = np.zeros(model.k_exp, np.float32)
+    before = aus(face)[mouth].sum()
+    plain = aus(G.warp_only(face, zeros, e_src))[mouth].sum()
+    looped = aus(G.warp_only(face, zeros, calibrated_source(G, face, e_src, zeros,
+                                                              lambda c: crop_expression(c, ex, model))))[mouth].sum()
+    assert before > 2.0 and plain < 0.8 * before and looped < plain
+    with pytest.raises(ValueError, match="source"):
+        G(face, zeros[None])
+    out = G(face, np.stack([zeros, zeros]), e_src)
+    assert out.shape == (2, 100, 100, 3) and out.dtype == np.uint8

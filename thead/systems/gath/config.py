@@ -25,6 +25,7 @@ class TrainConfig:
     augment: bool = True  # AU estimator: random shifts and brightness/contrast (not in GATH; see train_aue)
     output: str = "attention"  # generator output: attention (GANimation) or direct (paper); see model.Generator
     lambda_att: float = 0.01  # attention-map regularizer (GANimation): mean A + TV of A; only with output=attention
+    warp: str = "3dmm"  # generator input: 3dmm (thead: source warped by the 3DMM flow) or none (paper); model.Generator
     upsample: str = "resize"  # generator upsampling: resize (thead) or transposed (paper); see model.Generator
     width: int = 64
     checkpoint_every: int = 500

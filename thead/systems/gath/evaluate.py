@@ -68,9 +68,10 @@ def evaluate(checkpoints: list[Path], frames_manifest: Path, au_manifest: Path, 
             ident = {"intra": [], "inter": []}
             for vi, (vid, files, src_i, targets, expr) in enumerate(vids):
                 for mode in ("intra", "inter"):
-                    o_vid, o_files, o_src, _, _ = vids[vi] if mode == "intra" else vids[(vi + 1) % len(vids)]
+                    o_vid, o_files, o_src, _, o_expr = vids[vi] if mode == "intra" else vids[(vi + 1) % len(vids)]
                     source = read_image(o_files[o_src])
-                    synth = G(source, expr[targets])
+                    # a warping G starts from the source frame's own 3DMM coefficients (its AU manifest row)
+                    synth = G(source, expr[targets], o_expr[o_src] if G.warps else None)
                     e_src = embed(source)
                     for t, y in zip(targets, synth):
                         gt = read_image(files[t])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 IMAGE_SIZE = 100  # px, GATH section 4.1
@@ -54,15 +55,28 @@ class Generator(nn.Module):
             needs to change the input's own pixels pass through, so the face stays sharp and itself from the first
             steps, and the few minutes of a CPU budget go into the regions the expression moves (mouth, brows,
             eyes) instead of into re-learning the whole face. ``last_attention`` holds A for its loss and views.
+        flow_basis: ``None`` (the paper) or (A, 2, 100, 100) pixel displacements per unit coefficient in the
+            frontal crop (``Frontalizer.expression_flow_basis``: the 3DMM's expression blendshapes seen in the
+            frontalization's reference view). With it G first warps the source by the 3DMM's expression change,
+            ``x_w(q) = x_src(q + sum_k (e_src - e_tgt)_k basis_k(q))`` (bilinear, ``warp``), and encodes,
+            decodes and passes through (attention) x_w instead of x_src; ``forward`` then needs e_src. Departure
+            (thead's default, ``TrainConfig.warp="3dmm"``), after warp-guided face reenactment (Averbuch-Elor et
+            al. 2017, "Bringing portraits to life"; Geng et al. 2018, "Warp-guided GANs"): GATH's generator must
+            learn from pixels alone that lip corners move up for AU12 and the chin down for AU26, which a CPU
+            budget did not teach it (measured: ``--au zeros`` dropped AU12+25+26 by -1%, issue 13); the 3DMM
+            already knows where every point of the face goes for each coefficient, so the geometry comes from
+            the model and G learns what no warp can give (teeth, the inside of the mouth, shading, seams). The
+            basis is a buffer: it travels in the checkpoint. ``last_warped`` holds x_w.
 
     Raises:
-        ValueError: unknown ``upsample`` or ``output``.
+        ValueError: unknown ``upsample`` or ``output``, or a basis of the wrong shape.
     """
 
     UPSAMPLE = ("transposed", "resize")
     OUTPUT = ("direct", "attention")
 
-    def __init__(self, n_au: int, width: int = 64, upsample: str = "transposed", output: str = "direct"):
+    def __init__(self, n_au: int, width: int = 64, upsample: str = "transposed", output: str = "direct",
+                 flow_basis: torch.Tensor | None = None):
         super().__init__()
         if upsample not in self.UPSAMPLE:
             raise ValueError(f"upsample must be one of {', '.join(self.UPSAMPLE)}, got {upsample!r}")
@@ -88,6 +102,33 @@ class Generator(nn.Module):
         self.out = nn.Conv2d(w, 3, 7, 1, 3)
         self.att = nn.Conv2d(w, 1, 7, 1, 3) if output == "attention" else None
         self.last_attention: torch.Tensor | None = None
+        self.last_warped: torch.Tensor | None = None
+        if flow_basis is not None:
+            flow_basis = torch.as_tensor(flow_basis, dtype=torch.float32)
+            if flow_basis.shape[:2] != (n_au, 2) or flow_basis.dim() != 4:
+                raise ValueError(f"flow_basis must be ({n_au}, 2, H, W), got {tuple(flow_basis.shape)}")
+            if self.att is not None:  # start by passing the warped source through (sigmoid(2) = 0.88)
+                nn.init.constant_(self.att.bias, 2.0)
+        self.register_buffer("flow_basis", flow_basis)
+
+    @property
+    def warps(self) -> bool:
+        """True when G warps its input by the 3DMM expression flow (``flow_basis`` given)."""
+        return self.flow_basis is not None
+
+    def warp(self, x: torch.Tensor, au: torch.Tensor, au_src: torch.Tensor) -> torch.Tensor:
+        """Source images (B, 3, H, W) with expression ``au_src`` (B, A) -> the same images moved to expression
+        ``au`` (B, A) by the 3DMM flow: bilinear, borders replicated. Raises ValueError without a basis."""
+        if self.flow_basis is None:
+            raise ValueError("this generator has no expression flow basis")
+        B, _, H, W = x.shape
+        flow = torch.einsum("bk,kchw->bchw", (au_src - au).to(x.dtype), self.flow_basis)  # px
+        ys, xs = torch.meshgrid(torch.arange(H, dtype=x.dtype, device=x.device),
+                                torch.arange(W, dtype=x.dtype, device=x.device), indexing="ij")
+        gx = (xs + flow[:, 0]) * (2.0 / (W - 1)) - 1.0
+        gy = (ys + flow[:, 1]) * (2.0 / (H - 1)) - 1.0
+        return F.grid_sample(x, torch.stack([gx, gy], -1), mode="bilinear", padding_mode="border",
+                             align_corners=True)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, 100, 100) -> identity code (B, 4w, 25, 25)."""
@@ -108,7 +149,14 @@ class Generator(nn.Module):
         self.last_attention = att
         return att * x + (1 - att) * color
 
-    def forward(self, x: torch.Tensor, au: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, au: torch.Tensor, au_src: torch.Tensor | None = None) -> torch.Tensor:
+        """G(x_src, e_tgt): (B, 3, 100, 100) in [-1, 1] and (B, A) in [0, 1] -> (B, 3, 100, 100) in [-1, 1].
+        With a flow basis ``au_src`` (B, A), the source's own coefficients, is required (ValueError)."""
+        if self.flow_basis is not None:
+            if au_src is None:
+                raise ValueError("a warping generator needs the source's own coefficients (au_src)")
+            x = self.warp(x, au, au_src)
+            self.last_warped = x
         return self.decode(self.encode(x), au, x)
 
 

@@ -27,9 +27,10 @@ class GathGenerator:
         from thead.train.checkpoint import load_system_checkpoint
 
         blob, cfg, self.device = load_system_checkpoint(checkpoint, "gath", device)
-        # checkpoints from before the upsample option used the paper's transposed convs
+        # checkpoints from before the upsample / warp options used the paper's transposed convs and no warp
+        basis = blob["models"]["G"].get("flow_basis") if cfg.get("warp", "none") == "3dmm" else None
         self.G = Generator(int(cfg["n_au"]), int(cfg["width"]), cfg.get("upsample", "transposed"),
-                           cfg.get("output", "direct"))
+                           cfg.get("output", "direct"), basis)
         self.G.load_state_dict(blob["models"]["G"])
         self.G.eval().to(self.device)
         self.n_au = int(cfg["n_au"])
@@ -43,21 +44,90 @@ class GathGenerator:
         model = load_face_model()
         return model.exp_names if self.n_au == model.k_exp else [f"c{i}" for i in range(self.n_au)]
 
-    def __call__(self, face: np.ndarray, coeffs: np.ndarray, batch: int = 64) -> np.ndarray:
-        """face: (100, 100, 3) uint8; coeffs: (T, A) in [0, 1] -> (T, 100, 100, 3) uint8."""
+    @property
+    def warps(self) -> bool:
+        """True when the generator warps by the 3DMM expression flow and so needs the source's coefficients."""
+        return self.G.warps
+
+    def __call__(self, face: np.ndarray, coeffs: np.ndarray, source: np.ndarray | None = None,
+                 batch: int = 64) -> np.ndarray:
+        """face: (100, 100, 3) uint8; coeffs: (T, A) in [0, 1]; source: the face's own coefficients, (A,) or
+        (T, A) (one per target: see ``calibrated_source``), required when ``warps`` -> (T, 100, 100, 3) uint8.
+
+        Raises:
+            ValueError: a warping generator without ``source``.
+        """
         import torch
 
         from thead.train.images import to_model_range, to_uint8
 
         x = to_model_range(torch.from_numpy(face).permute(2, 0, 1)[None]).to(self.device)
+        coeffs = np.asarray(coeffs, np.float32)
+        if self.G.warps:
+            if source is None:
+                raise ValueError("this generator warps: pass the face's own coefficients (source)")
+            src = np.broadcast_to(np.asarray(source, np.float32), coeffs.shape)
         outs = []
         with torch.no_grad():
-            code = self.G.encode(x)
+            code = None if self.G.warps else self.G.encode(x)
             for i in range(0, len(coeffs), batch):
-                e = torch.from_numpy(np.asarray(coeffs[i:i + batch], np.float32)).to(self.device)
-                y = self.G.decode(code.expand(len(e), -1, -1, -1), e, x.expand(len(e), -1, -1, -1))
+                e = torch.from_numpy(coeffs[i:i + batch]).to(self.device)
+                xb = x.expand(len(e), -1, -1, -1)
+                if self.G.warps:
+                    y = self.G(xb, e, torch.from_numpy(np.ascontiguousarray(src[i:i + batch])).to(self.device))
+                else:
+                    y = self.G.decode(code.expand(len(e), -1, -1, -1), e, xb)
                 outs.append(to_uint8(y))
         return np.concatenate(outs)
+
+    def warp_only(self, face: np.ndarray, target: np.ndarray, source: np.ndarray) -> np.ndarray:
+        """The 3DMM flow alone (no network): (100, 100, 3) uint8 moved from ``source`` to ``target`` (A,)."""
+        import torch
+
+        from thead.train.images import to_model_range, to_uint8
+
+        x = to_model_range(torch.from_numpy(face).permute(2, 0, 1)[None]).to(self.device)
+        with torch.no_grad():
+            t = torch.from_numpy(np.asarray(target, np.float32)[None]).to(self.device)
+            s = torch.from_numpy(np.asarray(source, np.float32)[None]).to(self.device)
+            return to_uint8(self.G.warp(x, t, s))[0]
+
+
+def crop_expression(face: np.ndarray, extractor, model) -> np.ndarray | None:
+    """The 3DMM expression coefficients (A,) of a 100 px frontal crop, as thead's AU chain measures them (crop
+    upscaled to 400 px, dlib's 68 landmarks, ICT fit with 80 rigid + 300 full iterations); None when dlib finds
+    no face in the crop."""
+    from thead.face.fit import FitConfig, fit_landmarks
+    from thead.media.image import upscale_min_side
+
+    up = upscale_min_side(face, 400)
+    res = extractor.image(up)
+    if not res.detected[0]:
+        return None
+    lmk = res.landmarks[:1] * (face.shape[0] / up.shape[0])
+    return fit_landmarks(model, lmk, FitConfig(iters=300, iters_rigid=80)).expression[0]
+
+
+def calibrated_source(G: GathGenerator, face: np.ndarray, source: np.ndarray, target: np.ndarray, measure,
+                      steps: int = 1) -> np.ndarray:
+    """Closed-loop correction of the flow for one target vector (analysis by synthesis; thead's, not GATH's).
+
+    The flow moves the pixels the 3DMM says, but the face the crop is re-measured as (dlib's landmarks on the
+    warped pixels, the ICT fit) lands short of the target: lip corners drawn by bilinear sampling, landmarks
+    that favour a closed mouth. Each step warps, measures (``measure``: crop -> (A,) or None), and adds the
+    miss to the source's coefficients, ``e_src <- e_src + (measured - e_tgt)``, so the next warp goes as much
+    further as it fell short. Measured on the bundled portraits with the flow alone (``bench/quality_gath.py``
+    uses other pictures): one step took the AU12+25+26 drop under ``--au zeros`` from 0.55 to 0.71 and the
+    AU12 gain under ``AU12_r=3`` from 0.71 to 1.03 (0-5 scale). Returns the corrected (A,) source vector.
+    """
+    e = np.asarray(source, np.float32).copy()
+    target = np.asarray(target, np.float32)
+    for _ in range(steps):
+        got = measure(G.warp_only(face, target, e))
+        if got is None:
+            break
+        e = e + (np.asarray(got, np.float32) - target)
+    return e
 
 
 class PasteBack:
@@ -108,6 +178,7 @@ class PasteBack:
 
 def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     """Synthesize every requested expression for one source portrait (runner process function)."""
+    from thead.face.au import AU_COLUMNS, au_from_blendshapes
     from thead.face.facemodel import load_face_model
     from thead.face.frontalize import Frontalizer
     from thead.face.landmarks import LandmarkExtractor
@@ -126,18 +197,41 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     if not res.detected[0]:
         raise NoFaceError(f"{work.source.name}: no face found")
     face, weight, mapx, mapy = front(img, res.landmarks[0], return_map=True)
+    e_src, measure = None, None
+    if G.warps:
+        model = load_face_model()
+
+        def measure(crop):
+            return crop_expression(crop, ex, model)
+
+        e_src = measure(face)
+        if e_src is None:  # the crop is too small / odd for dlib: fit the picture's own landmarks instead
+            from thead.face.fit import FitConfig, fit_landmarks
+
+            e_src = fit_landmarks(model, res.landmarks[:1], FitConfig(iters=300, iters_rigid=80)).expression[0]
+
+    def synth(coeffs, refine: int) -> np.ndarray:
+        if not G.warps:
+            return G(face, coeffs)
+        src = (np.stack([calibrated_source(G, face, e_src, c, measure, refine) for c in coeffs]) if refine
+               else e_src)
+        return G(face, coeffs, src)
+
     paste = PasteBack(img.shape[:2], mapx, mapy, weight, res.landmarks[0]) if cfg["paste_back"] else None
     outputs: dict[str, Path] = {"frontal": write_image(item_path(out_dir, work.id, ".frontal.png"), face)}
     meta: dict[str, Any] = dict(checkpoint_step=G.step, variant=G.variant, au=cfg["au"], n_faces=res.n_faces,
-                                postprocess=cfg["postprocess"])
+                                postprocess=cfg["postprocess"], warp=G.warps)
+    if e_src is not None:
+        meta["source_au"] = {k: round(float(v), 3) for k, v in zip(AU_COLUMNS, au_from_blendshapes(
+            e_src[None], load_face_model().exp_names)[0]) if v >= 0.5}
     if cfg.get("sweep"):
         from thead.systems.gath.au_spec import parse_sweep
 
         label, coeffs, values = parse_sweep(cfg["sweep"], G.coefficient_names())
         outputs["sweep"] = write_image(item_path(out_dir, work.id, f".{safe_id(label)}.png"),
-                                       sweep_strip(face, G(face, coeffs), values))
+                                       sweep_strip(face, synth(coeffs, cfg["refine"]), values))
     for seq in seqs:
-        frames = G(face, seq.coeffs)
+        frames = synth(seq.coeffs, 0 if seq.is_sequence else cfg["refine"])
         post = np.stack([clahe(f) for f in frames]) if cfg["postprocess"] == "clahe" else frames
         tag = f"{work.id}.{safe_id(seq.label)}" if len(seqs) > 1 or seq.is_sequence else work.id
         if seq.is_sequence:
@@ -178,7 +272,7 @@ def sweep_strip(face: np.ndarray, frames: np.ndarray, values: np.ndarray) -> np.
 
 def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_back: bool = False,
         postprocess: str = "none", device: str = "cpu", workers: int = 1, shard=None, progress: bool = True,
-        debug: bool = False, argv=None, sweep: Optional[str] = None):
+        debug: bool = False, argv=None, sweep: Optional[str] = None, refine: int = 1, executor=None):
     """``thead synthesize gath``: every source portrait with the expression(s) of ``au``.
 
     Outputs per source: ``<id>.frontal.png`` (the 100x100 input), ``<id>.png`` + ``<id>.compare.png`` (source |
@@ -186,14 +280,20 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
     ``sweep``, ``<id>.mp4`` (with the driving video's audio when known) for a
     sequence, and ``<id>.pasted.png/.mp4`` with ``paste_back``. Manifest kind: ``thead.synthesis``.
 
+    A generator trained with ``--warp 3dmm`` needs the portrait's own coefficients: the 3DMM is fitted to the
+    frontal crop (``crop_expression``), and for still targets (not sequences, where it would cost a fit per
+    frame) ``refine`` closed-loop steps correct the flow (``calibrated_source``; 0 turns it off).
+
     Raises:
-        InputError: bad ``au`` (checked once, before any source is processed) or checkpoint.
+        InputError: bad ``au`` (checked once, before any source is processed), checkpoint, or ``refine`` < 0.
     """
     from thead.runner import discover, run_stage
     from thead.systems.gath.au_spec import parse_au
 
     if postprocess not in ("none", "clahe"):
         raise InputError(f"--postprocess must be none or clahe, got {postprocess!r}")
+    if refine < 0:
+        raise InputError(f"--refine must be >= 0, got {refine}")
     names = GathGenerator(checkpoint, device).coefficient_names()
     parse_au(au, names)  # fail on a bad --au / --au-sweep before any work
     if sweep:
@@ -202,9 +302,9 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
         parse_sweep(sweep, names)
     items, up = discover(sources, media=("image",))
     cfg = dict(checkpoint=str(Path(checkpoint).resolve()), au=au, paste_back=paste_back, postprocess=postprocess,
-               device=device, sweep=sweep)
+               device=device, sweep=sweep, refine=int(refine))
     return run_stage("synthesize gath", "thead.synthesis", process, items, out_dir, cfg, workers, shard, up,
-                     progress, debug, argv)
+                     progress, debug, argv, executor=executor)
 
 
 def _audio_offset(seq) -> float:

@@ -21,6 +21,27 @@ from thead.train.loop import (TrainLoop, finish_run, prepare_run_dir, random_bat
 from thead.systems.gath.config import TrainConfig, AUE_LR  # noqa: F401 (the settings live there)
 
 VARIANTS = ("gath", "gath-c", "gath-dc")
+WARPS = ("3dmm", "none")
+
+
+def flow_basis(n_au: int):
+    """(n_au, 2, 100, 100) float32 tensor: the 3DMM expression flow in GATH's 100 px frontal crops
+    (``thead.face.frontalize.Frontalizer.expression_flow_basis``) for ``model.Generator``.
+
+    Raises:
+        TheadError: the coefficients are not the face model's expression weights (their count differs).
+    """
+    import torch
+
+    from thead.face.facemodel import load_face_model
+    from thead.face.frontalize import Frontalizer
+    from thead.systems.gath.model import IMAGE_SIZE
+
+    model = load_face_model()
+    if model.k_exp != n_au:
+        raise TheadError(f"--warp 3dmm needs the {model.k_exp} expression coefficients of the face model as AU "
+                         f"vectors; the target set has {n_au} (use --warp none)")
+    return torch.from_numpy(Frontalizer(model, IMAGE_SIZE).expression_flow_basis(model))
 
 
 def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainConfig, resume: bool = False,
@@ -151,6 +172,12 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
       eq. 4 was ~60x eq. 5 and G painted colour noise that matches features instead of a face. Relative, the
       balance no longer depends on how E was trained. ``au_norm="sum"`` is the paper's form, ``"mean"`` thead's
       former one.
+    * **3DMM expression flow** (``warp="3dmm"``, see ``model.Generator``): G warps x_src by the face model's
+      expression change before it draws. The source's own coefficients e_src are the frozen AU estimator's
+      E(x_src) (the source set has no labels of its own; at synthesis thead fits the 3DMM to the crop instead).
+      Eq. 5 then compares G's output with the *warped* source x_w, not x_src: with the expression moved by the
+      model, eq. 5 keeps the person and no longer pulls the expression back to the source's (the copying the note
+      of issue 13 measured).
     * **Resize-convolution upsampling** (``upsample``) and an **attention output** (``output``), see
       ``model.Generator``. The attention map A gets GANimation's regularizer, ``lambda_att * (mean(A) + TV(A))``,
       which keeps A off 1 (pure copying) and smooth. Measured: at 0.1 the mean of A fell to 0.25 within 300 steps
@@ -195,7 +222,10 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
         raise TheadError(f"--au-norm must be one of {', '.join(L.AU_NORMS)}")
     if cfg.output not in Generator.OUTPUT:
         raise TheadError(f"--output must be one of {', '.join(Generator.OUTPUT)}")
-    G = Generator(n_au, cfg.width, cfg.upsample, cfg.output).to(d.device)
+    if cfg.warp not in WARPS:
+        raise TheadError(f"--warp must be one of {', '.join(WARPS)}")
+    basis = flow_basis(n_au) if cfg.warp == "3dmm" else None
+    G = Generator(n_au, cfg.width, cfg.upsample, cfg.output, basis).to(d.device)
     edits = edit_basis(n_au).to(d.device)
     models = {"G": dist.wrap(G, d)}
     opts = {"G": torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))}
@@ -229,7 +259,14 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
                     e_tgt[edited.to(d.device)] = sample_edits(edits, int(edited.sum()), gen).to(d.device)
                     real_tgt = (~edited).float().to(d.device)
             logs = {}
-            x_fake = Gw(x_src, e_tgt)
+            if G.warps:
+                with torch.no_grad():
+                    e_src = E(x_src)
+                x_fake = Gw(x_src, e_tgt, e_src)
+                x_rec = G.last_warped.detach()  # eq. 5's target: the source moved to e_tgt by the 3DMM
+            else:
+                x_fake = Gw(x_src, e_tgt)
+                x_rec = x_src
             if use_d:  # eq. 9: one forward over real and fake together (DDP wants one forward per backward)
                 d_out, c_out = Dw(torch.cat([x_re, x_fake.detach()]))
                 d_real, d_fake = d_out[:bs], d_out[bs:]
@@ -248,7 +285,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
             f_fake = E.features(x_fake)
             per = L.au_loss_per_sample(f_tgt, f_fake, cfg.au_norm)  # eq. 4 (see the docstring)
             l_au = (per * real_tgt).sum() / real_tgt.sum().clamp(min=1)
-            l_rec = L.reconstruction_loss(x_src, x_fake)
+            l_rec = L.reconstruction_loss(x_rec, x_fake)
             l_tv = L.tv_loss(x_fake)
             loss_g = cfg.lambda_au * l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
             logs.update(au=float(l_au.detach()), rec=float(l_rec.detach()), tv=float(l_tv.detach()))
