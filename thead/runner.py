@@ -231,6 +231,7 @@ def run_stage(
     progress: bool = True,
     debug: bool = False,
     argv: Optional[list[str]] = None,
+    executor=None,
 ) -> StageResult:
     """Process ``items`` into a manifest of ``kind`` in ``out_dir``.
 
@@ -239,7 +240,8 @@ def run_stage(
     earlier runs that are not among ``items`` stay in the manifest. One run writes a folder's manifest at a time
     (a lock; a second one fails naming the first's pid). With ``shard=(k, n)`` only the items whose id hashes to
     shard k are processed and the manifest is named ``manifest.shard-k-of-n.json`` (merge with
-    ``thead manifest merge``).
+    ``thead manifest merge``). ``executor`` (``thead.executors.ExecutorSpec``; None: local) sends the items to
+    a Ray cluster or a SLURM job array instead of the local pool (``thead.executors``).
 
     Returns:
         counts and the manifest path; ``exit_code`` is 3 when any item failed.
@@ -252,17 +254,23 @@ def run_stage(
     if not items:
         raise InputError("no items to process")
     out_dir = Path(out_dir)
+    if executor is not None and executor.kind == "slurm":
+        from thead.executors import run_slurm
+
+        if shard is not None:
+            raise InputError("--executor slurm makes its own shards: leave --shard out")
+        return run_slurm(stage, kind, process, items, out_dir, config, upstream, progress, debug, argv, executor)
     name = "manifest.json" if shard is None else f"manifest.shard-{shard[0]}-of-{shard[1]}.json"
     producer = make_producer(stage, dict(config, workers=workers, shard=shard), argv)
     writer = ManifestWriter(out_dir, kind, producer, name=name, upstream=upstream)
     try:
-        return _run_locked(stage, process, items, out_dir, config, workers, shard, progress, debug, writer)
+        return _run_locked(stage, process, items, out_dir, config, workers, shard, progress, debug, writer, executor)
     finally:
         writer.close()
 
 
 def _run_locked(stage: str, process: ProcessFn, items: list[WorkItem], out_dir: Path, config: dict, workers: int,
-                shard, progress: bool, debug: bool, writer: ManifestWriter) -> StageResult:
+                shard, progress: bool, debug: bool, writer: ManifestWriter, executor=None) -> StageResult:
     """``run_stage`` once the folder's lock is held."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -308,7 +316,12 @@ def _run_locked(stage: str, process: ProcessFn, items: list[WorkItem], out_dir: 
         with prog:
             task = prog.add_task("", total=len(todo))
             cfg = dict(config)
-            if workers <= 1 or len(todo) <= 1:
+            if executor is not None and executor.kind == "ray" and todo:
+                from thead.executors import run_ray
+
+                run_ray(_run_one, process, todo, out_dir, cfg, debug, workers, executor, record,
+                        lambda: prog.advance(task))
+            elif workers <= 1 or len(todo) <= 1:
                 for w in todo:
                     prog.update(task, description=w.id)
                     cfg["_progress"] = (prog, w.id) if progress else None

@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-STATE = {"debug": False}
+STATE: dict = {"debug": False, "executor": None}
 
 
 @app.callback()
@@ -26,13 +26,36 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
           allow_outside: bool = typer.Option(
               False, "--allow-outside",
               help="Follow manifests' source paths anywhere (default: only inside the manifest's folder, the working "
-              "directory and folders in THEAD_ALLOW_OUTSIDE) and read outputs they list outside their folder.")
+              "directory and folders in THEAD_ALLOW_OUTSIDE) and read outputs they list outside their folder."),
+          executor: str = typer.Option("local", "--executor", help="Where per-item stages run their items: local "
+                                       "(--workers processes), ray (Ray tasks) or slurm (a submitit job array of "
+                                       "shards, merged at the end)."),
+          address: Optional[str] = typer.Option(None, "--address", help="Ray: cluster address (auto, "
+                                                "ray://host:10001); default: start a local Ray."),
+          retries: int = typer.Option(2, "--retries", min=0, help="Ray: retries of a task whose worker died."),
+          partition: Optional[str] = typer.Option(None, "--partition", help="SLURM partition."),
+          time_min: int = typer.Option(60, "--time-min", min=1, help="SLURM time limit per array task (minutes)."),
+          mem_gb: float = typer.Option(8.0, "--mem-gb", help="SLURM memory per array task (GiB)."),
+          slurm_tasks: int = typer.Option(16, "--slurm-tasks", min=1, help="SLURM array size (number of shards)."),
+          array_parallelism: int = typer.Option(64, "--array-parallelism", min=1,
+                                                help="SLURM array tasks running at once."),
+          cpus_per_task: int = typer.Option(1, "--cpus-per-task", min=1,
+                                            help="SLURM CPUs per array task (its --workers)."),
+          slurm_cluster: str = typer.Option("slurm", "--slurm-cluster", help="slurm (sbatch), local (the array as "
+                                            "local processes, to try it) or debug (in this process)."),
           ) -> None:
     import os
 
+    from thead.errors import InputError
+    from thead.executors import ExecutorSpec
     from thead.manifest.paths import ALLOW_ENV
 
     STATE["debug"] = debug
+    try:
+        STATE["executor"] = ExecutorSpec(executor, address, retries, partition, time_min, mem_gb, slurm_tasks,
+                                         array_parallelism, cpus_per_task, slurm_cluster)
+    except InputError as e:
+        raise typer.BadParameter(str(e)) from None
     if allow_outside:
         os.environ[ALLOW_ENV] = "1"  # worker processes inherit it
 
@@ -113,8 +136,9 @@ def argv() -> list[str]:
 
 def run_kw() -> dict:
     """What every stage's ``run`` takes from the root command: ``debug`` (``thead --debug``: a failed item's error
-    in the manifest carries its traceback) and the command line for the manifest's producer."""
-    return dict(debug=STATE["debug"], argv=argv())
+    in the manifest carries its traceback), ``executor`` (``thead --executor ...``) and the command line for the
+    manifest's producer."""
+    return dict(debug=STATE["debug"], argv=argv(), executor=STATE["executor"])
 
 
 def paths(inputs: list[Path]) -> list[Path]:

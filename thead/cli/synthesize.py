@@ -65,6 +65,8 @@ def synthesize_gath(
     postprocess: str = typer.Option("none", help="none or clahe (GATH section 4.2)."),
     au_sweep: Optional[str] = typer.Option(None, "--au-sweep", help="Also an interpolation strip of one AU: "
                                            "NAME=START:STOP:N on the 0-5 scale, e.g. AU12_r=0:4:5."),
+    refine: int = typer.Option(1, min=0, help="Closed-loop corrections of the 3DMM flow per still target "
+                               "(a generator trained with --warp 3dmm; 0: off)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     workers: int = workers_opt(),
     shard: Optional[str] = shard_opt(),
@@ -81,7 +83,7 @@ def synthesize_gath(
     if not sources:
         raise typer.BadParameter("give at least one portrait (positional or --source)", param_hint="INPUTS")
     res = syn.run(sources, checkpoint, au, output, paste_back, postprocess, device, workers,
-                  parse_shard_or_exit(shard), progress, **run_kw(), sweep=au_sweep)
+                  parse_shard_or_exit(shard), progress, **run_kw(), sweep=au_sweep, refine=refine)
     return finish(res, as_json)
 
 

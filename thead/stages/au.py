@@ -58,7 +58,7 @@ def process_openface(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str
 
 def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview: bool = True, workers: int = 1,
         shard=None, progress: bool = True, debug: bool = False, argv=None, model: Optional[str] = None,
-        **landmark_opts) -> StageResult:
+        executor=None, **landmark_opts) -> StageResult:
     """AU intensities per frame.
 
     Inputs: a ``thead.3dmm`` manifest, a ``thead.landmarks`` manifest or media (the missing stages then run first
@@ -79,12 +79,12 @@ def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview:
         files = list({f.resolve(): f for f in files}.values())
         items = [W(id=i, source=f.resolve()) for f, i in zip(files, assign_ids(files))]
         return run_stage("extract-au", KIND, process_openface, items, out_dir, dict(preview=preview,
-                         from_openface=True), workers, shard, None, progress, debug, argv)
+                         from_openface=True), workers, shard, None, progress, debug, argv, executor=executor)
     inputs, _ = ensure_upstream(
         inputs, fit3dmm.KIND, out_dir,
         lambda d: fit3dmm.run(inputs, d, model=model, preview=preview, workers=workers, shard=shard,
-                              progress=progress, debug=debug, argv=argv, **landmark_opts), "3dmm",
+                              progress=progress, debug=debug, argv=argv, **landmark_opts, executor=executor), "3dmm",
         chain_from=("thead.landmarks",))
     items, up = discover(inputs, accept_kinds=(fit3dmm.KIND,))
     return run_stage("extract-au", KIND, process, items, out_dir, dict(preview=preview), workers, shard, up,
-                     progress, debug, argv)
+                     progress, debug, argv, executor=executor)

@@ -140,7 +140,7 @@ def _plot(feat: np.ndarray, fps: float, kind: str, path: Path, title: str) -> Pa
 
 def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[float] = None,
         model: Optional[Path] = None, device: str = "cpu", preview: bool = True, workers: int = 1, shard=None,
-        progress: bool = True, debug: bool = False, argv=None) -> StageResult:
+        progress: bool = True, debug: bool = False, argv=None, executor=None) -> StageResult:
     """Speech features per video frame for audio files, videos, or the items of a ``thead.landmarks`` /
     ``thead.3dmm`` manifest (their frame count and rate are then used exactly; still images in it are left out).
 
@@ -164,4 +164,5 @@ def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[flo
     items = [w for w in items if w.meta.get("media_type") != "image"]  # stills of a manifest have no audio
     cfg = dict(kind=kind, fps=fps, model=str(Path(model).resolve()) if model else None, device=device,
                preview=preview)
-    return run_stage("audio-features", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv)
+    return run_stage("audio-features", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv,
+                     executor=executor)

@@ -68,7 +68,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
 
 def run(inputs: list[Path], out_dir: Path, mode: str = "value", clip_limit: float = 0.01, tiles: int = 8,
         denoise: float = 0.0, sharpen: float = 0.0, preview: bool = True, workers: int = 1, shard=None,
-        progress: bool = True, debug: bool = False, argv=None) -> StageResult:
+        progress: bool = True, debug: bool = False, argv=None, executor=None) -> StageResult:
     """CLAHE on images, videos, or a ``thead.frames`` manifest (its PNGs / PNG folders).
 
     Outputs: images -> ``<id>.png`` (+ ``<id>.compare.png`` before|after); videos -> ``<id>.clahe.mp4`` with the
@@ -81,4 +81,4 @@ def run(inputs: list[Path], out_dir: Path, mode: str = "value", clip_limit: floa
     items, up = discover(inputs, accept_kinds=(KIND,))
     cfg = dict(mode=mode, clip_limit=clip_limit, tiles=tiles, denoise=denoise, sharpen=sharpen, preview=preview)
     return run_stage("postprocess-clahe", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug,
-                     argv)
+                     argv, executor=executor)

@@ -78,7 +78,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
 
 def run(inputs: list[Path], out_dir: Path, size: int = 128, center: str = "nose", scale: float = 2.8,
         identity: Optional[str] = None, workers: int = 1, shard=None, progress: bool = True, debug: bool = False,
-        argv=None, **landmark_opts) -> StageResult:
+        argv=None, executor=None, **landmark_opts) -> StageResult:
     """Crop faces for FLNet: ``size`` x ``size`` RGB, the nose tip (``center="nose"``) or the outer-eye-corner
     midpoint (``"eyes"``) at the centre, one zoom per clip (``scale`` x median outer-eye-corner distance), no rotation.
 
@@ -103,7 +103,8 @@ def run(inputs: list[Path], out_dir: Path, size: int = 128, center: str = "nose"
     inputs, _ = ensure_upstream(
         inputs, lmk_stage.KIND, out_dir,
         lambda d: lmk_stage.run(inputs, d, workers=workers, shard=shard, progress=progress, debug=debug,
-                                argv=argv, **landmark_opts), "landmarks")
+                                argv=argv, **landmark_opts, executor=executor), "landmarks")
     items, up = discover(inputs, accept_kinds=(lmk_stage.KIND,))
     cfg = dict(size=size, center=center, scale=scale, identity=identity)
-    return run_stage("crop-faces", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv)
+    return run_stage("crop-faces", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv,
+                     executor=executor)

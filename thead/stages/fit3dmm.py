@@ -70,7 +70,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
 
 def run(inputs: list[Path], out_dir: Path, model: Optional[str] = None, preview: bool = True, workers: int = 1,
         shard=None, progress: bool = True, debug: bool = False, argv=None, fit: Optional[dict] = None,
-        **landmark_opts) -> StageResult:
+        executor=None, **landmark_opts) -> StageResult:
     """Fit a 3DMM (ICT Face Model Light by default, or a BFM ``.mat`` given as ``model``) to each clip.
 
     Inputs: a ``thead.landmarks`` manifest, or media (landmarks are then extracted first into
@@ -84,7 +84,8 @@ def run(inputs: list[Path], out_dir: Path, model: Optional[str] = None, preview:
     inputs, _ = ensure_upstream(
         inputs, lmk_stage.KIND, out_dir,
         lambda d: lmk_stage.run(inputs, d, workers=workers, shard=shard, progress=progress, debug=debug,
-                                argv=argv, preview=preview, **landmark_opts), "landmarks")
+                                argv=argv, preview=preview, **landmark_opts, executor=executor), "landmarks")
     items, up = discover(inputs, accept_kinds=(lmk_stage.KIND,))
     cfg = dict(model=str(model) if model else None, preview=preview, fit=fit or {})
-    return run_stage("fit-3dmm", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv)
+    return run_stage("fit-3dmm", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv,
+                     executor=executor)

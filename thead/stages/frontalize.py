@@ -65,7 +65,8 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
 
 
 def run(inputs: list[Path], out_dir: Path, size: int = 100, model: Optional[str] = None, workers: int = 1,
-        shard=None, progress: bool = True, debug: bool = False, argv=None, **landmark_opts) -> StageResult:
+        shard=None, progress: bool = True, debug: bool = False, argv=None, executor=None,
+        **landmark_opts) -> StageResult:
     """Frontalize faces (Hassner et al. 2015) to ``size`` x ``size`` RGB crops.
 
     Inputs: a ``thead.landmarks`` manifest or media (landmarks are then extracted into ``out_dir/landmarks``).
@@ -79,10 +80,10 @@ def run(inputs: list[Path], out_dir: Path, size: int = 100, model: Optional[str]
     inputs, _ = ensure_upstream(
         inputs, lmk_stage.KIND, out_dir,
         lambda d: lmk_stage.run(inputs, d, workers=workers, shard=shard, progress=progress, debug=debug,
-                                argv=argv, **landmark_opts), "landmarks")
+                                argv=argv, **landmark_opts, executor=executor), "landmarks")
     items, up = discover(inputs, accept_kinds=(lmk_stage.KIND,))
     res = run_stage("frontalize", KIND, process, items, out_dir, dict(size=size, model=model), workers, shard, up,
-                    progress, debug, argv)
+                    progress, debug, argv, executor=executor)
     _sheet(load_manifest(res.manifest_path), Path(out_dir) / "contact_sheet.png")
     return res
 

@@ -94,7 +94,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
 
 def run(inputs: list[Path], out_dir: Path, detector: str = "hog", redetect_every: int = 10,
         fps: Optional[float] = None, interpolate_gaps: bool = False, preview: bool = True, workers: int = 1,
-        shard=None, progress: bool = True, debug: bool = False, argv=None) -> StageResult:
+        shard=None, progress: bool = True, debug: bool = False, argv=None, executor=None) -> StageResult:
     """Extract ibug-68 landmarks from videos/images (or a manifest's sources) into ``out_dir``.
 
     Outputs per item: ``<id>.landmarks.npz`` (landmarks (T,68,2) float32 px, NaN without a face; boxes (T,4);
@@ -111,4 +111,4 @@ def run(inputs: list[Path], out_dir: Path, detector: str = "hog", redetect_every
     cfg = dict(detector=detector, redetect_every=redetect_every, fps=fps, interpolate_gaps=interpolate_gaps,
                preview=preview)
     return run_stage("extract-landmarks", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug,
-                     argv)
+                     argv, executor=executor)

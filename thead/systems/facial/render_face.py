@@ -108,7 +108,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
 
 
 def run(au_manifest: Path, out_dir: Path, size: int = 128, scale: float = 4.0, workers: int = 1, shard=None,
-        progress: bool = True, debug: bool = False, argv=None) -> StageResult:
+        progress: bool = True, debug: bool = False, argv=None, executor=None) -> StageResult:
     """Render every clip of an ``extract-au`` manifest (made from a ``fit-3dmm`` manifest) for FACIAL.
 
     Raises:
@@ -122,4 +122,5 @@ def run(au_manifest: Path, out_dir: Path, size: int = 128, scale: float = 4.0, w
     items, up = discover([Path(au_manifest)], accept_kinds=("thead.au",))
     items = [w for w in items if w.meta.get("media_type") != "image"]  # a reference is a video; stills are left out
     cfg = dict(au_manifest=str(Path(au_manifest).resolve()), size=size, scale=scale)
-    return run_stage("render-face", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv)
+    return run_stage("render-face", KIND, process, items, out_dir, cfg, workers, shard, up, progress, debug, argv,
+                     executor=executor)

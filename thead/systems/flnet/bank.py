@@ -176,7 +176,7 @@ def save_bank(bank: Bank, out_dir: Path, bank_id: str) -> dict[str, Path]:
 
 def make_banks(manifest: Path, out_dir: Path, bank_size: int = 5, frame_range: tuple[float, float] = (0.0, 0.8),
                identities: Optional[list[str]] = None, workers: int = 1, shard=None, progress: bool = True,
-               debug: bool = False, argv=None):
+               debug: bool = False, argv=None, executor=None):
     """``thead make-bank``: one bank per identity of a crop manifest -> a ``thead.bank`` manifest, through the stage
     runner (one item per identity: resume, ``--workers``, ``--shard``, progress, exit 3 when a bank fails).
 
@@ -210,7 +210,7 @@ def make_banks(manifest: Path, out_dir: Path, bank_size: int = 5, frame_range: t
                       meta={"identity": ident}) for ident in wanted]
     cfg = dict(bank_size=bank_size, frame_range=list(frame_range), manifest=str(Path(manifest).resolve()))
     return run_stage("make-bank", "thead.bank", _bank_item, items, Path(out_dir), cfg, workers, shard,
-                     Path(manifest), progress, debug, argv)
+                     Path(manifest), progress, debug, argv, executor=executor)
 
 
 def _bank_item(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict]:

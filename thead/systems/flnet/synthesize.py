@@ -191,7 +191,8 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
 
 def run(targets: list[Path], checkpoint: Path, bank: Path, out_dir: Path, bank_item: Optional[str] = None,
         retarget_mode: str = "auto", fps: float = 25.0, video_fps: Optional[float] = None, max_frames: int = 0,
-        device: str = "cpu", workers: int = 1, shard=None, progress: bool = True, debug: bool = False, argv=None):
+        device: str = "cpu", workers: int = 1, shard=None, progress: bool = True, debug: bool = False, argv=None,
+        executor=None):
     """``thead synthesize flnet``: the bank's person driven by each target (driving video or landmark ``.npy``).
 
     Outputs per target: ``<id>.mp4`` (generated crops; the driving video's audio when it has one), ``<id>.masks.mp4``
@@ -215,4 +216,4 @@ def run(targets: list[Path], checkpoint: Path, bank: Path, out_dir: Path, bank_i
     cfg = dict(checkpoint=str(Path(checkpoint).resolve()), bank=str(Path(bank).resolve()), bank_item=bank_item,
                retarget=retarget_mode, fps=fps, video_fps=video_fps, max_frames=max_frames, device=device)
     return run_stage("synthesize flnet", "thead.synthesis", process, items, out_dir, cfg, workers, shard, None,
-                     progress, debug, argv)
+                     progress, debug, argv, executor=executor)
