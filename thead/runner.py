@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 from thead.errors import InputError, Interrupted, TheadError
 from thead.manifest import Item, ManifestWriter, in_shard, load_manifest, make_producer
-from thead.manifest.paths import OutsideError, is_inside, trust
+from thead.manifest.paths import OutsideError, is_inside, real_path, trust
 
 ProcessFn = Callable[["WorkItem", Path, dict], tuple[dict[str, Path], dict[str, Any]]]
 
@@ -194,10 +194,10 @@ def _stat(p: Optional[Path]):
     if p is None:
         return None
     try:
-        st = Path(p).stat()
+        st = os.stat(p)
     except OSError:
         return None
-    return [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
+    return [real_path(p), st.st_size, st.st_mtime_ns]
 
 
 def fingerprint(work: WorkItem, stage: str, config: dict) -> str:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from thead import __version__
 from thead.errors import ManifestError, TheadError
 from thead.manifest.models import KINDS, SCHEMA_VERSION, Item, Manifest, Producer, manifest_model
-from thead.manifest.paths import check_id, check_output_rel, check_source, is_inside
+from thead.manifest.paths import check_id, check_output_rel, check_source, forget_resolved, is_inside, real_path
 from thead.files import (atomic_folder, atomic_save_npy, atomic_save_npz,  # noqa: F401 (re-exported)
                          atomic_write_text, remove_stale_tmp, tmp_path)
 
@@ -86,7 +86,7 @@ class LoadedManifest:
         """Absolute path of a manifest-relative path (None stays None)."""
         if rel is None:
             return None
-        return (self.dir / rel).resolve()
+        return Path(real_path(self.dir / rel))
 
     def source(self, item: Item) -> Optional[Path]:
         """The item's source as an absolute path, if it may be followed (``thead.manifest.paths``).
@@ -119,6 +119,7 @@ def load_manifest(path: Path, kind: Optional[str | tuple[str, ...]] = None) -> L
             thead) or an older one (run ``thead manifest upgrade``). Reading never rewrites the file.
     """
     path = Path(path)
+    forget_resolved()
     data = read_json(path)
     major, _ = _parse_version(data["schema_version"], path)
     if major > CURRENT_MAJOR:
@@ -149,10 +150,11 @@ def load_manifest(path: Path, kind: Optional[str | tuple[str, ...]] = None) -> L
         first = e.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])
         raise ManifestError(f"{path}: invalid manifest at {loc}: {first['msg']}") from None
+    folder = path.resolve().parent
     for it in m.items:
         for key, rel in it.outputs.items():
             if isinstance(rel, str):
-                check_output_rel(rel, path.resolve().parent, path, f"item {it.id!r}: output {key}")
+                check_output_rel(rel, folder, path, f"item {it.id!r}: output {key}")
     return LoadedManifest(m, path)
 
 
@@ -199,6 +201,7 @@ def upgrade_manifest(path: Path, out: Optional[Path] = None) -> Path:
         ManifestError: newer major version, or no migration path.
     """
     path = Path(path)
+    forget_resolved()
     data = read_json(path)
     major, _ = _parse_version(data["schema_version"], path)
     if major > CURRENT_MAJOR:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -105,14 +106,61 @@ def allowed_roots() -> Optional[list[Path]]:
     v = os.environ.get(ALLOW_ENV, "").strip()
     if v.lower() in ("1", "true", "yes", "any"):
         return None
-    return [Path(x).resolve() for x in v.split(os.pathsep) if x.strip()] + list(_TRUSTED)
+    return list(_env_roots(v)) + list(_TRUSTED)
+
+
+@lru_cache(maxsize=16)
+def _env_roots(value: str) -> tuple[Path, ...]:
+    return tuple(Path(x).resolve() for x in value.split(os.pathsep) if x.strip())
+
+
+@lru_cache(maxsize=65536)
+def _real_dir(d: str) -> str:
+    return os.path.realpath(d)
+
+
+def forget_resolved() -> None:
+    """Drop ``real_path``'s folder cache (at the start of every manifest read / input discovery, so a folder or
+    symlink changed since an earlier read is resolved afresh)."""
+    _real_dir.cache_clear()
+
+
+def real_path(path: Path | str) -> str:
+    """``os.path.realpath(path)`` (symlinks followed, absolute), with each folder's own resolution cached: a corpus
+    manifest's 100,000 items lie in a few folders, so resolving one of them costs one ``lstat`` (is the file itself a
+    link?) instead of one per path component. ``.`` and empty components are dropped (they never change what a
+    path names); everything up to the last ``..`` is resolved as one folder (cached), as ``..`` must be applied
+    after the symlinks before it. ``forget_resolved`` clears the cache."""
+    s = os.fspath(path)
+    if not os.path.isabs(s):
+        s = os.path.join(os.getcwd(), s)
+    parts = [p for p in s.split(os.sep)[1:] if p not in ("", ".")]
+    if ".." in parts:
+        i = len(parts) - 1 - parts[::-1].index("..")
+        base, parts = _real_dir(os.sep + os.sep.join(parts[:i + 1])), parts[i + 1:]
+    else:
+        base = os.sep
+    if not parts:
+        return base
+    s = os.path.join(base, *parts)
+    if os.path.islink(s):
+        return os.path.realpath(s)
+    return os.path.join(_real_dir(os.path.dirname(s)), parts[-1])
+
+
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _followable(path: Path, manifest_dir: Path) -> bool:
     """Whether a path read from a manifest may be followed: inside the manifest's folder, the working directory or an
     allowed folder, or anywhere when the user opted in."""
     roots = allowed_roots()
-    return roots is None or any(is_inside(path, root) for root in [Path(manifest_dir), Path.cwd(), *roots])
+    if roots is None:
+        return True
+    rp = real_path(path)
+    return any(_inside(rp, r) for r in [_real_dir(os.fspath(Path(manifest_dir).absolute())), _real_dir(os.getcwd()),
+                                        *map(str, roots)])
 
 
 def check_source(path: Path, manifest_dir: Path, manifest_path: Path, item_id: str) -> Path:
