@@ -47,8 +47,27 @@ def _log_time(args: list[str] | None, seconds: float, code) -> None:
         print(f"warning: cannot append to THEAD_TIMINGS={path}: {e}", file=sys.stderr)
 
 
+def _click_exception() -> type:
+    """The ClickException class behind typer's usage errors: typer >= 0.20 vendors click as ``typer._click``,
+    older typer raises click's own."""
+    import importlib
+
+    import typer
+
+    for mod in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            cls = importlib.import_module(mod).ClickException
+        except (ImportError, AttributeError):
+            continue
+        if issubclass(typer.BadParameter, cls):
+            return cls
+    raise RuntimeError("cannot find the click exception class typer raises")
+
+
 def _run(args: list[str] | None) -> None:
     """Run the app; every outcome ends in ``sys.exit`` with its code."""
+    import typer
+
     from thead.cli.app import STATE, app
     from thead.errors import EXIT_ERROR, EXIT_USAGE, Interrupted, TheadError
 
@@ -65,22 +84,20 @@ def _run(args: list[str] | None) -> None:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
-    except Exception as e:  # noqa: BLE001 - one clean line, traceback only with --debug
-        # Click-style exceptions (typer vendors its own click, so match by shape, not by class):
-        name = type(e).__name__
-        if name == "Exit":
-            sys.exit(getattr(e, "exit_code", 0))
-        if name == "Abort":
+    except (typer.Exit, typer.Abort) as e:
+        if isinstance(e, typer.Abort):
             print("interrupted: finished items are kept; rerun the same command to resume", file=sys.stderr)
             sys.exit(130)
-        if hasattr(e, "format_message") and hasattr(e, "exit_code"):
-            ctx = getattr(e, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            print(f"error: {' '.join(e.format_message().split())}{hint}", file=sys.stderr)
-            sys.exit(EXIT_USAGE)
+        sys.exit(getattr(e, "exit_code", 0))
+    except _click_exception() as e:  # usage: a bad option or value
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print(f"error: {' '.join(e.format_message().split())}{hint}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except Exception as e:  # noqa: BLE001 - one clean line, traceback only with --debug
         if STATE["debug"]:
             traceback.print_exc()
-        msg = str(e) if isinstance(e, (ValueError, OSError)) else f"{name}: {e}"
+        msg = str(e) if isinstance(e, (ValueError, OSError)) else f"{type(e).__name__}: {e}"
         print(f"error: {msg}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     sys.exit(rv if isinstance(rv, int) else 0)
