@@ -22,6 +22,9 @@ def pytest_configure(config):
 
     os.environ["THEAD_ALLOW_OUTSIDE"] = os.pathsep.join([str(SHARED.resolve()), str(Path(tempfile.gettempdir())
                                                                                      .resolve())])
+    # an empty weights cache of the suite's own: no stage picks up the user's downloaded weights
+    os.environ["THEAD_HOME"] = tempfile.mkdtemp(prefix="thead-home-")
+    os.environ.pop("THEAD_WEIGHTS_MIRROR", None)
 
 
 def shared(rel: str) -> Path:

@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 
 # lowest first; a module may import its own layer and any layer below
 LAYERS = [
-    {"errors", "files", "weights"},
+    {"errors", "files", "weights", "zoo"},
     {"media", "audio"},
     {"face"},
     {"metrics"},

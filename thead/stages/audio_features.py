@@ -157,8 +157,14 @@ def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[flo
     if kind not in KINDS:
         raise InputError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "deepspeech":
+        import sys
+
+        from thead import zoo
+
+        model = zoo.find("wav2vec2-base-960h", model, lambda m: print(m, file=sys.stderr))
         if model is None:
-            raise InputError("--kind deepspeech needs --model DIR (a local wav2vec2 CTC checkpoint)")
+            raise InputError("--kind deepspeech needs --model DIR (a local wav2vec2 CTC checkpoint), or "
+                             "'thead weights download wav2vec2-base-960h'")
         DeepSpeechFeatures(Path(model), device)  # a bad folder is one error up front
     items, up = discover(inputs, media=("video", "audio"), accept_kinds=("thead.landmarks", "thead.3dmm"))
     items = [w for w in items if w.meta.get("media_type") != "image"]  # stills of a manifest have no audio

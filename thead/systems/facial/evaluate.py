@@ -21,6 +21,8 @@ Writes ``metrics.json`` and ``metrics.md``.
 
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
 from typing import Optional
 
@@ -146,6 +148,9 @@ def evaluate(videos: list[Path], out_dir: Path, ground_truth: Optional[Path] = N
     from thead.metrics.syncnet import SyncNet
     from thead.train.dist import pick_device
 
+    from thead import zoo
+
+    syncnet_weights = zoo.find("syncnet", syncnet_weights, lambda m: print(m, file=sys.stderr))
     syncnet = SyncNet.from_file(syncnet_weights) if syncnet_weights is not None else None
     device = pick_device(device)
 

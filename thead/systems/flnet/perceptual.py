@@ -150,12 +150,16 @@ def identity_loss(emb_x: torch.Tensor, emb_t: torch.Tensor) -> torch.Tensor:
 
 def choose_perceptual(vgg_weights, face_net, say: Callable[[str], None], loss_name: str = "perceptual loss"
                       ) -> tuple[nn.Module, str]:
-    """The perceptual network of a run, said at start: VGG16 from ``vgg_weights``; else the ``train aue``
-    checkpoint ``face_net``; else dlib's face-recognition ResNet (always available offline).
+    """The perceptual network of a run, said at start: VGG16 from ``vgg_weights`` (or, without ``face_net``, the
+    VGG16 in thead's weights cache, ``thead weights download vgg16``); else the ``train aue`` checkpoint
+    ``face_net``; else dlib's face-recognition ResNet (always available offline).
 
     Returns:
         (frozen network, a name for the run's config).
     """
+    from thead import zoo
+
+    vgg_weights = zoo.find("vgg16", vgg_weights, say) if face_net is None else vgg_weights
     if vgg_weights is not None:
         return VGG16Features(vgg_weights), f"vgg16:{vgg_weights}"
     if face_net is not None:
