@@ -186,6 +186,19 @@ class SynthesisMeta(MediaMeta):
     au: Optional[str] = None
 
 
+class CorpusOutputs(_Open):
+    """A corpus manifest lists media; it has no outputs."""
+
+
+class CorpusMeta(MediaMeta):
+    corpus: Optional[str] = Field(None, description="the recipe (thead prepare CORPUS)")
+    identity: Optional[str] = Field(None, description="the person, from the corpus's layout")
+    split: Optional[Literal["train", "val", "test"]] = None
+    emotion: Optional[str] = None
+    intensity: Optional[str | int] = Field(None, description="emotion intensity in the corpus's own terms")
+    size_bytes: Optional[int] = None
+
+
 class Item(BaseModel):
     """One input's record. ``outputs`` paths are relative to the manifest's folder."""
 
@@ -265,6 +278,14 @@ KINDS: dict[str, KindSpec] = {
         meta=CheckpointMeta,
         required_outputs=("checkpoint",),
         conventions={"checkpoint": "torch.save of a dict of tensors and plain values; load with weights_only=True"},
+    ),
+    "thead.corpus": KindSpec(
+        kind="thead.corpus",
+        description="The media of a published corpus with their labels and split (thead prepare)",
+        outputs=CorpusOutputs,
+        meta=CorpusMeta,
+        required_outputs=(),
+        conventions={"source": "each item's source is one medium of the corpus, relative to the manifest"},
     ),
     "thead.synthesis": KindSpec(
         kind="thead.synthesis",

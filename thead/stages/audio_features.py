@@ -166,7 +166,8 @@ def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[flo
             raise InputError("--kind deepspeech needs --model DIR (a local wav2vec2 CTC checkpoint), or "
                              "'thead weights download wav2vec2-base-960h'")
         DeepSpeechFeatures(Path(model), device)  # a bad folder is one error up front
-    items, up = discover(inputs, media=("video", "audio"), accept_kinds=("thead.landmarks", "thead.3dmm"))
+    items, up = discover(inputs, media=("video", "audio"),
+                         accept_kinds=("thead.landmarks", "thead.3dmm", "thead.corpus"))
     items = [w for w in items if w.meta.get("media_type") != "image"]  # stills of a manifest have no audio
     cfg = dict(kind=kind, fps=fps, model=str(Path(model).resolve()) if model else None, device=device,
                preview=preview)
