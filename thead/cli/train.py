@@ -158,6 +158,8 @@ def train_flnet(
     lambda_entropy: float = typer.Option(FL.lambda_entropy, callback=number(**NON_NEGATIVE),
                                          help="Weight of the selection masks' entropy (not in the paper: pushes each "
                                          "pixel to copy one bank image)."),
+    prior: str = typer.Option(FL.prior, help="Warp prior: tps (a thin-plate flow from the bank's to the target's "
+                              "landmarks, corrected by the network; thead) or none (the paper's learned warps)."),
     field: str = typer.Option(FL.field, help="Landmark difference field: sparse (the paper's) or dense (offsets "
                               "spread over the face by normalized convolution)."),
     time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
@@ -176,7 +178,8 @@ def train_flnet(
     cfg = FLNetConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, d_width=d_width, variant=variant,
                       bank_size=bank_size, bank_pool=bank_pool, margin=margin, lambda_sv=lambda_sv,
                       lambda_tv=lambda_tv, lambda_rec=lambda_rec, lambda_p=lambda_p, lambda_adv=lambda_adv,
-                      lambda_entropy=lambda_entropy, field=field, d_steps=d_steps, history=history, holdout=holdout,
+                      lambda_entropy=lambda_entropy, field=field,
+                      prior=prior, d_steps=d_steps, history=history, holdout=holdout,
                       time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed, device=device)
     check_config(cfg)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())

@@ -82,3 +82,37 @@ def test_dense_field_spreads_the_offsets_over_the_face(clip_landmarks):
     assert torch.equal(difference_field("sparse", src, tgt, 128, 2.0), landmark_difference_field(src, tgt, 128, 2.0))
     with pytest.raises(ValueError, match="unknown"):
         difference_field("splat", src, tgt, 128, 2.0)
+
+
+def _face_landmarks():
+    """Real ibug-68 landmarks of a bundled portrait, scaled into a 128 px crop."""
+    from tests.conftest import EXAMPLES
+    from thead.face.landmarks import LandmarkExtractor
+    from thead.media import read_image
+
+    lm = LandmarkExtractor().image(read_image(EXAMPLES / "portraits" / "SadTalker_sad1.png")).landmarks[0]
+    lm = (lm - lm.min(0)) / (lm.max(0) - lm.min(0)).max() * 70 + 29
+    return torch.from_numpy(lm.astype(np.float32))
+
+
+def test_tps_flow_takes_output_pixels_to_where_the_bank_image_has_them():
+    from thead.systems.flnet.fields import tps_flow
+
+    src = _face_landmarks()
+    tgt = src.clone()
+    tgt[48:, 1] += 6.0  # the mouth (ibug 48-67) moves 6 px down in the target
+    flow = tps_flow(torch.stack([src, tgt])[None], tgt[None], 128)  # bank: [src face, the target face itself]
+    assert flow.shape == (1, 2, 2, 128, 128)
+    assert flow[0, 1].abs().max() < 1e-3  # a bank image already in the target's shape is not moved
+    x, y = tgt[62].round().long()  # inner upper lip, where the target has it
+    assert abs(float(flow[0, 0, 1, y, x]) + 6.0) < 1.5 and abs(float(flow[0, 0, 0, y, x])) < 1.0
+    assert flow[0, 0, :, 0, 0].abs().max() < 0.1 and flow[0, 0, :, 127, 127].abs().max() < 0.1  # borders held
+    # the warp carries a bank image's mouth pixel to the target's mouth position
+    img = torch.zeros(1, 1, 128, 128)
+    sx, sy = src[62].round().long()
+    img[0, 0, sy - 1:sy + 2, sx - 1:sx + 2] = 1.0
+    moved = warp(img, flow[0, :1])
+    assert moved[0, 0, y, x] > 0.5 and moved[0, 0, sy - 4, sx] < 0.5
+    bad = src.clone()
+    bad[3] = float("nan")
+    assert tps_flow(bad[None, None], tgt[None], 128).abs().max() == 0  # a missing landmark: no prior flow

@@ -72,3 +72,25 @@ def test_image_history_fills_then_mixes():
     h2 = ImageHistory(4)
     h2.load(st, "cpu")
     assert all(torch.equal(x, y) for x, y in zip(h.images, h2.images))
+
+
+def test_tps_prior_is_added_to_the_learned_warp():
+    from thead.systems.flnet.fields import warp
+
+    torch.manual_seed(0)
+    G = FLNetGenerator(bank_size=2, width=8, variant="warp-only", margin=10.0, prior="tps").eval()
+    bank = torch.rand(1, 2, 3, 32, 32) * 2 - 1
+    delta = torch.zeros(1, 4, 32, 32)
+    with pytest.raises(ValueError, match="prior_flow"):
+        G(bank, delta)
+    shift = torch.zeros(1, 2, 2, 32, 32)
+    shift[:, :, 0] = 3.0  # the prior: sample every bank image 3 px to the right
+    with torch.no_grad():
+        out = G(bank, delta, shift)
+        expected = warp(bank.reshape(2, 3, 32, 32), (out["fields"] * 10.0 + shift).reshape(2, 2, 32, 32))
+    assert torch.allclose(out["warped_each"].reshape(2, 3, 32, 32), expected, atol=1e-5)
+    with torch.no_grad():
+        base = G(bank, delta, torch.zeros_like(shift))
+    assert not torch.allclose(base["warped_each"], out["warped_each"], atol=1e-2)
+    with pytest.raises(ValueError, match="prior"):
+        FLNetGenerator(bank_size=2, width=8, prior="optical-flow")

@@ -98,6 +98,62 @@ def difference_field(kind: str, src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, si
     raise ValueError(f"unknown difference field {kind!r} (one of {', '.join(FIELDS)})")
 
 
+PRIORS = ("tps", "none")
+TPS_REG = 1e-3  # thin-plate smoothing (coordinates in units of the crop side): dlib's landmarks jitter by ~1 px
+
+
+def _tps_u(d2: torch.Tensor) -> torch.Tensor:
+    """The thin-plate radial basis U(r) = r^2 log r^2 of squared distances (0 at 0)."""
+    return d2 * torch.log(d2.clamp(min=1e-12))
+
+
+def tps_flow(src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int, reg: float = TPS_REG) -> torch.Tensor:
+    """Where each bank image's landmarks say its pixels go: a thin-plate spline (Bookstein 1989) from the target
+    landmarks to each bank image's, as a backward flow for ``warp`` (output pixel p samples bank image i at
+    p + flow_i(p)). Eight points on the crop's border (corners and edge midpoints) are held fixed, so the warp
+    fades to none away from the face; ``reg`` smooths (a regularized spline, Wahba 1990) so one jittery landmark
+    does not fold the image.
+
+    thead's departure from FLNet (``FLNetGenerator(prior="tps")``): the network learns a correction on top of this
+    flow instead of the whole flow from a 68-pixel sparse field, so the fetching stream copies real pixels to where
+    the driving landmarks are from the first step (issue 12: in CPU-minute budgets the learned warps stayed near
+    the identity and the mouth moved with half the target's amplitude).
+
+    Args:
+        src_lmk: (B, N, 68, 2) bank landmarks, crop px (x, y); tgt_lmk: (B, 68, 2) target landmarks, crop px.
+        size: crop side S, px.
+
+    Returns:
+        (B, N, 2, S, S) float32 px. A bank image or target with any non-finite landmark gets a zero flow.
+    """
+    b, n = src_lmk.shape[:2]
+    dev = src_lmk.device
+    s1 = float(size - 1)
+    edge = torch.tensor([[0, 0], [0.5, 0], [1, 0], [0, 0.5], [1, 0.5], [0, 1], [0.5, 1], [1, 1]], device=dev)
+    ok = torch.isfinite(src_lmk).all(-1).all(-1) & torch.isfinite(tgt_lmk).all(-1).all(-1)[:, None]  # (B, N)
+    src = torch.where(ok[..., None, None], src_lmk, torch.zeros_like(src_lmk)).double() / s1
+    tgt = torch.where(ok[..., None, None], tgt_lmk[:, None].expand_as(src_lmk),
+                      torch.zeros_like(src_lmk)).double() / s1
+    src = torch.cat([src, edge.double().expand(b, n, -1, -1)], 2).reshape(b * n, -1, 2)
+    ctl = torch.cat([tgt, edge.double().expand(b, n, -1, -1)], 2).reshape(b * n, -1, 2)
+    k = ctl.shape[1]
+    K = _tps_u((ctl[:, :, None] - ctl[:, None]).pow(2).sum(-1)) + reg * torch.eye(k, dtype=ctl.dtype, device=dev)
+    P = torch.cat([torch.ones(b * n, k, 1, dtype=ctl.dtype, device=dev), ctl], 2)
+    A = torch.zeros(b * n, k + 3, k + 3, dtype=ctl.dtype, device=dev)
+    A[:, :k, :k], A[:, :k, k:], A[:, k:, :k] = K, P, P.transpose(1, 2)
+    rhs = torch.cat([src, torch.zeros(b * n, 3, 2, dtype=ctl.dtype, device=dev)], 1)
+    coef = torch.linalg.solve(A, rhs).float()  # (BN, k + 3, 2)
+    low = max(size // 4, 8)  # the spline is smooth: evaluated on a quarter-resolution grid, upsampled bilinearly
+    grid = base_grid(low, dev).view(1, -1, 2) / float(low - 1)
+    ctl = ctl.float()
+    U = _tps_u((grid[:, :, None] - ctl[:, None]).pow(2).sum(-1))  # (BN, L*L, k)
+    Pg = torch.cat([torch.ones(b * n, low * low, 1, device=dev), grid.expand(b * n, -1, -1)], 2)
+    mapped = U @ coef[:, :k] + Pg @ coef[:, k:]  # (BN, L*L, 2), bank coordinates / s1
+    flow = ((mapped - grid) * s1).view(b * n, low, low, 2).permute(0, 3, 1, 2)
+    flow = F.interpolate(flow, size=(size, size), mode="bilinear", align_corners=True).view(b, n, 2, size, size)
+    return torch.where(ok[..., None, None, None], flow, torch.zeros_like(flow))
+
+
 def base_grid(size: int, device=None) -> torch.Tensor:
     """(S, S, 2) pixel coordinates (x, y) of every pixel centre."""
     r = torch.arange(size, dtype=torch.float32, device=device)

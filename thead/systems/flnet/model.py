@@ -71,12 +71,22 @@ class FLNetGenerator(nn.Module):
         bank_size: N.
         width: channels of E's first and last layers (paper 64; the bottleneck has 4 x width).
         margin: warp margin M in px (eq. 3; paper 40 at 224 px).
+        prior: ``"none"`` (the paper: the warp fields W_w are the network's alone) or ``"tps"`` (thead's default):
+            ``forward`` takes a landmark-driven flow per bank image (``fields.tps_flow``) and the network's
+            ``margin * W_w`` is added to it, a learned correction of where the landmarks say the pixels go (see
+            ``fields.tps_flow`` for why).
     """
 
-    def __init__(self, bank_size: int = 5, width: int = 64, variant: str = "full", margin: float = 40.0):
+    PRIORS = ("none", "tps")
+
+    def __init__(self, bank_size: int = 5, width: int = 64, variant: str = "full", margin: float = 40.0,
+                 prior: str = "none"):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        if prior not in self.PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(self.PRIORS)}, got {prior!r}")
+        self.prior = prior
         n, w = bank_size, width
         self.bank_size, self.variant, self.margin = n, variant, float(margin)
         self.master = MasterNet(5 * n, w)
@@ -90,11 +100,13 @@ class FLNetGenerator(nn.Module):
         if variant == "full":
             self.head_v = _sn_conv(w, 1, 7, 1, 3)  # E_V, eq. 6
 
-    def forward(self, bank: torch.Tensor, delta_f: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, bank: torch.Tensor, delta_f: torch.Tensor, prior_flow: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         """
         Args:
             bank: (B, N, 3, S, S) in [-1, 1], the source image bank I_s.
             delta_f: (B, 2N, S, S), the landmark difference field (``fields.landmark_difference_field``).
+            prior_flow: (B, N, 2, S, S) px, required with ``prior="tps"`` (``fields.tps_flow``), else ignored.
 
         Returns:
             dict with ``output`` I_o (B, 3, S, S) in [-1, 1] and, where the variant has them, ``appearance`` I_a
@@ -113,7 +125,12 @@ class FLNetGenerator(nn.Module):
         if self.uses_warp:
             masks = torch.softmax(self.head_wm(feat), 1)
             fields = torch.tanh(WARP_INIT_SCALE * self.head_ww(feat)).view(b, n, 2, s, s)
-            each = warp(bank.reshape(b * n, 3, s, s), (fields * self.margin).reshape(b * n, 2, s, s))
+            flow = fields * self.margin
+            if self.prior == "tps":
+                if prior_flow is None:
+                    raise ValueError("a prior='tps' generator needs prior_flow (fields.tps_flow)")
+                flow = flow + prior_flow
+            each = warp(bank.reshape(b * n, 3, s, s), flow.reshape(b * n, 2, s, s))
             each = each.view(b, n, 3, s, s)
             out.update(masks=masks, fields=fields, warped_each=each, warped=(masks[:, :, None] * each).sum(1))
         if self.variant == "full":

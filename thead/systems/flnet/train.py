@@ -37,10 +37,20 @@ def check_config(cfg: FLNetConfig) -> None:
 
     if cfg.field not in FIELDS:
         raise InputError(f"--field must be one of {', '.join(FIELDS)}, got {cfg.field!r}")
+    if cfg.prior not in ("tps", "none"):
+        raise InputError(f"--prior must be tps or none, got {cfg.prior!r}")
 
 
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+def generator_inputs(G, field: str, batch: dict, size: int, margin: float) -> tuple:
+    """(bank, Delta F_s, prior flow or None): what ``FLNetGenerator.forward`` takes for a sampled batch."""
+    from thead.systems.flnet.fields import difference_field, tps_flow
+
+    prior = tps_flow(batch["bank_lmk"], batch["target_lmk"], size) if G.prior == "tps" and G.uses_warp else None
+    return batch["bank"], difference_field(field, batch["bank_lmk"], batch["target_lmk"], size, margin), prior
 
 
 def _perceptual(cfg: FLNetConfig, sampler, out_dir: Path, vgg_weights, face_net, d, say) -> tuple[object, str]:
@@ -56,13 +66,12 @@ def sample_panel(G, batch: dict, margin: float, size: int, path: Path, field: st
 
     from thead.media import write_image
     from thead.train.images import to_uint8
-    from thead.systems.flnet.fields import difference_field
     from thead.systems.flnet.viz import mask_panel
 
     was = G.training
     G.eval()
     with torch.no_grad():
-        out = G(batch["bank"], difference_field(field, batch["bank_lmk"], batch["target_lmk"], size, margin))
+        out = G(*generator_inputs(G, field, batch, size, margin))
     G.train(was)
     rows = []
     for b in range(len(batch["bank"])):
@@ -97,7 +106,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     from thead.systems.flnet import losses as L
     from thead.systems.flnet.bank import load_crop_clips
     from thead.systems.flnet.data import BankSampler
-    from thead.systems.flnet.fields import default_margin, difference_field, heatmap_weight
+    from thead.systems.flnet.fields import default_margin, heatmap_weight
     from thead.systems.flnet.model import FLNetGenerator, ImageHistory, PatchDiscriminator
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
@@ -115,7 +124,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     gen = seed_all(cfg.seed + d.rank)
     perc, perc_name = _perceptual(cfg, sampler, out_dir, vgg_weights, face_net, d, say)
     perc = perc.to(d.device)
-    G = FLNetGenerator(cfg.bank_size, cfg.width, cfg.variant, margin).to(d.device)
+    G = FLNetGenerator(cfg.bank_size, cfg.width, cfg.variant, margin, cfg.prior).to(d.device)
     D = PatchDiscriminator(cfg.d_width).to(d.device)
     models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
     opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2)) for k, m in
@@ -138,7 +147,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
                      f"{cfg.bank_size}B")
 
     def inputs(batch):
-        return batch["bank"], difference_field(cfg.field, batch["bank_lmk"], batch["target_lmk"], size, margin)
+        return generator_inputs(G, cfg.field, batch, size, margin)
 
     step = start
     try:
