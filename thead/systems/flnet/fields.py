@@ -146,8 +146,10 @@ def tps_flow(src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int, reg: float
     low = max(size // 4, 8)  # the spline is smooth: evaluated on a quarter-resolution grid, upsampled bilinearly
     grid = base_grid(low, dev).view(1, -1, 2) / float(low - 1)
     ctl = ctl.float()
-    U = _tps_u((grid[:, :, None] - ctl[:, None]).pow(2).sum(-1))  # (BN, L*L, k)
-    Pg = torch.cat([torch.ones(b * n, low * low, 1, device=dev), grid.expand(b * n, -1, -1)], 2)
+    g = grid.expand(b * n, -1, -1)
+    d2 = (g * g).sum(-1, keepdim=True) + (ctl * ctl).sum(-1)[:, None] - 2 * g @ ctl.transpose(1, 2)
+    U = _tps_u(d2.clamp(min=0))  # (BN, L*L, k)
+    Pg = torch.cat([torch.ones(b * n, low * low, 1, device=dev), g], 2)
     mapped = U @ coef[:, :k] + Pg @ coef[:, k:]  # (BN, L*L, 2), bank coordinates / s1
     flow = ((mapped - grid) * s1).view(b * n, low, low, 2).permute(0, 3, 1, 2)
     flow = F.interpolate(flow, size=(size, size), mode="bilinear", align_corners=True).view(b, n, 2, size, size)
