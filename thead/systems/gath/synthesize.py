@@ -66,7 +66,7 @@ class GathGenerator:
         if self.G.warps:
             if source is None:
                 raise ValueError("this generator warps: pass the face's own coefficients (source)")
-            src = np.broadcast_to(np.asarray(source, np.float32), coeffs.shape)
+            src = np.array(np.broadcast_to(np.asarray(source, np.float32), coeffs.shape))  # writable
         outs = []
         with torch.no_grad():
             code = None if self.G.warps else self.G.encode(x)
@@ -74,7 +74,7 @@ class GathGenerator:
                 e = torch.from_numpy(coeffs[i:i + batch]).to(self.device)
                 xb = x.expand(len(e), -1, -1, -1)
                 if self.G.warps:
-                    y = self.G(xb, e, torch.from_numpy(np.ascontiguousarray(src[i:i + batch])).to(self.device))
+                    y = self.G(xb, e, torch.from_numpy(src[i:i + batch]).to(self.device))
                 else:
                     y = self.G.decode(code.expand(len(e), -1, -1, -1), e, xb)
                 outs.append(to_uint8(y))
