@@ -93,21 +93,6 @@ class GathGenerator:
             return to_uint8(self.G.warp(x, t, s))[0]
 
 
-def crop_expression(face: np.ndarray, extractor, model) -> np.ndarray | None:
-    """The 3DMM expression coefficients (A,) of a 100 px frontal crop, as thead's AU chain measures them (crop
-    upscaled to 400 px, dlib's 68 landmarks, ICT fit with 80 rigid + 300 full iterations); None when dlib finds
-    no face in the crop."""
-    from thead.face.fit import FitConfig, fit_landmarks
-    from thead.media.image import upscale_min_side
-
-    up = upscale_min_side(face, 400)
-    res = extractor.image(up)
-    if not res.detected[0]:
-        return None
-    lmk = res.landmarks[:1] * (face.shape[0] / up.shape[0])
-    return fit_landmarks(model, lmk, FitConfig(iters=300, iters_rigid=80)).expression[0]
-
-
 def calibrated_source(G: GathGenerator, face: np.ndarray, source: np.ndarray, target: np.ndarray, measure,
                       steps: int = 1) -> np.ndarray:
     """Closed-loop correction of the flow for one target vector (analysis by synthesis; thead's, not GATH's).
@@ -198,17 +183,16 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
         raise NoFaceError(f"{work.source.name}: no face found")
     face, weight, mapx, mapy = front(img, res.landmarks[0], return_map=True)
     e_src, measure = None, None
-    if G.warps:
-        model = load_face_model()
+    if G.warps:  # the crop's own coefficients, measured by thead's AU chain (the one the GATH bench scores with)
+        from thead.metrics.au import ImageAUs
 
-        def measure(crop):
-            return crop_expression(crop, ex, model)
-
+        measure = cached(("image-aus", "hog"), lambda: ImageAUs(ex)).expression
         e_src = measure(face)
         if e_src is None:  # the crop is too small / odd for dlib: fit the picture's own landmarks instead
             from thead.face.fit import FitConfig, fit_landmarks
 
-            e_src = fit_landmarks(model, res.landmarks[:1], FitConfig(iters=300, iters_rigid=80)).expression[0]
+            e_src = fit_landmarks(load_face_model(), res.landmarks[:1],
+                                  FitConfig(iters=300, iters_rigid=80)).expression[0]
 
     def synth(coeffs, refine: int) -> np.ndarray:
         if not G.warps:
@@ -281,8 +265,8 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
     sequence, and ``<id>.pasted.png/.mp4`` with ``paste_back``. Manifest kind: ``thead.synthesis``.
 
     A generator trained with ``--warp 3dmm`` needs the portrait's own coefficients: the 3DMM is fitted to the
-    frontal crop (``crop_expression``), and for still targets (not sequences, where it would cost a fit per
-    frame) ``refine`` closed-loop steps correct the flow (``calibrated_source``; 0 turns it off).
+    frontal crop (``thead.metrics.au.ImageAUs.expression``), and for still targets (not sequences, where it would
+    cost a fit per frame) ``refine`` closed-loop steps correct the flow (``calibrated_source``; 0 turns it off).
 
     Raises:
         InputError: bad ``au`` (checked once, before any source is processed), checkpoint, or ``refine`` < 0.
