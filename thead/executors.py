@@ -76,9 +76,6 @@ class ExecutorSpec:
             raise InputError("--retries must be >= 0 and --mem-gb > 0")
 
 
-LOCAL = ExecutorSpec()
-
-
 def _need(module: str):
     import importlib
 
@@ -118,9 +115,10 @@ def run_ray(run_one: Callable, process, todo: list, out_dir: Path, cfg: dict, de
         odir = Path(out_dir).resolve()
         cfg_ref = ray.put(cfg)
         pending = {task.remote(process, w, odir, cfg_ref, debug): w for w in todo}
+        waiting = list(pending)
         try:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
+            while waiting:
+                done, waiting = ray.wait(waiting, num_returns=1)  # ray.wait hands back the rest: no rebuild per item
                 for ref in done:
                     w = pending.pop(ref)
                     try:

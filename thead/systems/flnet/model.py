@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from thead.systems.flnet.fields import warp
+from thead.systems.flnet.fields import PRIORS, tps_flow, warp
 
 VARIANTS = ("full", "appearance-only", "warp-only")
 LANDMARKS = 68
@@ -77,7 +77,7 @@ class FLNetGenerator(nn.Module):
             ``fields.tps_flow`` for why).
     """
 
-    PRIORS = ("none", "tps")
+    PRIORS = PRIORS
 
     def __init__(self, bank_size: int = 5, width: int = 64, variant: str = "full", margin: float = 40.0,
                  prior: str = "none"):
@@ -99,6 +99,11 @@ class FLNetGenerator(nn.Module):
             self.head_ww = _sn_conv(w, 2 * n, 7, 1, 3)  # E_ww, eq. 3
         if variant == "full":
             self.head_v = _sn_conv(w, 1, 7, 1, 3)  # E_V, eq. 6
+
+    def prior_flow(self, bank_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int) -> torch.Tensor | None:
+        """What ``forward`` takes as ``prior_flow``: ``fields.tps_flow`` of the bank's (B, N, 68, 2) and the
+        targets' (B, 68, 2) landmarks for a ``prior="tps"`` generator with a warp stream, else None."""
+        return tps_flow(bank_lmk, tgt_lmk, size) if self.prior == "tps" and self.uses_warp else None
 
     def forward(self, bank: torch.Tensor, delta_f: torch.Tensor, prior_flow: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:

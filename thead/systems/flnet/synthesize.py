@@ -41,8 +41,9 @@ class FLNetModel:
         self.holdout = float(cfg.get("holdout", 0.0))
         self.crop_center, self.crop_scale = str(cfg.get("crop_center", "nose")), float(cfg.get("crop_scale", 2.8))
         self.step = int(blob["step"])
-        self.prior = str(cfg.get("prior", "none"))  # checkpoints before the option: the paper's learned warps only
-        self.G = FLNetGenerator(self.bank_size, int(cfg["width"]), self.variant, self.margin, self.prior)
+        # checkpoints from before the prior option: the paper's learned warps only
+        self.G = FLNetGenerator(self.bank_size, int(cfg["width"]), self.variant, self.margin,
+                                str(cfg.get("prior", "none")))
         self.G.load_state_dict(blob["models"]["G"])
         self.G.eval().to(self.device)
 
@@ -66,7 +67,7 @@ class FLNetModel:
         import torch
 
         from thead.train.images import to_model_range, to_uint8
-        from thead.systems.flnet.fields import difference_field, tps_flow
+        from thead.systems.flnet.fields import difference_field
 
         if len(bank.images) != self.bank_size or bank.size != self.size:
             raise InputError(f"bank of {len(bank.images)} images at {bank.size} px; the model takes {self.bank_size} "
@@ -78,9 +79,8 @@ class FLNetModel:
                 t = torch.from_numpy(np.asarray(target_lmk[i:i + batch], np.float32)).to(self.device)
                 k = len(t)
                 bl = blm.expand(k, -1, -1, -1)
-                prior = tps_flow(bl, t, self.size) if self.prior == "tps" and self.G.uses_warp else None
                 out = self.G(b.expand(k, -1, -1, -1, -1), difference_field(self.field, bl, t, self.size, self.margin),
-                             prior)
+                             self.G.prior_flow(bl, t, self.size))
                 for j in range(k):
                     fr = {key: to_uint8(out[key][j]) for key in ("output", "warped", "appearance") if key in out}
                     if "masks" in out:

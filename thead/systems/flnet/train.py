@@ -33,12 +33,12 @@ def check_config(cfg: FLNetConfig) -> None:
         raise InputError(f"--holdout must be in [0, 1), got {cfg.holdout}")
     if cfg.d_steps < 0:
         raise InputError("--d-steps must be >= 0")
-    from thead.systems.flnet.fields import FIELDS
+    from thead.systems.flnet.fields import FIELDS, PRIORS
 
     if cfg.field not in FIELDS:
         raise InputError(f"--field must be one of {', '.join(FIELDS)}, got {cfg.field!r}")
-    if cfg.prior not in ("tps", "none"):
-        raise InputError(f"--prior must be tps or none, got {cfg.prior!r}")
+    if cfg.prior not in PRIORS:
+        raise InputError(f"--prior must be one of {', '.join(PRIORS)}, got {cfg.prior!r}")
 
 
 def _stderr(msg: str) -> None:
@@ -47,10 +47,10 @@ def _stderr(msg: str) -> None:
 
 def generator_inputs(G, field: str, batch: dict, size: int, margin: float) -> tuple:
     """(bank, Delta F_s, prior flow or None): what ``FLNetGenerator.forward`` takes for a sampled batch."""
-    from thead.systems.flnet.fields import difference_field, tps_flow
+    from thead.systems.flnet.fields import difference_field
 
-    prior = tps_flow(batch["bank_lmk"], batch["target_lmk"], size) if G.prior == "tps" and G.uses_warp else None
-    return batch["bank"], difference_field(field, batch["bank_lmk"], batch["target_lmk"], size, margin), prior
+    return (batch["bank"], difference_field(field, batch["bank_lmk"], batch["target_lmk"], size, margin),
+            G.prior_flow(batch["bank_lmk"], batch["target_lmk"], size))
 
 
 def _perceptual(cfg: FLNetConfig, sampler, out_dir: Path, vgg_weights, face_net, d, say) -> tuple[object, str]:
