@@ -243,7 +243,7 @@ def prepare(corpus: str, root: Path, out_dir: Path, seed: int = 0, probe: bool =
         raise InputError(f"{root}: no {corpus} media found")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    items, seen = [], set()
+    items, kept, seen = [], [], set()
     with Progress(disable=not progress) as prog:
         task = prog.add_task(f"prepare {corpus}", total=len(found.rows))
         for r in found.rows:
@@ -263,8 +263,9 @@ def prepare(corpus: str, root: Path, out_dir: Path, seed: int = 0, probe: bool =
                 except InputError:
                     found.skipped.append(r.path)
                     continue
+            kept.append(r)
             items.append(Item(id=iid, status="done", source=_relpath(r.path.resolve(), out_dir), meta=meta))
-    found.rows = [r for r in found.rows if r.path not in set(found.skipped)]
+    found.rows = kept
     m = Manifest(kind=KIND, producer=make_producer(f"prepare {corpus}", dict(root=str(root.resolve()), seed=seed,
                                                                              probe=probe), argv),
                  conventions={"split": "train / val / test as the recipe's docstring says (thead.recipes)",

@@ -153,9 +153,10 @@ def _key(e: Entry, fname: str) -> str:
     return f"{e.name}/{fname}"
 
 
-def _check(e: Entry, fname: str, path: Path, hub_hash: Optional[str]) -> Optional[str]:
-    """None when ``path`` passes the entry's check, else why not."""
-    sha256, sha1 = _hashes(path)
+def _check(e: Entry, fname: str, hashes: tuple[str, str], hub_hash: Optional[str]) -> Optional[str]:
+    """None when a file with ``hashes`` (``_hashes``: SHA-256, git blob SHA-1) passes the entry's check, else why
+    not."""
+    sha256, sha1 = hashes
     rec = _ledger().get(_key(e, fname))
     if e.check == "sha256-prefix":
         return None if sha256.startswith(e.prefix) else f"SHA-256 {sha256[:16]}... does not start with {e.prefix}"
@@ -185,7 +186,7 @@ def download(name: str, progress: bool = True, say: Callable[[str], None] = prin
 
     e = entry(name)
     for fname, dst in _files(e).items():
-        if dst.exists() and _check(e, fname, dst, None) is None and (e.check != "hub-etag"
+        if dst.exists() and _check(e, fname, _hashes(dst), None) is None and (e.check != "hub-etag"
                                                                      or _key(e, fname) in _ledger()):
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -206,11 +207,12 @@ def download(name: str, progress: bool = True, say: Callable[[str], None] = prin
                 for chunk in iter(lambda: resp.read(1 << 20), b""):
                     out.write(chunk)
                     prog.advance(task, len(chunk))
-            why = _check(e, fname, tmp, hub_hash)
+            hashes = _hashes(tmp)
+            why = _check(e, fname, hashes, hub_hash)
             if why is not None:
                 raise TheadError(f"weights {name}: {fname} from {url} failed its check ({why}); nothing was kept")
             if e.check in ("first-use", "hub-etag"):
-                sha256 = _hashes(tmp)[0]
+                sha256 = hashes[0]
                 if e.check == "first-use" and _key(e, fname) not in _ledger():
                     say(f"note: {fname}: its publisher gives no checksum; recorded SHA-256 {sha256} on this first "
                         f"download (verify checks against it)")
@@ -231,7 +233,7 @@ def verify(name: str) -> list[str]:
         if not p.exists():
             problems.append(f"{fname}: not downloaded")
             continue
-        why = _check(e, fname, p, None)
+        why = _check(e, fname, _hashes(p), None)
         if why is None and e.check == "hub-etag" and _key(e, fname) not in _ledger():
             why = "no recorded hash (download it again)"
         if why is not None:
