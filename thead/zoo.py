@@ -247,12 +247,15 @@ def cached(name: str) -> Optional[Path]:
     return target(e) if all(p.exists() for p in _files(e).values()) else None
 
 
-def find(name: str, explicit: Optional[Path], say: Callable[[str], None]) -> Optional[Path]:
-    """The weights a stage uses: ``explicit`` (its option) when given, else the cached entry (said with its path),
-    else None."""
+def find(name: str, explicit: Optional[Path], say: Optional[Callable[[str], None]] = None) -> Optional[Path]:
+    """The weights a stage uses: ``explicit`` (its option) when given, else the cached entry (said with its path,
+    through ``say``, default a line on stderr), else None."""
     if explicit is not None:
         return Path(explicit)
     p = cached(name)
     if p is not None:
+        import sys
+
+        say = say or (lambda m: print(m, file=sys.stderr))
         say(f"note: using the cached {name} weights {p} ({entry(name).option} not given)")
     return p

@@ -157,11 +157,9 @@ def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[flo
     if kind not in KINDS:
         raise InputError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "deepspeech":
-        import sys
-
         from thead import zoo
 
-        model = zoo.find("wav2vec2-base-960h", model, lambda m: print(m, file=sys.stderr))
+        model = zoo.find("wav2vec2-base-960h", model)
         if model is None:
             raise InputError("--kind deepspeech needs --model DIR (a local wav2vec2 CTC checkpoint), or "
                              "'thead weights download wav2vec2-base-960h'")

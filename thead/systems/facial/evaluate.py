@@ -21,8 +21,6 @@ Writes ``metrics.json`` and ``metrics.md``.
 
 from __future__ import annotations
 
-import sys
-
 from pathlib import Path
 from typing import Optional
 
@@ -150,7 +148,7 @@ def evaluate(videos: list[Path], out_dir: Path, ground_truth: Optional[Path] = N
 
     from thead import zoo
 
-    syncnet_weights = zoo.find("syncnet", syncnet_weights, lambda m: print(m, file=sys.stderr))
+    syncnet_weights = zoo.find("syncnet", syncnet_weights)
     syncnet = SyncNet.from_file(syncnet_weights) if syncnet_weights is not None else None
     device = pick_device(device)
 

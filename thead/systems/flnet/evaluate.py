@@ -22,8 +22,6 @@ Fréchet distances over few samples are biased upwards; compare rows evaluated o
 
 from __future__ import annotations
 
-import sys
-
 from pathlib import Path
 from typing import Optional
 
@@ -97,7 +95,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
     from thead import zoo
 
     clips = load_crop_clips(manifest)
-    inception_weights = zoo.find("inception", inception_weights, lambda m: print(m, file=sys.stderr))
+    inception_weights = zoo.find("inception", inception_weights)
     inception = FIDInceptionV3.from_file(inception_weights) if inception_weights else None
     embed, finder = FaceEmbedder(), LandmarkFinder()
     gt_emb: dict[tuple[str, int], Optional[np.ndarray]] = {}
