@@ -14,17 +14,20 @@ DEVICE=${DEVICE:-cuda}
 mkdir -p "$OUT"
 [ -n "${SKIP_WHL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
   || exit 1
-python3 "$DEV/unpack.py" "$DEV/fc512" || exit 1
+[ "$FC_MIN" = 0 ] || python3 "$DEV/unpack.py" "$DEV/fc512" || exit 1
 export PYTHONPATH=/tmp/site:$PWD:$DEV/site THEAD_ALLOW_OUTSIDE=/ PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
 nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv,noheader -l 2 > "$OUT/smi.csv" &
 SMI=$!
 python3 bench/quality_flnet.py --video none --crops "$DEV/fl128/crops/manifest.json" --minutes "$FL_MIN" --ablations \
-  --parallel --curve --no-eval --device "$DEVICE" --work /tmp/flw > "$OUT/flnet.log" 2>&1 &
+  --parallel --curve --no-eval --device "$DEVICE" --work /tmp/flw \
+  --batch "${FL_BATCH:-4}" --d-steps "${FL_DSTEPS:-1}" > "$OUT/flnet.log" 2>&1 &
 FL=$!
-sleep 20  # the FLNet processes load first; the FACIAL run then trains beside them
-python3 bench/paper_facial_r2v.py train --train "$DEV/fc512/render/manifest.json" \
-  --heldout "$DEV/fc512/render_tail/manifest.json" --minutes "$FC_MIN" --device "$DEVICE" --out /tmp/fcw \
-  > "$OUT/facial.log" 2>&1
+if [ "$FC_MIN" != 0 ]; then  # FC_MIN=0: FLNet only
+  sleep 20  # the FLNet processes load first; the FACIAL run then trains beside them
+  python3 bench/paper_facial_r2v.py train --train "$DEV/fc512/render/manifest.json" \
+    --heldout "$DEV/fc512/render_tail/manifest.json" --minutes "$FC_MIN" --device "$DEVICE" --out /tmp/fcw \
+    > "$OUT/facial.log" 2>&1
+fi
 wait $FL
 kill $SMI
 cp /tmp/fcw/heldout.npz "$OUT/" 2>/dev/null
@@ -55,7 +58,7 @@ for k in (1, 2, 3):
         t.add(tmp, arcname="runs")
     print(f"flnet_snap{k}.tar", round(os.path.getsize(out / f"flnet_snap{k}.tar") / 1e6, 1), "MB")
 EOF2
-tail -3 "$OUT/flnet.log"; tail -22 "$OUT/facial.log"
+tail -3 "$OUT/flnet.log"; [ -f "$OUT/facial.log" ] && tail -22 "$OUT/facial.log"
 awk -F', ' '{gsub(/ %/,"",$2); s+=$2; n++} END {print "GPU utilisation mean", s/n, "% over", n, "samples"}' "$OUT/smi.csv"
-tar -C "$OUT" -cf "$OUT/logs.tar" smi.csv flnet.log facial.log && rm "$OUT/smi.csv" "$OUT/flnet.log" "$OUT/facial.log"
+touch "$OUT/facial.log"; tar -C "$OUT" -cf "$OUT/logs.tar" smi.csv flnet.log facial.log && rm "$OUT/smi.csv" "$OUT/flnet.log" "$OUT/facial.log"
 ls -la "$OUT"

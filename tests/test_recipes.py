@@ -103,6 +103,102 @@ def test_cacd_faceforensics_hdtf_mead_voxceleb2(tmp_path):
     assert got == [("id00012", "21Uxsk56VDQ", "train"), ("id00017", "01dfn2spqyE", "test")]
 
 
+def _jpeg_frames(n: int, dst: Path) -> list[Path]:
+    """The first n frames of a real clip as JPEG files named 001, 002, ... (no suffix, as VidTIMIT has them)."""
+    import cv2
+
+    from thead.media import FrameReader
+
+    dst.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k, _, fr in FrameReader(CLIP, max_frames=n):
+        ok, buf = cv2.imencode(".jpg", fr[..., ::-1])
+        (dst / f"{k + 1:03d}").write_bytes(buf.tobytes())
+        out.append(dst / f"{k + 1:03d}")
+    return out
+
+
+def test_vidtimit_frames_audio_and_held_out_subjects(tmp_path):
+    root = tmp_path / "VidTIMIT"
+    subjects = ["fadg0", "faks0", "mccm0", "mdab0", "mjar0"]
+    for s in subjects:
+        _jpeg_frames(2, root / s / "video" / "sa1")
+        _put(WAV, root / s / "audio" / "sa1.wav")
+    _jpeg_frames(1, root / "fadg0" / "video" / "head")
+    (root / "fadg0" / "video" / "sa1" / "Thumbs.db").write_bytes(b"x")
+    path, found = prepare("vidtimit", root, tmp_path / "out", progress=False)
+    items = _items(path)
+    assert len(items) == 5 * 3 + 1 and [p.name for p in found.skipped] == ["Thumbs.db"]
+    f = items["fadg0_video_sa1_002"]["meta"]
+    assert (f["identity"], f["sentence"], f["frame"], f["media_type"], f["head_rotation"]) == \
+        ("fadg0", "sa1", 2, "image", False)
+    assert items["fadg0_video_head_001"]["meta"]["head_rotation"] is True
+    a = items["mccm0_audio_sa1"]["meta"]
+    assert a["media_type"] == "audio" and 1 < a["duration_s"] < 60
+    test = {it["meta"]["identity"] for it in items.values() if it["meta"]["split"] == "test"}
+    assert len(test) == 1  # 20% of the subjects, seeded, every item of a subject on the same side
+    assert test == {it["meta"]["identity"] for it in _items(prepare("vidtimit", root, tmp_path / "again",
+                                                                     progress=False)[0]).values()
+                    if it["meta"]["split"] == "test"}
+    # the suffix-less JPEG frames are images to the stages: landmarks found on them
+    one = path.parent / "one.json"
+    m = json.loads(path.read_text())
+    m["items"] = [it for it in m["items"] if it["id"] == "fadg0_video_sa1_001"]
+    one.write_text(json.dumps(m))
+    r = run_cli("--allow-outside", "extract-landmarks", one, "-o", tmp_path / "lm", "--no-preview", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    (it,) = json.loads((tmp_path / "lm" / "manifest.json").read_text())["items"]
+    assert it["status"] == "done" and it["meta"]["sentence"] == "sa1"
+
+
+def test_tcd_timit_straight_camera_and_recommended_split(tmp_path):
+    root = tmp_path / "TCD-TIMIT"
+    _put(CLIP, root / "volunteers" / "01M" / "straightcam" / "sa1.mp4")
+    _put(CLIP2, root / "volunteers" / "08F" / "straightcam" / "si1234.mp4")
+    _put(CLIP, root / "volunteers" / "08F" / "30degcam" / "si1234.mp4")
+    _put(CLIP2, root / "lipspeakers" / "Lipspkr1" / "straightcam" / "sx20.mp4")
+    path, found = prepare("tcd-timit", root, tmp_path / "out", progress=False)
+    items = _items(path)
+    assert len(items) == 3 and [p.parent.name for p in found.skipped] == ["30degcam"]
+    got = {it["meta"]["identity"]: (it["meta"]["split"], it["meta"]["sentence"]) for it in items.values()}
+    assert got == {"volunteer_01M": ("train", "sa1"), "volunteer_08F": ("test", "si1234"),
+                   "lipspeaker_Lipspkr1": ("train", "sx20")}
+    with pytest.raises(InputError, match="does not look like TCD-TIMIT"):
+        prepare("tcd-timit", root / "lipspeakers", tmp_path / "o2", progress=False)
+
+
+def test_gtav_and_facewarehouse_stills(tmp_path):
+    import cv2
+
+    gt = tmp_path / "GTAV"
+    img = cv2.imread(str(FACE))
+    for person in ("ID01", "ID02"):
+        for k in (1, 2):
+            (gt / person).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(gt / person / f"{k:02d}.bmp"), img)
+    (gt / "ID01" / "readme.txt").write_text("x")
+    path, found = prepare("gtav", gt, tmp_path / "g", progress=False)
+    items = _items(path)
+    assert len(items) == 4 and len(found.skipped) == 1
+    m = items["ID02_02"]["meta"]
+    assert (m["identity"], m["picture"], m["media_type"], m["split"]) == ("gtav_ID02", 2, "image", "train")
+    fw = tmp_path / "FaceWarehouse"
+    for t in (1, 12):
+        for k in (0, 7):
+            _put(FACE, fw / f"Tester_{t}" / "TrainingPose" / f"pose_{k}.png")
+    _put(FACE, fw / "Tester_1" / "Blendshape" / "shape_0.png")
+    path, found = prepare("facewarehouse", fw, tmp_path / "f", progress=False)
+    items = _items(path)
+    assert len(items) == 4 and len(found.skipped) == 1
+    m = items["Tester_12_TrainingPose_pose_0"]["meta"]
+    assert (m["identity"], m["expression"], m["neutral"]) == ("fw_Tester_12", 0, True)
+    assert items["Tester_1_TrainingPose_pose_7"]["meta"]["neutral"] is False
+    with pytest.raises(InputError, match="does not look like the GTAV face database"):
+        prepare("gtav", fw, tmp_path / "x", progress=False)
+    with pytest.raises(InputError, match="does not look like FaceWarehouse"):
+        prepare("facewarehouse", gt, tmp_path / "x", progress=False)
+
+
 def test_a_root_that_is_not_the_corpus_is_one_line(tmp_path):
     (tmp_path / "x").mkdir()
     _put(CLIP, tmp_path / "x" / "clip.mp4")

@@ -24,8 +24,17 @@ Recipes and their splits (the layouts are the ones each corpus documents):
 * ``voxceleb2`` -- ``{dev,test}/mp4/idNNNNN/VIDEO/NNNNN.mp4``: identity / YouTube video / utterance; the official
   dev / test split.
 
-Not yet: VidTIMIT, TCD-TIMIT (its suggested speaker split is a list this repository does not have), GTAV and
-FaceWarehouse.
+* ``vidtimit`` -- ``SUBJECT/video/SENTENCE/NNN`` (JPEG frames, no suffix, as released) and
+  ``SUBJECT/audio/SENTENCE.wav``: one image row per frame (``sentence``, ``frame``) and one audio row per
+  sentence; the head-rotation sequences (``head``, ``head2``, ``head3``) are labelled ``head_rotation``. GATH's
+  target set (expressive speech); no split is published: thead holds out 20% of the subjects, seeded.
+* ``tcd-timit`` -- ``volunteers/NNG/straightcam/SENTENCE.mp4`` (and ``lipspeakers/``): FLNet's set, the straight
+  camera only (the 30-degree camera's clips are listed as skipped). Split: the corpus's recommended volunteer
+  split (17 test volunteers, ``TCD_TIMIT_TEST``); the three lipspeakers are ``train``.
+* ``gtav`` -- GTAV Face Database: ``IDnn/NN.bmp`` (44 people, 27 pictures each: poses and lighting): GATH's source
+  set role (stills of many people), all ``train``.
+* ``facewarehouse`` -- ``Tester_N/TrainingPose/pose_K.png`` (150 people, 20 expressions each; pose_0 is neutral):
+  ``expression`` = K; GATH's source set, all ``train``. The 3D meshes (``.obj``) are listed as skipped.
 """
 
 from __future__ import annotations
@@ -205,9 +214,99 @@ def voxceleb2(root: Path, seed: int = 0) -> Prepared:
     return out
 
 
+# ---- VidTIMIT -----------------------------------------------------------------------------------------------------
+_VIDTIMIT_SUBJECT = re.compile(r"^[fm][a-z]{3}\d$")
+_VIDTIMIT_HEAD = {"head", "head2", "head3"}
+
+
+def _held_out(names: list[str], seed: int, fraction: float = 0.2) -> set[str]:
+    order = list(range(len(names)))
+    random.Random(seed).shuffle(order)
+    return {names[i] for i in order[:round(len(names) * fraction)]}
+
+
+def vidtimit(root: Path, seed: int = 0) -> Prepared:
+    from thead.media import media_type
+
+    subjects = sorted(d for d in root.iterdir() if d.is_dir() and _VIDTIMIT_SUBJECT.match(d.name)
+                      and ((d / "video").is_dir() or (d / "audio").is_dir()))
+    _need(root, bool(subjects), "subject folders (e.g. fadg0) with video/ and audio/", "VidTIMIT")
+    test = _held_out([s.name for s in subjects], seed)
+    out = Prepared([])
+    for s in subjects:
+        sp = "test" if s.name in test else "train"
+        for p in _walk(s):
+            rel = p.relative_to(s).parts
+            if len(rel) == 3 and rel[0] == "video" and re.fullmatch(r"\d{3}(\.jpe?g)?", p.name, re.I) \
+                    and media_type(p) == "image":
+                out.rows.append(Row(p, dict(identity=s.name, sentence=rel[1], frame=int(p.name[:3]),
+                                            head_rotation=rel[1] in _VIDTIMIT_HEAD, split=sp)))
+            elif len(rel) == 2 and rel[0] == "audio" and p.suffix.lower() == ".wav":
+                out.rows.append(Row(p, dict(identity=s.name, sentence=p.stem, split=sp)))
+            else:
+                out.skipped.append(p)
+    return out
+
+
+# ---- TCD-TIMIT ----------------------------------------------------------------------------------------------------
+TCD_TIMIT_TEST = ("08F", "09F", "15F", "18M", "25M", "28M", "33F", "34M", "36F", "41M", "44F", "45F", "49F", "54M",
+                  "55F", "56M", "58F")  # the corpus's recommended speaker-independent test volunteers
+
+
+def tcd_timit(root: Path, seed: int = 0) -> Prepared:
+    groups = [g for g in ("volunteers", "lipspeakers") if (root / g).is_dir()]
+    _need(root, "volunteers" in groups, "volunteers/NNG/straightcam", "TCD-TIMIT")
+    out = Prepared([])
+    for g in groups:
+        for p in _walk(root / g):
+            rel = p.relative_to(root / g).parts
+            if len(rel) == 3 and rel[1] == "straightcam" and p.suffix.lower() == ".mp4":
+                test = g == "volunteers" and rel[0] in TCD_TIMIT_TEST
+                out.rows.append(Row(p, dict(identity=f"{g[:-1]}_{rel[0]}", speaker_group=g, sentence=p.stem,
+                                            camera="straight", split="test" if test else "train")))
+            else:
+                out.skipped.append(p)
+    return out
+
+
+# ---- GTAV face database -------------------------------------------------------------------------------------------
+def gtav(root: Path, seed: int = 0) -> Prepared:
+    people = sorted(d for d in root.iterdir() if d.is_dir() and re.fullmatch(r"ID\d{2}", d.name, re.I))
+    _need(root, bool(people), "IDnn folders of NN.bmp pictures", "the GTAV face database")
+    out = Prepared([])
+    for d in people:
+        for p in _walk(d):
+            if p.parent == d and re.fullmatch(r"\d{2}\.(bmp|jpe?g)", p.name, re.I):
+                out.rows.append(Row(p, dict(identity=f"gtav_{d.name.upper()}", picture=int(p.name[:2]),
+                                            split="train")))
+            else:
+                out.skipped.append(p)
+    return out
+
+
+# ---- FaceWarehouse ------------------------------------------------------------------------------------------------
+def facewarehouse(root: Path, seed: int = 0) -> Prepared:
+    testers = sorted((d for d in root.iterdir() if d.is_dir() and re.fullmatch(r"Tester_\d+", d.name)),
+                     key=lambda d: int(d.name.split("_")[1]))
+    _need(root, any((d / "TrainingPose").is_dir() for d in testers), "Tester_N/TrainingPose folders",
+          "FaceWarehouse")
+    out = Prepared([])
+    for d in testers:
+        for p in _walk(d):
+            m = re.fullmatch(r"pose_(\d+)\.(png|jpe?g)", p.name, re.I)
+            if m and p.parent == d / "TrainingPose":
+                k = int(m.group(1))
+                out.rows.append(Row(p, dict(identity=f"fw_{d.name}", expression=k, neutral=k == 0,
+                                            split="train")))
+            else:
+                out.skipped.append(p)
+    return out
+
+
 RECIPES: dict[str, Callable[[Path, int], Prepared]] = {
     "ravdess": ravdess, "cacd": cacd, "faceforensics": faceforensics, "hdtf": hdtf, "mead": mead,
-    "voxceleb2": voxceleb2,
+    "voxceleb2": voxceleb2, "vidtimit": vidtimit, "tcd-timit": tcd_timit, "gtav": gtav,
+    "facewarehouse": facewarehouse,
 }
 
 

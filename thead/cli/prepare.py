@@ -11,10 +11,11 @@ from thead.cli.app import app, argv, json_opt, progress_opt
 @app.command("prepare", epilog="Example: thead prepare ravdess /data/RAVDESS -o work/ravdess;  then "
              "thead --allow-outside extract-landmarks work/ravdess/manifest.json -o work/landmarks")
 def prepare(
-    corpus: str = typer.Argument(..., help="ravdess | cacd | faceforensics | hdtf | mead | voxceleb2"),
+    corpus: str = typer.Argument(..., help="ravdess | cacd | faceforensics | hdtf | mead | voxceleb2 | vidtimit | "
+                                "tcd-timit | gtav | facewarehouse"),
     root: Path = typer.Argument(..., help="The corpus's folder, in its published layout."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder (manifest.json)."),
-    seed: int = typer.Option(0, help="Seed of the random splits (FaceForensics, HDTF, MEAD)."),
+    seed: int = typer.Option(0, help="Seed of the random splits (FaceForensics, HDTF, MEAD, VidTIMIT)."),
     probe: bool = typer.Option(True, "--probe/--no-probe", help="Read every medium's duration (ffprobe)."),
     as_json: bool = json_opt(),
     progress: bool = progress_opt(),

@@ -8,8 +8,12 @@ from thead.media.video import VIDEO_EXTENSIONS, FrameReader, VideoInfo, VideoWri
 
 
 def media_type(path: Path) -> str | None:
-    """'video', 'image', 'audio' or None, from the file suffix."""
+    """'video', 'image', 'audio' or None, from the file suffix; a file with no suffix is an 'image' when it starts
+    with the JPEG signature (VidTIMIT stores its frames as JPEG files named ``001``, ``002``, ...)."""
     suf = Path(path).suffix.lower()
+    if not suf and Path(path).is_file():
+        with open(path, "rb") as f:
+            return "image" if f.read(3) == b"\xff\xd8\xff" else None
     if suf in VIDEO_EXTENSIONS:
         return "video"
     if suf in IMAGE_EXTENSIONS:

@@ -116,3 +116,32 @@ def test_tps_flow_takes_output_pixels_to_where_the_bank_image_has_them():
     bad = src.clone()
     bad[3] = float("nan")
     assert tps_flow(bad[None, None], tgt[None], 128).abs().max() == 0  # a missing landmark: no prior flow
+
+
+def test_similarity_fit_recovers_a_head_motion():
+    from thead.systems.flnet.fields import similarity_fit
+
+    src = _face_landmarks()
+    ang = torch.tensor(0.2)
+    A0 = 1.1 * torch.stack([torch.stack([ang.cos(), -ang.sin()]), torch.stack([ang.sin(), ang.cos()])])
+    t0 = torch.tensor([5.0, -3.0])
+    A, t = similarity_fit(src[None], (src @ A0.T + t0)[None])
+    assert torch.allclose(A[0], A0, atol=1e-4) and torch.allclose(t[0], t0, atol=1e-2)
+
+
+def test_head_ring_moves_hair_with_the_face_and_keeps_the_borders():
+    from thead.systems.flnet.fields import HEAD_RING, tps_flow
+
+    tgt = _face_landmarks()
+    src = tgt + torch.tensor([6.0, 0.0])  # in the bank image the whole head sits 6 px to the right
+    plain = tps_flow(src[None, None], tgt[None], 128)
+    ring = tps_flow(src[None, None], tgt[None], 128, ring=HEAD_RING)
+    cen = tgt.mean(0)
+    half = float((tgt - cen).abs().max())
+    x, y = int(cen[0]), int(cen[1] - 1.2 * half)  # above the brows: hair, no landmark there
+    assert abs(float(ring[0, 0, 0, y, x]) - 6.0) < 1.5  # the hair comes along with the face (the spline bends a little)
+    assert float(plain[0, 0, 0, y, x]) < float(ring[0, 0, 0, y, x]) - 0.5  # without the ring it lags behind
+    assert ring[0, 0, :, 0, 0].abs().max() < 0.1  # the corners (background) stay
+    bad = src.clone()
+    bad[3] = float("nan")
+    assert tps_flow(bad[None, None], tgt[None], 128, ring=HEAD_RING).abs().max() == 0

@@ -69,8 +69,9 @@ def test_resume_continues_exactly(flnet_crops, tmp_path):
     resumed = train_flnet(flnet_crops, tmp_path / "b", small_config(steps=3), resume=True, progress=False,
                           say=said.append)
     assert "dlib's pretrained face-recognition ResNet" in said[0]  # the same perceptual network on resume
-    a, b = _weights(straight), _weights(resumed)
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    for name in ("G", "G_ema"):  # the weights and their average continue exactly
+        a, b = load_checkpoint(straight)["models"][name], load_checkpoint(resumed)["models"][name]
+        assert all(torch.equal(a[k], b[k]) for k in a), name
     assert [json.loads(x)["step"] for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()] == [1, 2, 3]
 
 
@@ -96,3 +97,22 @@ def test_vgg_weights_file_is_used(flnet_crops, tmp_path):
                     progress=False, say=said.append)
     assert load_checkpoint(p)["config"]["perceptual"].startswith("vgg16:")
     assert not said
+
+
+def test_one_to_one_schedule_and_weight_average(flnet_crops, tmp_path):
+    from thead.systems.flnet.synthesize import FLNetModel
+
+    p = train_flnet(flnet_crops, tmp_path / "run", small_config(steps=3, d_steps=1), progress=False,
+                    say=lambda m: None)
+    blob = load_checkpoint(p)
+    recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all("d" in r and r["d"] == r["d"] for r in recs)  # D trains on the step's own fakes
+    g, ema = blob["models"]["G"], blob["models"]["G_ema"]
+    assert blob["extra"]["ema_updates"] == 3
+    moved = [k for k in g if g[k].is_floating_point() and not torch.equal(g[k], ema[k])]
+    assert moved and all(torch.isfinite(ema[k]).all() for k in moved)
+    model = FLNetModel(p)  # synthesis runs the average
+    assert all(torch.equal(v, ema[k]) for k, v in model.G.state_dict().items())
+    off = train_flnet(flnet_crops, tmp_path / "off", small_config(steps=1, ema=0.0), progress=False,
+                      say=lambda m: None)
+    assert "G_ema" not in load_checkpoint(off)["models"]

@@ -25,9 +25,11 @@ class FLNetConfig:
     lambda_p: float = 1.0
     lambda_adv: float = 1.0
     lambda_entropy: float = 0.0  # selection-mask entropy (not in FLNet; losses.mask_entropy)
-    prior: str = "tps"  # warp prior: tps (thead: a thin-plate flow from the landmarks, corrected) or none (paper)
+    prior: str = "tps-head"  # warp prior: tps-head / tps (thead: a thin-plate flow from the landmarks, corrected) or
+    # none (paper)
     field: str = "sparse"  # landmark difference field: sparse (the paper's) or dense (fields.dense_difference_field)
     d_steps: int = 5
+    ema: float = 0.999  # decay of the generator's exponential moving average used for synthesis; 0: off
     history: int = 50
     holdout: float = 0.2
     gap: int = 3

