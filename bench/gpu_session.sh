@@ -33,7 +33,7 @@ kill $SMI
 cp /tmp/fcw/heldout.npz "$OUT/" 2>/dev/null
 cp /tmp/fcw/run/samples.png "$OUT/facial_samples.png" 2>/dev/null
 cp /tmp/fcw/result.json "$OUT/facial_result.json" 2>/dev/null
-# G weights only (no D, optimizer or image history), one tar per snapshot: each under the 16 MB a file may carry
+# the weights synthesis runs only (G's average, else G; no D, optimizer or image history), one tar per snapshot: each under the 16 MB a file may carry
 python3 - <<'EOF2'
 import os, tarfile, torch
 from pathlib import Path
@@ -45,7 +45,8 @@ for k in (1, 2, 3):
         if not pt.is_file():
             continue
         b = torch.load(pt, map_location="cpu", weights_only=True)
-        b["models"] = {"G": b["models"]["G"]}
+        m = b["models"]
+        b["models"] = {"G_ema": m["G_ema"]} if "G_ema" in m else {"G": m["G"]}  # what synthesis runs
         b["optimizers"], b["rng"], b["extra"] = {}, {}, {}
         dst = tmp / run.name / pt.name
         dst.parent.mkdir(parents=True, exist_ok=True)

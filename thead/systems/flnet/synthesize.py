@@ -44,7 +44,8 @@ class FLNetModel:
         # checkpoints from before the prior option: the paper's learned warps only
         self.G = FLNetGenerator(self.bank_size, int(cfg["width"]), self.variant, self.margin,
                                 str(cfg.get("prior", "none")))
-        self.G.load_state_dict(blob["models"].get("G_ema", blob["models"]["G"]))  # the average when trained with one
+        models = blob["models"]
+        self.G.load_state_dict(models["G_ema"] if "G_ema" in models else models["G"])  # the average, when trained with one
         self.G.eval().to(self.device)
 
     def bank(self, spec: Path, item: Optional[str] = None) -> Bank:

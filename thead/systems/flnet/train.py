@@ -46,16 +46,19 @@ def check_config(cfg: FLNetConfig) -> None:
 
 
 def ema_update(decay: float):
-    """``avg_fn`` for ``torch.optim.swa_utils.AveragedModel``: an exponential moving average of the generator's
+    """``multi_avg_fn`` for ``torch.optim.swa_utils.AveragedModel`` (one fused update of every tensor, as torch's
+    ``get_ema_multi_avg_fn``): an exponential moving average of the generator's
     weights with the warm-up of TensorFlow's ``ExponentialMovingAverage(num_updates=...)``, decay
     min(``decay``, (1 + n) / (10 + n)) at the n-th update, so short runs are not dominated by the initial weights.
 
     Not in FLNet (a departure): synthesis uses the average (the "G_ema" of progressive GANs and StyleGAN, Karras et
     al. 2018), which smooths the step-to-step jitter of the adversarial updates that a CPU budget's few thousand
     steps leave in the output (issue 12: held-back L1 moved 12.8-13.5 between snapshots)."""
-    def avg(averaged, current, n):
+    import torch
+
+    def avg(averaged: list, current: list, n) -> None:
         k = min(decay, (1.0 + float(n)) / (10.0 + float(n)))
-        return averaged * k + current * (1.0 - k)
+        torch._foreach_lerp_(averaged, current, 1.0 - k)
 
     return avg
 
@@ -150,7 +153,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     if cfg.ema > 0:
         from torch.optim.swa_utils import AveragedModel
 
-        ema = AveragedModel(G, avg_fn=ema_update(cfg.ema))
+        ema = AveragedModel(G, multi_avg_fn=ema_update(cfg.ema))
         models["G_ema"] = ema.module
     opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2)) for k, m in
             (("G", G), ("D", D))}
