@@ -96,7 +96,8 @@ def main() -> dict:
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--d-steps", type=int, default=1,
-                    help="D updates per G update (paper: 5; 1: the 1:1 schedule on the step's own fakes, ~3x the G updates on a CPU).")
+                    help="D updates per G update (paper: 5; 1: the 1:1 schedule on the step's own fakes, "
+                    "~3x the G updates on a CPU).")
     ap.add_argument("--field", default="sparse", help="Landmark difference field: sparse (paper) or dense.")
     ap.add_argument("--prior", default="tps-head", help="Warp prior: tps-head (thead's default), tps or none (paper).")
     ap.add_argument("--ema", type=float, default=0.999, help="Generator weight average decay (0: off; not in paper).")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from thead.runner import StageResult, WorkItem, discover, run_stage
-from thead.stages.common import cached
 from thead.manifest.paths import item_path
 
 KIND = "thead.audio"
@@ -60,10 +61,17 @@ def speech_source(path: Path) -> Path:
     return path
 
 
+@functools.cache  # one per worker process
+def _wav2vec2(path: str, device: str):
+    from thead.audio.features import DeepSpeechFeatures
+
+    return DeepSpeechFeatures(Path(path), device)
+
+
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     import time
 
-    from thead.audio.features import SAMPLE_RATE, DeepSpeechFeatures, audio_features, windows
+    from thead.audio.features import SAMPLE_RATE, audio_features, windows
     from thead.manifest import atomic_save_npy
     from thead.media import load_audio
 
@@ -73,8 +81,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     n, fps, start_s = _frames_and_rate(work, cfg, len(audio))
     model = None
     if cfg["kind"] == "deepspeech":
-        model = cached(("wav2vec2", cfg["model"], cfg["device"]), lambda: DeepSpeechFeatures(Path(cfg["model"]),
-                                                                                             cfg["device"]))
+        model = _wav2vec2(str(cfg["model"]), cfg["device"])
     feat = audio_features(audio, fps, n, cfg["kind"], model, start_s)
     win = windows(feat)
     outputs = {"features": item_path(out_dir, work.id, f".{cfg['kind']}.npy"),

@@ -1,4 +1,5 @@
-"""Helpers shared by the stage modules: chaining plain inputs through upstream stages, per-process caches."""
+"""Helpers shared by the stage modules: chaining plain inputs through upstream stages (per-process model caches are
+``functools.cache``d factories in each stage)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,6 @@ from typing import Callable, Optional
 from thead.errors import InputError
 from thead.manifest import read_json
 from thead.runner import StageResult
-
-_CACHE: dict = {}
-
-
-def cached(key, make: Callable):
-    """One instance per worker process (dlib models, renderers, face models)."""
-    if key not in _CACHE:
-        _CACHE[key] = make()
-    return _CACHE[key]
 
 
 def manifest_kind(inputs: list[Path]) -> Optional[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 from typing import Any, Optional
 
@@ -10,7 +12,7 @@ import numpy as np
 from thead.manifest import atomic_save_npz
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
 from thead.stages import landmarks as lmk_stage
-from thead.stages.common import cached, ensure_upstream
+from thead.stages.common import ensure_upstream
 from thead.manifest.paths import item_path
 
 KIND = "thead.3dmm"
@@ -22,11 +24,17 @@ def _model(cfg: dict):
     return load_face_model(cfg["model"])
 
 
+@functools.cache  # one per worker process and frame size
+def _overlay(face_model, w: int, h: int):
+    from thead.viz import MeshOverlay, preview_scale
+
+    return MeshOverlay(_model({"model": face_model}), w, h, preview_scale(w, h))
+
+
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     from thead.errors import NoFaceError
     from thead.face.fit import FitConfig, fit_landmarks, project_vertices
     from thead.media import FrameReader, VideoWriter, read_image, write_image
-    from thead.viz import MeshOverlay, preview_scale
 
     d = np.load(require(work, "landmarks"))
     lm = d["landmarks"]
@@ -43,7 +51,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                 reproj_err_iod_median=float(np.median(iod)), reproj_err_iod_p95=float(np.percentile(iod, 95)))
     if cfg["preview"] and work.source is not None and work.source.exists():
         w, h = int(work.meta["width"]), int(work.meta["height"])
-        ov = cached(("mesh", cfg["model"], w, h), lambda: MeshOverlay(model, w, h, preview_scale(w, h)))
+        ov = _overlay(cfg["model"], w, h)
 
         def draw(rgb, t):
             if not fr.valid[t]:

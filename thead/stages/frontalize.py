@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 from typing import Any, Optional
 
@@ -9,7 +11,7 @@ import numpy as np
 
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
 from thead.stages import landmarks as lmk_stage
-from thead.stages.common import cached, ensure_upstream
+from thead.stages.common import ensure_upstream
 from thead.manifest.paths import item_path
 
 KIND = "thead.frames"
@@ -17,11 +19,15 @@ SHEET_TILES = 24
 
 
 def _frontalizer(cfg: dict):
+    return _frontalizer_for(cfg["size"], cfg["model"])
+
+
+@functools.cache  # one per worker process
+def _frontalizer_for(size: int, model):
     from thead.face.facemodel import load_face_model
     from thead.face.frontalize import Frontalizer
 
-    return cached(("front", cfg["size"], cfg["model"]), lambda: Frontalizer(load_face_model(cfg["model"]),
-                                                                           cfg["size"]))
+    return Frontalizer(load_face_model(model), size)
 
 
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 from typing import Any, Optional
 
@@ -10,17 +12,20 @@ import numpy as np
 from thead.errors import NoFaceError
 from thead.manifest import atomic_save_npz
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, run_stage
-from thead.stages.common import cached
 from thead.manifest.paths import item_path
 
 KIND = "thead.landmarks"
 
 
 def _extractor(cfg: dict):
+    return _extractor_for(cfg["detector"], cfg["redetect_every"])
+
+
+@functools.cache  # one per worker process
+def _extractor_for(detector: str, redetect_every: int):
     from thead.face.landmarks import LandmarkExtractor
 
-    return cached(("lmk", cfg["detector"], cfg["redetect_every"]),
-                  lambda: LandmarkExtractor(cfg["detector"], cfg["redetect_every"]))
+    return LandmarkExtractor(detector, redetect_every)
 
 
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:

@@ -12,19 +12,28 @@ parameters with their normalisation) for rendering new parameters later.
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, run_stage
-from thead.stages.common import cached
 from thead.manifest.paths import item_path
 
 KIND = "thead.frames"
 ALBEDO_FRAMES = 12
 
 
+@functools.cache  # once per worker process
+def _refs(au_manifest: str):
+    from thead.systems.facial.data import reference_params
+
+    return reference_params(Path(au_manifest))
+
+
+@functools.cache  # once per worker process
 def _fits(au_manifest: str) -> dict[str, Path]:
     from thead.errors import InputError
     from thead.manifest import load_manifest
@@ -49,19 +58,18 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     from thead.face.facemodel import load_face_model
     from thead.manifest import atomic_folder, atomic_save_npz
     from thead.media import FrameReader, VideoWriter, write_image
-    from thead.systems.facial.data import reference_params
     from thead.systems.facial.render import FaceRenderer, Pose, estimate_albedo, landmarks_px
     from thead.viz import sample_indices
 
-    fits = cached(("fits", cfg["au_manifest"]), lambda: _fits(cfg["au_manifest"]))
-    refs = cached(("refs", cfg["au_manifest"]), lambda: reference_params(Path(cfg["au_manifest"])))
+    fits = _fits(cfg["au_manifest"])
+    refs = _refs(cfg["au_manifest"])
     if work.meta.get("media_type") == "image":
         raise InputError(f"{work.id}: a FACIAL reference is a video, not a still image")
     if work.id not in fits or work.id not in refs:
         raise InputError(f"{work.id}: no 3DMM fit for this item")
     fit = dict(np.load(fits[work.id]))
     ref, _ = refs[work.id]
-    model = cached(("model", None), lambda: load_face_model())
+    model = load_face_model()
     ok = fit["valid"].astype(bool)
     valid = np.flatnonzero(ok)
     lmk = landmarks_px(model, fit["identity"], fit["expression"][valid],

@@ -72,8 +72,9 @@ class FLNetGenerator(nn.Module):
         width: channels of E's first and last layers (paper 64; the bottleneck has 4 x width).
         margin: warp margin M in px (eq. 3; paper 40 at 224 px).
         prior: ``"none"`` (the paper: the warp fields W_w are the network's alone), ``"tps"`` or ``"tps-head"``
-            (thead's default; the spline also moves the head around the face, ``fields.head_ring``): ``forward`` takes a landmark-driven flow per bank image (``fields.tps_flow``) and the network's
-            ``margin * W_w`` is added to it, a learned correction of where the landmarks say the pixels go (see
+            (thead's default; the spline also moves the head around the face, ``fields.head_ring``): ``forward``
+            takes a landmark-driven flow per bank image (``fields.tps_flow``) and the network's ``margin * W_w`` is
+            added to it, a learned correction of where the landmarks say the pixels go (see
             ``fields.tps_flow`` for why).
     """
 
@@ -102,7 +103,8 @@ class FLNetGenerator(nn.Module):
 
     def prior_flow(self, bank_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int) -> torch.Tensor | None:
         """What ``forward`` takes as ``prior_flow``: ``fields.tps_flow`` of the bank's (B, N, 68, 2) and the
-        targets' (B, 68, 2) landmarks (with ``head_ring`` anchors for ``"tps-head"``) for a tps generator with a warp stream, else None."""
+        targets' (B, 68, 2) landmarks (with ``head_ring`` anchors for ``"tps-head"``) for a tps generator with a
+        warp stream, else None."""
         if self.prior == "none" or not self.uses_warp:
             return None
         return tps_flow(bank_lmk, tgt_lmk, size, ring=HEAD_RING if self.prior == "tps-head" else 0.0)

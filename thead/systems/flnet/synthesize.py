@@ -11,6 +11,8 @@ two faces' outer-eye-corner distances.
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -45,7 +47,7 @@ class FLNetModel:
         self.G = FLNetGenerator(self.bank_size, int(cfg["width"]), self.variant, self.margin,
                                 str(cfg.get("prior", "none")))
         models = blob["models"]
-        self.G.load_state_dict(models["G_ema"] if "G_ema" in models else models["G"])  # the average, when trained with one
+        self.G.load_state_dict(models["G_ema"] if "G_ema" in models else models["G"])  # the average, if any
         self.G.eval().to(self.device)
 
     def bank(self, spec: Path, item: Optional[str] = None) -> Bank:
@@ -136,18 +138,25 @@ def driving_landmarks(video: Path, size: int, center: str, scale: float, fps: Op
     return _fill_missing(out), crops, reader.fps, int((~ok).sum())
 
 
+@functools.cache  # one per worker process
+def _model(checkpoint: str, device: str) -> "FLNetModel":
+    return FLNetModel(Path(checkpoint), device)
+
+
+@functools.cache
+def _bank(checkpoint: str, device: str, bank: str, item):
+    return _model(checkpoint, device).bank(Path(bank), item)
+
+
 def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     """One target sequence (a driving video or a landmark file) -> MP4 + masks MP4 + sheet (runner function)."""
     from thead.media import FrameReader, VideoWriter, has_audio, write_image
     from thead.runner import FrameProgress
-    from thead.stages.common import cached
     from thead.systems.flnet.viz import mask_panel
     from thead.viz import contact_sheet, sample_indices
 
-    model = cached(("flnet", cfg["checkpoint"], cfg["device"]), lambda: FLNetModel(Path(cfg["checkpoint"]),
-                                                                                  cfg["device"]))
-    bank = cached(("bank", cfg["bank"], cfg["bank_item"], cfg["checkpoint"]),
-                  lambda: model.bank(Path(cfg["bank"]), cfg["bank_item"]))
+    model = _model(str(cfg["checkpoint"]), cfg["device"])
+    bank = _bank(str(cfg["checkpoint"]), cfg["device"], str(cfg["bank"]), cfg["bank_item"])
     src = Path(work.source)
     crops, audio, fps, n_noface = None, None, float(cfg["fps"]), 0
     if src.suffix == ".npy":

@@ -225,7 +225,8 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
                 save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
                                 generator=gen, extra={"history": history.state(),
                                                       "ema_updates": int(ema.n_averaged) if ema is not None else 0})
-                sample_panel(ema.module if ema is not None else G, fixed, margin, size, out_dir / "samples.png", cfg.field)
+                sample_panel(ema.module if ema is not None else G, fixed, margin, size, out_dir / "samples.png",
+                             cfg.field)
             if on_step is not None:
                 on_step(step)
             if stop:

@@ -9,6 +9,8 @@ mask.
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 from typing import Any, Optional
 
@@ -161,21 +163,32 @@ class PasteBack:
         return self.blender(image, full, self.landmarks, self.valid)
 
 
+@functools.cache  # one per worker process
+def _parts(checkpoint: str, device: str):
+    """(generator, 100 px frontalizer, landmark extractor) for synthesis."""
+    from thead.face.facemodel import load_face_model
+    from thead.face.frontalize import Frontalizer
+    from thead.face.landmarks import LandmarkExtractor
+
+    return GathGenerator(Path(checkpoint), device), Frontalizer(load_face_model(), 100), LandmarkExtractor()
+
+
+@functools.cache  # one per worker process (and extractor)
+def _image_aus(extractor):
+    from thead.metrics.au import ImageAUs
+
+    return ImageAUs(extractor)
+
+
 def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     """Synthesize every requested expression for one source portrait (runner process function)."""
     from thead.face.au import AU_COLUMNS, au_from_blendshapes
     from thead.face.facemodel import load_face_model
-    from thead.face.frontalize import Frontalizer
-    from thead.face.landmarks import LandmarkExtractor
     from thead.media import VideoWriter, read_image, write_image
     from thead.postprocess import clahe
-    from thead.stages.common import cached
     from thead.systems.gath.au_spec import parse_au
 
-    G = cached(("gath", cfg["checkpoint"], cfg["device"]), lambda: GathGenerator(Path(cfg["checkpoint"]),
-                                                                                 cfg["device"]))
-    front = cached(("front", 100, None), lambda: Frontalizer(load_face_model(), 100))
-    ex = cached(("lmk", "hog", 10), lambda: LandmarkExtractor())
+    G, front, ex = _parts(str(cfg["checkpoint"]), cfg["device"])
     seqs = parse_au(cfg["au"], G.coefficient_names())
     img = read_image(work.source)
     res = ex.image(img)
@@ -184,9 +197,8 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     face, weight, mapx, mapy = front(img, res.landmarks[0], return_map=True)
     e_src, measure = None, None
     if G.warps:  # the crop's own coefficients, measured by thead's AU chain (the one the GATH bench scores with)
-        from thead.metrics.au import ImageAUs
 
-        measure = cached(("image-aus", "hog"), lambda: ImageAUs(ex)).expression
+        measure = _image_aus(ex).expression
         e_src = measure(face)
         if e_src is None:  # the crop is too small / odd for dlib: fit the picture's own landmarks instead
             from thead.face.fit import FitConfig, fit_landmarks
