@@ -100,6 +100,7 @@ def main() -> dict:
                     "~3x the G updates on a CPU).")
     ap.add_argument("--field", default="sparse", help="Landmark difference field: sparse (paper) or dense.")
     ap.add_argument("--prior", default="tps-head", help="Warp prior: tps-head (thead's default), tps or none (paper).")
+    ap.add_argument("--k-floor", type=float, default=None, help="Heatmap K lower bound (default: thead's).")
     ap.add_argument("--ema", type=float, default=0.999, help="Generator weight average decay (0: off; not in paper).")
     ap.add_argument("--lambda-entropy", type=float, default=0.0, help="Selection-mask entropy weight (not in paper).")
     ap.add_argument("--max-targets", type=int, default=200)
@@ -133,6 +134,7 @@ def main() -> dict:
     def cfg(variant, n, limit):
         return FLNetConfig(steps=10**7, batch_size=a.batch, width=a.width, d_width=a.width, variant=variant,
                            bank_size=n, bank_pool=5, holdout=0.2, d_steps=a.d_steps, ema=a.ema, time_limit_s=limit,
+                           **({} if a.k_floor is None else {"k_floor": a.k_floor}),
                            field=a.field, prior=a.prior, lambda_entropy=a.lambda_entropy,
                            checkpoint_every=10**7, device=a.device)
 
@@ -167,8 +169,8 @@ def main() -> dict:
     wall = (time.perf_counter() - t0) / 60
     result = dict(figures(next(iter(ev["rows"].values()))), wall_minutes=wall, budget_minutes=a.minutes,
                   train_minutes=train_s / 60, crop_minutes=crop_s / 60, cores=os.cpu_count(), device=a.device,
-                  size=a.size, width=a.width, batch=a.batch, d_steps=a.d_steps, ema=a.ema, field=a.field, prior=a.prior,
-                  lambda_entropy=a.lambda_entropy, video=str(a.video),
+                  size=a.size, width=a.width, batch=a.batch, d_steps=a.d_steps, ema=a.ema, k_floor=a.k_floor,
+                  field=a.field, prior=a.prior, lambda_entropy=a.lambda_entropy, video=str(a.video),
                   n_targets=int(next(iter(ev["rows"].values()))["n_targets"]))
     if a.from_runs:  # trained elsewhere (a GPU): say where, as the run folder recorded it
         conf = json.loads((full.parent / "config.json").read_text())

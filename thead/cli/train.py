@@ -146,6 +146,8 @@ def train_flnet(
                                 "1: one update on the step's own fakes, ~3x faster on a CPU)."),
     ema: float = typer.Option(FL.ema, min=0.0, max=0.99999, help="Decay of the generator's weight average used for "
                               "synthesis (not in the paper; 0: off)."),
+    k_floor: float = typer.Option(FL.k_floor, min=0.0, max=1.0, help="Lower bound of the reconstruction heatmap K "
+                                  "(eq. 12-13; paper 0.3): the weight of hair and background against the face's 1."),
     d_width: int = typer.Option(FL.d_width, min=4, help="Channels of the discriminator's first conv."),
     history: int = typer.Option(FL.history, min=0, help="Generated images kept for the discriminator (Shrivastava)."),
     margin: float = typer.Option(FL.margin, callback=number(**NON_NEGATIVE),
@@ -182,7 +184,7 @@ def train_flnet(
                       bank_size=bank_size, bank_pool=bank_pool, margin=margin, lambda_sv=lambda_sv,
                       lambda_tv=lambda_tv, lambda_rec=lambda_rec, lambda_p=lambda_p, lambda_adv=lambda_adv,
                       lambda_entropy=lambda_entropy, field=field,
-                      prior=prior, d_steps=d_steps, ema=ema, history=history, holdout=holdout,
+                      prior=prior, d_steps=d_steps, ema=ema, k_floor=k_floor, history=history, holdout=holdout,
                       time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed, device=device)
     check_config(cfg)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -65,4 +66,21 @@ def path(name: str = typer.Argument(..., help="Entry name.")) -> int:
     if p is None:
         raise TheadError(f"{name} is not downloaded: thead weights download {name}")
     print(p)
+    return 0
+
+
+@weights_app.command("bfm")
+def bfm(folder: Path = typer.Argument(..., help="Folder with BFM 2009's 01_MorphableModel.mat and Deep3DFaceRecon's "
+                                      "Exp_Pca.bin, std_exp.txt, BFM_exp_idx.mat, BFM_front_idx.mat, "
+                                      "facemodel_info.mat."),
+        output: Path = typer.Option(None, "-o", "--output", help="Output .mat (default: "
+                                    "$THEAD_HOME/weights/BFM_model_front.mat).")) -> int:
+    """Convert the Basel Face Model 2009 (registration-only, so never downloaded) into the BFM_model_front.mat that
+    fit-3dmm --model reads (thead.face.bfm: Deep3DFaceRecon's conversion)."""
+    from thead import zoo
+    from thead.face.bfm import convert_bfm09
+
+    out = convert_bfm09(folder, output or zoo.home() / "BFM_model_front.mat")
+    print(out)
+    print(f"use it with: thead fit-3dmm ... --model {out}", file=sys.stderr)
     return 0

@@ -24,6 +24,7 @@ class FLNetConfig:
     lambda_rec: float = 250.0
     lambda_p: float = 1.0
     lambda_adv: float = 1.0
+    k_floor: float = 0.3  # lower bound of the reconstruction heatmap K (eq. 12-13; paper 0.3): hair/background weight
     lambda_entropy: float = 0.0  # selection-mask entropy (not in FLNet; losses.mask_entropy)
     prior: str = "tps-head"  # warp prior: tps-head / tps (thead: a thin-plate flow from the landmarks, corrected) or
     # none (paper)

@@ -199,7 +199,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
                 logs["d"] = logs.get("d", 0.0) + float(loss_d.detach()) / cfg.d_steps
             batch = sampler.sample(cfg.batch_size, gen, d.device)
             out = Gw(*inputs(batch))
-            k = heatmap_weight(batch["target_lmk"], size)
+            k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
             with torch.no_grad():
                 f_t = perc(batch["target"])
             f_o = perc(out["output"])
