@@ -128,7 +128,8 @@ class FramesMeta(MediaMeta):
 # ---- thead.audio ----------------------------------------------------------------------------------------------
 class AudioOutputs(_Open):
     features: Optional[str] = Field(None, description="npy (T,D) float32: one row per video frame (row t at t/fps)")
-    windows: Optional[str] = Field(None, description="npy (T,16,D) float32: rows t-8..t+7 per frame, edges repeated")
+    windows: Optional[str] = Field(None, description="npy (T,16,D) float32: rows t-8..t+7 per frame, edges repeated "
+                                   "(older runs only: FACIAL cuts its windows from the features)")
     plot: Optional[str] = Field(None, description="PNG of the features over time")
 
 
@@ -297,10 +298,10 @@ KINDS: dict[str, KindSpec] = {
     ),
     "thead.audio": KindSpec(
         kind="thead.audio",
-        description="Speech features with one row per video frame, and 16-frame windows (FACIAL's audio input)",
+        description="Speech features with one row per video frame (FACIAL cuts its 16-frame windows from them)",
         outputs=AudioOutputs,
         meta=AudioMeta,
-        required_outputs=("features", "windows"),
+        required_outputs=("features",),
         conventions={"time": "row t is the feature at t / fps seconds from the start of the audio",
                      "deepspeech": "log-probabilities over space, a-z, apostrophe, CTC blank (DeepSpeech order)",
                      "mfcc": "13 MFCC (c0 = log energy), 13 deltas, 13 delta-deltas"},

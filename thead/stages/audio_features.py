@@ -71,7 +71,7 @@ def _wav2vec2(path: str, device: str):
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     import time
 
-    from thead.audio.features import SAMPLE_RATE, audio_features, windows
+    from thead.audio.features import SAMPLE_RATE, audio_features
     from thead.manifest import atomic_save_npy
     from thead.media import load_audio
 
@@ -83,11 +83,8 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     if cfg["kind"] == "deepspeech":
         model = _wav2vec2(str(cfg["model"]), cfg["device"])
     feat = audio_features(audio, fps, n, cfg["kind"], model, start_s)
-    win = windows(feat)
-    outputs = {"features": item_path(out_dir, work.id, f".{cfg['kind']}.npy"),
-               "windows": item_path(out_dir, work.id, f".{cfg['kind']}.windows.npy")}
+    outputs = {"features": item_path(out_dir, work.id, f".{cfg['kind']}.npy")}
     atomic_save_npy(outputs["features"], feat)
-    atomic_save_npy(outputs["windows"], win)
     duration = len(audio) / SAMPLE_RATE
     if cfg["preview"]:
         outputs["plot"] = _plot(feat, fps, cfg["kind"], item_path(out_dir, work.id, f".{cfg['kind']}.png"), work.id)
@@ -151,8 +148,9 @@ def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[flo
     """Speech features per video frame for audio files, videos, or the items of a ``thead.landmarks`` /
     ``thead.3dmm`` manifest (their frame count and rate are then used exactly; still images in it are left out).
 
-    Outputs per item: ``<id>.<kind>.npy`` (T, D) float32, ``<id>.<kind>.windows.npy`` (T, 16, D) float32 (rows
-    t-8..t+7, edges repeated) and a PNG of the features. ``fps``: the video rate for audio-only inputs (default 25)
+    Outputs per item: ``<id>.<kind>.npy`` (T, D) float32 and a PNG of the features (FACIAL cuts its 16-frame
+    windows from the features itself, ``thead.audio.features.windows``; they are no longer written: 16x the
+    features' size, read by nobody). ``fps``: the video rate for audio-only inputs (default 25)
     or a resampling rate for videos (default their average rate).
 
     Raises:
