@@ -47,6 +47,9 @@ def plot_losses(log: Path, out: Path, title: str = "") -> Path:
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=3)
+    if keys:
+        ax.legend(fontsize=7, ncol=3)
+    else:  # a run stopped before its first logged step: say so instead of an empty legend (and matplotlib's warning)
+        ax.text(0.5, 0.5, "no step logged yet", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     return save_figure(fig, out)
