@@ -25,7 +25,7 @@ install: install-system install-python
 # pretrained FACIAL-GAN instead of training one, its rendering-to-video network a U-Net, 300 steps at batch 4).
 demo: install
 	$(MAKE) -f stages/gath.mk WORK=demo_out GATH_STEPS=100 preprocess gath
-	$(MAKE) -f stages/flnet.mk WORK=demo_out FL_STEPS=200 flnet
+	$(MAKE) -f stages/flnet.mk WORK=demo_out FL_STEPS=200 FL_TRAIN_FLAGS="--d-steps 1" flnet
 	$(MAKE) -f stages/facial.mk WORK=demo_out facial
 
 test: install
