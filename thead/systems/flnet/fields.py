@@ -164,16 +164,15 @@ def tps_flow(src_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int, reg: float
         (B, N, 2, S, S) float32 px. A bank image or target with any non-finite landmark gets a zero flow.
     """
     b, n = src_lmk.shape[:2]
-    if ring > 0:
-        finite = torch.isfinite(src_lmk).all(-1).all(-1) & torch.isfinite(tgt_lmk).all(-1).all(-1)[:, None]
-        s_ring, t_ring = head_ring(torch.where(finite[..., None, None], src_lmk, torch.zeros_like(src_lmk)),
+    ok = torch.isfinite(src_lmk).all(-1).all(-1) & torch.isfinite(tgt_lmk).all(-1).all(-1)[:, None]  # (B, N)
+    if ring > 0:  # the ring is finite wherever ok is: ok still says which pairs get a flow
+        s_ring, t_ring = head_ring(torch.where(ok[..., None, None], src_lmk, torch.zeros_like(src_lmk)),
                                    torch.nan_to_num(tgt_lmk), ring)
         src_lmk = torch.cat([src_lmk, s_ring], 2)
         tgt_lmk = torch.cat([tgt_lmk, t_ring], 1)
     dev = src_lmk.device
     s1 = float(size - 1)
     edge = torch.tensor([[0, 0], [0.5, 0], [1, 0], [0, 0.5], [1, 0.5], [0, 1], [0.5, 1], [1, 1]], device=dev)
-    ok = torch.isfinite(src_lmk).all(-1).all(-1) & torch.isfinite(tgt_lmk).all(-1).all(-1)[:, None]  # (B, N)
     src = torch.where(ok[..., None, None], src_lmk, torch.zeros_like(src_lmk)).double() / s1
     tgt = torch.where(ok[..., None, None], tgt_lmk[:, None].expand_as(src_lmk),
                       torch.zeros_like(src_lmk)).double() / s1

@@ -181,6 +181,16 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     def inputs(batch):
         return generator_inputs(G, cfg.field, batch, size, margin)
 
+    def d_update(real, fake) -> float:
+        """One discriminator step (eq. 16) on real images and fakes passed through the image history."""
+        fake = history.query(fake, gen)
+        scores = Dw(torch.cat([real, fake]))
+        loss_d = cfg.lambda_adv * L.d_hinge_loss(scores[:len(fake)], scores[len(fake):])
+        opts["D"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        opts["D"].step()
+        return float(loss_d.detach())
+
     step = start
     try:
         for step in range(start + 1, cfg.steps + 1):
@@ -190,13 +200,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
                 batch = sampler.sample(cfg.batch_size, gen, d.device)
                 with torch.no_grad():
                     fake = Gw(*inputs(batch))["output"]
-                fake = history.query(fake, gen)
-                scores = Dw(torch.cat([batch["target"], fake]))
-                loss_d = cfg.lambda_adv * L.d_hinge_loss(scores[:len(fake)], scores[len(fake):])
-                opts["D"].zero_grad(set_to_none=True)
-                loss_d.backward()
-                opts["D"].step()
-                logs["d"] = logs.get("d", 0.0) + float(loss_d.detach()) / cfg.d_steps
+                logs["d"] = logs.get("d", 0.0) + d_update(batch["target"], fake) / cfg.d_steps
             batch = sampler.sample(cfg.batch_size, gen, d.device)
             out = Gw(*inputs(batch))
             k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
@@ -211,13 +215,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
             if ema is not None:
                 ema.update_parameters(G)
             if cfg.d_steps == 1:  # 1:1 (pix2pix / pix2pixHD): D learns from this step's own fakes, no extra G pass
-                fake = history.query(out["output"].detach(), gen)
-                scores = Dw(torch.cat([batch["target"], fake]))
-                loss_d = cfg.lambda_adv * L.d_hinge_loss(scores[:len(fake)], scores[len(fake):])
-                opts["D"].zero_grad(set_to_none=True)
-                loss_d.backward()
-                opts["D"].step()
-                logs["d"] = float(loss_d.detach())
+                logs["d"] = d_update(batch["target"], out["output"].detach())
             logs.update(g_logs)
             loop.record(step, logs)
             stop = loop.out_of_time()
