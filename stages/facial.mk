@@ -37,6 +37,7 @@ else ifneq ($(FC_PRESET),)
 $(error FC_PRESET=$(FC_PRESET): the presets are cpu-hour (or none))
 endif
 
+include stages/reproduce.mk
 include stages/preprocess.mk
 
 FC_PERSON    ?= LivePortrait_d20
@@ -128,3 +129,69 @@ facial-pretrain:
 	  $(if $(wildcard $(FC_PRE_WORK)/gan/last.pt),--resume)
 	$(PYTHON) -m thead.train.export $(FC_PRE_WORK)/gan/last.pt examples/weights/facial_gan_pretrained.pt \
 	  --note "FACIAL-GAN pretrained by thead on the speech clips of ../shared/data (make facial-pretrain)"
+
+# ---- reproduce: FACIAL's Table 1 (LMD, CPBD, AV offset / confidence, blinks) --------------------------------------
+#   thead prepare hdtf /data/HDTF -o work/hdtf ; thead weights download wav2vec2-base-960h ; ... download syncnet
+#   make -f stages/facial.mk reproduce DATA=work/hdtf GPUS=1 [REPRO_PERSON=corpus_item_id]
+# The general FACIAL-GAN learns from every split=train clip with its paper settings (thead/papers.py: 50 epochs,
+# batch 64, T = 128, hop 5), then, as the paper does for a target person, one split=test clip (REPRO_PERSON, default
+# the first with sound) is the reference: its first 80% fine-tunes FACIAL-GAN (10 epochs, batch 16) and trains the
+# rendering-to-video network (pix2pixHD, 512 px, 50 epochs, batch 1, lr decay over the last 30), and its held-out last
+# 20% is re-synthesized from its own speech and compared with the real frames (LMD; the paper's test protocol is not
+# spelled out, this one is the quality bench's). Audio features: the paper's DeepSpeech role is played by a wav2vec2
+# CTC checkpoint (REPRO_AUDIO_KIND=deepspeech; `thead weights download wav2vec2-base-960h`); the SyncNet figures
+# need `thead weights download syncnet`, the perceptual loss VGG16 (`vgg16`), all found in the cache by the stages.
+FCR := $(REPRO)/facial
+REPRO_PERSON ?=
+REPRO_AUDIO_KIND ?= deepspeech
+REPRO_GAN_FLAGS  ?=
+REPRO_TUNE_FLAGS ?=
+REPRO_R2V_FLAGS  ?=
+
+.PHONY: reproduce
+reproduce: $(FCR)/paper.md
+
+$(REPRO)/%/audio/manifest.json: $(REPRO)/%/au/manifest.json
+	$(THEAD) audio-features $(REPRO)/$*/au/3dmm/manifest.json -o $(dir $@) --kind $(REPRO_AUDIO_KIND) --no-preview \
+	  $(COMMON) || test $$? -eq 3
+
+$(FCR)/gan/last.pt: $(REPRO)/train/audio/manifest.json $(REPRO)/train/au/manifest.json
+	$(TRAIN_RUN) train facial-gan --audio $< --au $(word 2,$^) -o $(dir $@) $$($(PAPER) facial gan) \
+	  --device $(DEVICE) $(AMP) --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) $(REPRO_GAN_FLAGS) \
+	  $(if $(wildcard $@),--resume)
+
+$(FCR)/ref/split.json: $(REPRO)/corpus/test.json
+	mkdir -p $(dir $@)
+	$(PYTHON) -m thead.papers split-reference $< $(dir $@) $(REPRO_PERSON) > $@.part
+	mv $@.part $@
+
+$(FCR)/ref/au/manifest.json: $(FCR)/ref/split.json
+	$(THEAD) extract-au $(FCR)/ref/reference.mp4 -o $(dir $@) --fps 25 --no-preview $(COMMON)
+
+$(FCR)/ref/audio/manifest.json: $(FCR)/ref/au/manifest.json
+	$(THEAD) audio-features $(FCR)/ref/au/3dmm/manifest.json -o $(dir $@) --kind $(REPRO_AUDIO_KIND) --no-preview \
+	  $(COMMON)
+
+$(FCR)/ref/render/manifest.json: $(FCR)/ref/au/manifest.json
+	$(THEAD) render-face $< -o $(dir $@) $$($(PAPER) facial render) $(REPRO_PREP_FLAGS) $(COMMON)
+
+$(FCR)/tuned/last.pt: $(FCR)/gan/last.pt $(FCR)/ref/audio/manifest.json $(FCR)/ref/au/manifest.json
+	$(TRAIN_RUN) train facial-gan --audio $(word 2,$^) --au $(word 3,$^) --finetune $< -o $(dir $@) \
+	  $$($(PAPER) facial tune) --device $(DEVICE) $(AMP) --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) \
+	  $(REPRO_TUNE_FLAGS) $(if $(wildcard $@),--resume)
+
+$(FCR)/r2v/last.pt: $(FCR)/ref/render/manifest.json
+	$(TRAIN_RUN) train render2video --manifest $< -o $(dir $@) $$($(PAPER) facial r2v) --device $(DEVICE) $(AMP) \
+	  --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) $(REPRO_R2V_FLAGS) $(if $(wildcard $@),--resume)
+
+$(FCR)/synth/manifest.json: $(FCR)/tuned/last.pt $(FCR)/r2v/last.pt $(FCR)/ref/render/manifest.json
+	$(THEAD) synthesize facial --audio $(FCR)/ref/reference.tail.wav --reference $(word 3,$^) \
+	  --reference-item reference --facial-gan $< --render2video $(word 2,$^) -o $(dir $@) --device $(DEVICE) \
+	  $(FLAGS)
+
+$(FCR)/eval/metrics.json: $(FCR)/synth/manifest.json
+	$(THEAD) evaluate facial --video $(FCR)/synth/reference.tail.mp4 --ground-truth $(FCR)/ref/reference.tail.mp4 \
+	  --reference $(FCR)/ref/reference.mp4 -o $(dir $@) --device $(DEVICE) $(REPRO_EVAL_FLAGS)
+
+$(FCR)/paper.md: $(FCR)/eval/metrics.json
+	$(PAPER_FIGURES) facial $< --run $(FCR)/gan --run $(FCR)/tuned --run $(FCR)/r2v -o $@

@@ -91,7 +91,44 @@ def blink_clip_landmarks():
     return LandmarkExtractor().video(FrameReader(shared("videos/video-retalking_face_4.mp4")))
 
 
-def run_cli(*args, cwd=None, timeout=600) -> subprocess.CompletedProcess:
-    """Run ``python -m thead ARGS`` and capture its output."""
-    return subprocess.run([sys.executable, "-m", "thead", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
+def run_cli(*args, cwd=None, timeout=600, separate: bool = False) -> subprocess.CompletedProcess:
+    """Run ``thead ARGS`` and capture its exit code, stdout and stderr.
+
+    In this process by default (typer's own way of testing a CLI, as its ``CliRunner``: no interpreter start, no
+    torch import, dlib's models loaded once per suite), through ``thead.cli.main`` exactly as the console script
+    calls it, with the working directory, ``sys.argv``, the environment and the CLI's global state restored
+    afterwards. ``separate=True`` (or ``THEAD_TEST_SUBPROCESS=1``) runs ``python -m thead`` in a child process
+    instead: for what only a real process shows (signals, the interpreter's exit, worker processes' inheritance)."""
+    args = [str(a) for a in args]
+    if separate or os.environ.get("THEAD_TEST_SUBPROCESS"):
+        return subprocess.run([sys.executable, "-m", "thead", *args], capture_output=True, text=True, cwd=cwd,
+                              timeout=timeout)
+    import contextlib
+    import io
+
+    from thead.cli import main
+    from thead.cli.app import STATE
+    from thead.manifest import paths
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = (os.getcwd(), sys.argv, dict(os.environ), dict(STATE), list(paths._TRUSTED))
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.argv = ["thead", *args]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(args)
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        os.chdir(saved[0])
+        sys.argv = saved[1]
+        os.environ.clear()
+        os.environ.update(saved[2])
+        STATE.clear()
+        STATE.update(saved[3])
+        paths._TRUSTED[:] = saved[4]
+        paths.forget_resolved()
+    return subprocess.CompletedProcess(["thead", *args], code, out.getvalue(), err.getvalue())

@@ -16,7 +16,7 @@ LAYERS = [
     {"train"},
     {"stages"},
     {"systems"},
-    {"report", "cli", "__main__"},
+    {"report", "papers", "cli", "__main__"},
 ]
 
 

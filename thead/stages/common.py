@@ -21,7 +21,8 @@ def manifest_kind(inputs: list[Path]) -> Optional[str]:
 def ensure_upstream(inputs: list[Path], kind: str, out_dir: Path, make: Callable[[Path], StageResult],
                     subdir: str, chain_from: tuple[str, ...] = ()) -> tuple[list[Path], Optional[StageResult]]:
     """Inputs as a manifest of ``kind``: given as one already, or produced by running ``make(out_dir/subdir)`` on
-    plain media or on a manifest of an earlier kind in ``chain_from``.
+    plain media, on a ``thead.corpus`` manifest (``thead prepare``: media with labels) or on a manifest of an earlier
+    kind in ``chain_from``.
 
     Raises:
         InputError: the upstream run produced no usable item.
@@ -29,7 +30,7 @@ def ensure_upstream(inputs: list[Path], kind: str, out_dir: Path, make: Callable
     k = manifest_kind(inputs)
     if k == kind:
         return inputs, None
-    if k is not None and k not in chain_from:
+    if k is not None and k not in chain_from and k != "thead.corpus":
         return inputs, None  # let the caller's kind check report the mismatch
     res = make(Path(out_dir) / subdir)
     if res.n_done == 0 and res.n_failed > 0:

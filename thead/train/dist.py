@@ -60,8 +60,7 @@ def wrap(model, d: Dist):
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    return DDP(model, device_ids=[d.device.index] if d.device.type == "cuda" else None,
-               broadcast_buffers=True)
+    return DDP(model, device_ids=[d.device.index] if d.device.type == "cuda" else None)  # buffers: rank 0's
 
 
 def teardown() -> None:

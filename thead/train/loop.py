@@ -63,6 +63,11 @@ class TrainLoop:
     """Step counting, JSONL logging (means over ``cfg.log_every`` steps, plus steps/s and wall minutes) and a rich
     progress bar.
 
+    Data loading is timed apart from the step (``fetch``): each log record holds ``step_s`` (wall seconds a step),
+    ``samples_per_s`` (training throughput, this process) and ``loader_samples_per_s`` (what the loader alone
+    delivers, host-to-device copy included), and ``close`` prints both, so a run shows whether its loader can keep an
+    accelerator busy (loader rate well above the training rate) before a GPU hour is spent finding out.
+
     ``cfg`` needs ``log_every``; only the main process (rank 0) logs. A ``cfg.time_limit_s`` above 0 is a wall-clock
     budget for this invocation (``--time-limit`` minutes): ``out_of_time`` turns true once it is spent (trainers then
     checkpoint and stop; a ``--resume`` continues)."""
@@ -75,8 +80,11 @@ class TrainLoop:
         self.log = JsonlLog(self.out_dir / "log.jsonl", resume_step=start) if is_main else None
         self.t0 = time.perf_counter()
         self.start = start
+        self.done = start
         self.sums: dict[str, float] = {}
         self.count = 0
+        self.load_s, self.load_n, self.total_load_s, self.total_load_n = 0.0, 0, 0.0, 0
+        self.window_t0 = self.t0
         self.prog = None
         if progress and is_main:
             from rich.console import Console
@@ -87,6 +95,26 @@ class TrainLoop:
                                  console=Console(stderr=True))
             self.prog.start()
             self.task = self.prog.add_task("", total=total, completed=start)
+
+    def fetch(self, load, samples: int):
+        """``load()``'s result (a batch of ``samples`` training samples), its wall time counted as loading."""
+        t = time.perf_counter()
+        out = load()
+        dt = time.perf_counter() - t
+        self.load_s += dt
+        self.load_n += samples
+        self.total_load_s += dt
+        self.total_load_n += samples
+        return out
+
+    def throughput(self) -> dict[str, float]:
+        """Over this invocation so far: ``step_s``, ``samples_per_s`` and ``loader_samples_per_s`` (NaN-free; 0 where
+        nothing was measured)."""
+        steps = max(self.done - self.start, 0)
+        wall = time.perf_counter() - self.t0
+        return dict(step_s=wall / steps if steps else 0.0,
+                    samples_per_s=self.total_load_n / wall if wall > 0 else 0.0,
+                    loader_samples_per_s=self.total_load_n / self.total_load_s if self.total_load_s > 0 else 0.0)
 
     def record(self, step: int, losses: dict[str, float]) -> None:
         """Log one step's losses.
@@ -106,15 +134,22 @@ class TrainLoop:
         for k, v in losses.items():
             self.sums[k] = self.sums.get(k, 0.0) + v
         self.count += 1
+        self.done = step
         if self.prog is not None:
             self.prog.update(self.task, completed=step, description=" ".join(f"{k}={v:.3g}" for k, v in
                                                                              losses.items()))
         if self.is_main and (step % self.cfg.log_every == 0 or step == self.total):
+            now = time.perf_counter()
+            window = max(now - self.window_t0, 1e-9)
             rec = {"step": step, **{k: v / self.count for k, v in self.sums.items()},
-                   "steps_per_s": (step - self.start) / max(time.perf_counter() - self.t0, 1e-9),
-                   "minutes": round((time.perf_counter() - self.t0) / 60, 3)}
+                   "steps_per_s": (step - self.start) / max(now - self.t0, 1e-9),
+                   "minutes": round((now - self.t0) / 60, 3), "step_s": round(window / self.count, 5)}
+            if self.load_n:
+                rec["samples_per_s"] = round(self.load_n / window, 3)
+                rec["loader_samples_per_s"] = round(self.load_n / max(self.load_s, 1e-9), 3)
             self.log.write(rec)
             self.sums, self.count = {}, 0
+            self.load_s, self.load_n, self.window_t0 = 0.0, 0, now
 
     def out_of_time(self) -> bool:
         """Whether ``cfg.time_limit_s`` (when above 0) seconds of wall clock have passed since this loop started.
@@ -139,8 +174,31 @@ class TrainLoop:
         return self.is_main and (step % self.cfg.checkpoint_every == 0 or step == self.total or stop)
 
     def close(self) -> None:
+        """Stop the progress bar; the main process prints the step time beside the loader's own rate (stderr)."""
         if self.prog is not None:
             self.prog.stop()
+        if self.is_main and self.total_load_n and self.done > self.start:
+            t = self.throughput()
+            share = 100 * self.total_load_s / max(time.perf_counter() - self.t0, 1e-9)
+            print(f"throughput: {t['step_s']:.3f} s a step, {t['samples_per_s']:.1f} samples/s trained; the loader "
+                  f"alone {t['loader_samples_per_s']:.1f} samples/s ({share:.0f}% of the wall time)", file=sys.stderr)
+
+
+def steps_for_epochs(epochs: float, samples: int, batch_size: int, world_size: int = 1) -> int:
+    """Steps that make ``epochs`` passes over ``samples`` training samples at ``batch_size`` per process on
+    ``world_size`` processes (at least 1): how the papers' epoch counts become thead's step counts."""
+    import math
+
+    return max(1, math.ceil(epochs * samples / (batch_size * max(world_size, 1))))
+
+
+def linear_decay(step: int, total: int, fraction: float) -> float:
+    """pix2pixHD's schedule: the learning-rate factor 1 until the last ``fraction`` of ``total`` steps, then falling
+    linearly to 0 at ``total``. Stateless (a function of the step), so a resumed run follows the same schedule."""
+    if fraction <= 0:
+        return 1.0
+    start = total * (1.0 - fraction)
+    return 1.0 if step <= start else max(0.0, (total - step) / max(total - start, 1e-9))
 
 
 def seed_all(seed: int) -> "object":

@@ -102,3 +102,28 @@ def test_cli_train_facial_gan(facial_data, tmp_path):
     assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 1
     r = run_cli("train", "facial-gan", "--audio", facial_data["au"], "--au", facial_data["au"], "-o", tmp_path / "x")
     assert r.returncode == 1 and r.stderr.strip().startswith("error:") and "thead.audio" in r.stderr
+
+
+def test_amp_trains_facial_gan_and_render2video_under_bf16_autocast(facial_data, facial_renders, tmp_path):
+    from thead.systems.facial.train_render import Render2VideoConfig, train_render2video
+
+    g = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "g", small_gan_config(amp=True),
+                         progress=False)
+    r = train_render2video(facial_renders, tmp_path / "r", Render2VideoConfig(
+        steps=2, batch_size=2, width=4, d_width=4, n_w=1, log_every=1, checkpoint_every=1, amp=True),
+        progress=False, say=lambda m: None)
+    for run in (g, r):
+        assert load_checkpoint(run)["config"]["amp"] is True
+        recs = [json.loads(x) for x in (run.parent / "log.jsonl").read_text().splitlines()]
+        assert [x["step"] for x in recs] == [1, 2]
+        assert all(v == v and abs(v) < 1e9 for x in recs for v in x.values())
+        assert all(x["step_s"] > 0 and x["loader_samples_per_s"] > 0 for x in recs)
+
+
+def test_epochs_replace_steps_as_the_paper_counts_them(facial_data, tmp_path):
+    import math
+
+    ck = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "e", small_gan_config(epochs=1.0),
+                          progress=False)
+    blob = load_checkpoint(ck)
+    assert blob["step"] == blob["config"]["steps"] == math.ceil(blob["config"]["n_windows"] / 2)

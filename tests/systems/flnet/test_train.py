@@ -116,3 +116,16 @@ def test_one_to_one_schedule_and_weight_average(flnet_crops, tmp_path):
     off = train_flnet(flnet_crops, tmp_path / "off", small_config(steps=1, ema=0.0), progress=False,
                       say=lambda m: None)
     assert "G_ema" not in load_checkpoint(off)["models"]
+
+
+def test_amp_runs_under_bf16_autocast_and_the_loader_is_timed_apart(flnet_crops, tmp_path, capfd):
+    """--amp (bf16 autocast; torch's CPU autocast here, CUDA's on a GPU) trains finite steps; every log record holds
+    the step time beside the loader's own rate, and the end of the run prints both."""
+    p = train_flnet(flnet_crops, tmp_path / "run", small_config(amp=True, d_steps=1), progress=False,
+                    say=lambda m: None)
+    assert load_checkpoint(p)["config"]["amp"] is True
+    recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    for r in recs:
+        assert all(v == v and abs(v) < 1e9 for v in r.values())
+        assert r["step_s"] > 0 and r["loader_samples_per_s"] > r["samples_per_s"] > 0
+    assert "throughput:" in capfd.readouterr().err

@@ -173,3 +173,17 @@ def test_expression_loss_and_edits_are_logged_and_off_gives_the_papers_objective
     with pytest.raises(TheadError, match="upsample"):
         train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "bad",
                    _cfg(upsample="pixelshuffle"), progress=False)
+
+
+def test_amp_trains_aue_and_gath_under_bf16_autocast(gath_data, aue_ckpt, tmp_path):
+    from thead.systems.gath.train import train_aue
+
+    a = train_aue(gath_data["frames"], gath_data["au"], tmp_path / "aue", _cfg(amp=True), progress=False)
+    g = train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "g",
+                   _cfg(amp=True), progress=False)
+    for run in (a, g):
+        assert load_checkpoint(run)["config"]["amp"] is True
+        recs = [json.loads(x) for x in (run.parent / "log.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in recs] == [1, 2]
+        assert all(v == v and abs(v) < 1e9 for r in recs for v in r.values())
+        assert all(r["loader_samples_per_s"] > 0 for r in recs)

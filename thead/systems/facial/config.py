@@ -24,11 +24,13 @@ class FacialGANConfig:
     w_gan: float = 0.1
     audio_norm: str = "cmvn"  # per-clip CMVN of the features (data.cmvn; not in FACIAL) or "none" (the paper)
     w_mouth: float = 0.0  # weight of L_mouth, the 3DMM mouth-shape loss (not in FACIAL; losses.py)
+    epochs: float = 0.0  # > 0: train this many passes over the windows instead of ``steps`` (the paper counts epochs)
     time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
     device: str = "cpu"
+    amp: bool = False  # bf16 autocast of the forward passes (thead.train.amp); not in the papers
 
 
 @dataclass
@@ -45,8 +47,11 @@ class Render2VideoConfig:
     lambda_l1: float = 50.0  # lambda_3
     lambda_id: float = 1.0  # identity term (not in FACIAL): dlib descriptor distance of G^r's frame to the real one
     w_face: float = 4.0  # extra L1 weight inside the rendered face (not in FACIAL; 0: eq. 10's plain L1)
+    epochs: float = 0.0  # > 0: train this many passes over the frames instead of ``steps`` (the paper counts epochs)
+    lr_decay: float = 0.0  # fraction of the run, at its end, over which lr falls linearly to 0 (pix2pixHD; paper 0.6)
     time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
     device: str = "cpu"
+    amp: bool = False  # bf16 autocast of the forward passes (thead.train.amp); not in the papers

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from thead.errors import InputError
-from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
+from thead.train.amp import autocast
+from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, steps_for_epochs, write_run_files
 from thead.systems.facial.config import FacialGANConfig  # noqa: F401 (the settings live there)
 
 
@@ -61,6 +62,8 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     clips = load_clips(audio_manifest, au_manifest, only, cfg.audio_norm)
     audio_dim, param_dim = clips[0].audio.shape[1], clips[0].params.shape[1]
     sampler = WindowSampler(clips, cfg.window, cfg.hop)
+    if cfg.epochs > 0:  # the paper's unit (50 epochs general, 10 fine-tuning)
+        cfg.steps = steps_for_epochs(cfg.epochs, len(sampler), cfg.batch_size, d.world_size)
     gen = seed_all(cfg.seed + d.rank)
     G = FacialGenerator(audio_dim, param_dim, cfg.hidden, cfg.local_dim, cfg.width).to(d.device)
     D = ParamDiscriminator(param_dim).to(d.device)
@@ -102,21 +105,24 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     step = start
     try:
         for step in range(start + 1, cfg.steps + 1):
-            b = sampler.sample(cfg.batch_size, gen, d.device)
-            fake = Gw(b["audio"], b["windows"], b["state"])
+            b = loop.fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
+            with autocast(d.device, cfg.amp):
+                fake = Gw(b["audio"], b["windows"], b["state"])
             logs = {}
             if cfg.w_gan > 0:
-                scores = Dw(torch.cat([b["params"], fake.detach()]))
-                loss_d = L.d_loss(scores[:len(fake)], scores[len(fake):])
+                with autocast(d.device, cfg.amp):
+                    scores = Dw(torch.cat([b["params"], fake.detach()]))
+                    loss_d = L.d_loss(scores[:len(fake)], scores[len(fake):])
                 opts["D"].zero_grad(set_to_none=True)
                 loss_d.backward()
                 opts["D"].step()
                 logs["d"] = float(loss_d.detach())
-            terms = L.regression_losses(fake, b["params"], w, mouth)
-            loss_g = terms["reg"]
-            if cfg.w_gan > 0:
-                terms["gan"] = L.g_loss(Dw(fake))
-                loss_g = loss_g + w.gan * terms["gan"]
+            with autocast(d.device, cfg.amp):
+                terms = L.regression_losses(fake, b["params"], w, mouth)
+                loss_g = terms["reg"]
+                if cfg.w_gan > 0:
+                    terms["gan"] = L.g_loss(Dw(fake))
+                    loss_g = loss_g + w.gan * terms["gan"]
             opts["G"].zero_grad(set_to_none=True)
             loss_g.backward()
             opts["G"].step()

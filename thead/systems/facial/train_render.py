@@ -20,7 +20,9 @@ from typing import Callable, Optional
 import numpy as np
 
 from thead.errors import InputError
-from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
+from thead.train.amp import autocast
+from thead.train.loop import (TrainLoop, finish_run, linear_decay, prepare_run_dir, seed_all, steps_for_epochs,
+                              write_run_files)
 from thead.systems.facial.config import Render2VideoConfig  # noqa: F401 (the settings live there)
 
 
@@ -115,6 +117,10 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
     size = clips[0].frames.shape[-1]
     if size % 8:
         raise InputError(f"render size {size} is not a multiple of 8")
+    if not 0.0 <= cfg.lr_decay <= 1.0:
+        raise InputError(f"--lr-decay must be in [0, 1], got {cfg.lr_decay}")
+    if cfg.epochs > 0:  # the paper's unit: 50 epochs over the reference's frames
+        cfg.steps = steps_for_epochs(cfg.epochs, sum(len(c.frames) for c in clips), cfg.batch_size, d.world_size)
     gen = seed_all(cfg.seed + d.rank)
 
     perc, perc_name = choose_perceptual(vgg_weights, face_net, say, "perceptual loss (FACIAL eq. 10)")
@@ -145,30 +151,36 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
     step = start
     try:
         for step in range(start + 1, cfg.steps + 1):
-            x, real = sample(clips, cfg.batch_size, cfg.n_w, gen, d.device)
-            fake = Gw(x)
-            loss_d = 0.5 * (R.lsgan(Dw(x, fake.detach()), False) + R.lsgan(Dw(x, real), True))
+            if cfg.lr_decay > 0:  # "a learning rate decay for the last 30 epochs" (of 50; pix2pixHD's linear)
+                for o in opts.values():
+                    for group in o.param_groups:
+                        group["lr"] = cfg.lr * linear_decay(step, cfg.steps, cfg.lr_decay)
+            x, real = loop.fetch(lambda: sample(clips, cfg.batch_size, cfg.n_w, gen, d.device), cfg.batch_size)
+            with autocast(d.device, cfg.amp):
+                fake = Gw(x)
+                loss_d = 0.5 * (R.lsgan(Dw(x, fake.detach()), False) + R.lsgan(Dw(x, real), True))
             opts["D"].zero_grad(set_to_none=True)
             loss_d.backward()
             opts["D"].step()
-            d_fake, d_real = Dw(x, fake), Dw(x, real)
-            terms = {"gan": R.lsgan(d_fake, True), "fm": R.feature_matching(d_fake, d_real),
-                     "l1": ((fake - real).abs() * R.face_weight(x, cfg.n_w, cfg.w_face)).mean()}
-            if ident is perc:  # one pass of dlib's ResNet gives the perceptual maps and the descriptor
-                with torch.no_grad():
-                    f_real, e_real = perc.features_and_embedding(real)
-                f_fake, e_fake = perc.features_and_embedding(fake)
-                terms["identity"] = identity_loss(e_fake, e_real)
-            else:
-                with torch.no_grad():
-                    f_real = perc(real)
-                    e_real = ident.embed(real) if ident is not None else None
-                f_fake = perc(fake)
-                if ident is not None:
-                    terms["identity"] = identity_loss(ident.embed(fake), e_real)
-            terms["perceptual"] = perceptual_loss(f_fake, f_real)
-            loss_g = (terms["gan"] + cfg.lambda_fm * terms["fm"] + cfg.lambda_p * terms["perceptual"]
-                      + cfg.lambda_l1 * terms["l1"] + cfg.lambda_id * terms.get("identity", 0.0))
+            with autocast(d.device, cfg.amp):
+                d_fake, d_real = Dw(x, fake), Dw(x, real)
+                terms = {"gan": R.lsgan(d_fake, True), "fm": R.feature_matching(d_fake, d_real),
+                         "l1": ((fake - real).abs() * R.face_weight(x, cfg.n_w, cfg.w_face)).mean()}
+                if ident is perc:  # one pass of dlib's ResNet gives the perceptual maps and the descriptor
+                    with torch.no_grad():
+                        f_real, e_real = perc.features_and_embedding(real)
+                    f_fake, e_fake = perc.features_and_embedding(fake)
+                    terms["identity"] = identity_loss(e_fake, e_real)
+                else:
+                    with torch.no_grad():
+                        f_real = perc(real)
+                        e_real = ident.embed(real) if ident is not None else None
+                    f_fake = perc(fake)
+                    if ident is not None:
+                        terms["identity"] = identity_loss(ident.embed(fake), e_real)
+                terms["perceptual"] = perceptual_loss(f_fake, f_real)
+                loss_g = (terms["gan"] + cfg.lambda_fm * terms["fm"] + cfg.lambda_p * terms["perceptual"]
+                          + cfg.lambda_l1 * terms["l1"] + cfg.lambda_id * terms.get("identity", 0.0))
             opts["G"].zero_grad(set_to_none=True)
             loss_g.backward()
             opts["G"].step()

@@ -39,3 +39,4 @@ class FLNetConfig:
     log_every: int = 10
     seed: int = 0
     device: str = "cpu"
+    amp: bool = False  # bf16 autocast of the forward passes (thead.train.amp); not in the papers

@@ -131,6 +131,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     from thead.systems.flnet.fields import default_margin, heatmap_weight
     from thead.systems.flnet.model import FLNetGenerator, ImageHistory, PatchDiscriminator
     from thead.train import dist
+    from thead.train.amp import autocast
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
 
     check_config(cfg)
@@ -183,9 +184,10 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
 
     def d_update(real, fake) -> float:
         """One discriminator step (eq. 16) on real images and fakes passed through the image history."""
-        fake = history.query(fake, gen)
-        scores = Dw(torch.cat([real, fake]))
-        loss_d = cfg.lambda_adv * L.d_hinge_loss(scores[:len(fake)], scores[len(fake):])
+        fake = history.query(fake.float(), gen)
+        with autocast(d.device, cfg.amp):
+            scores = Dw(torch.cat([real, fake]))
+            loss_d = cfg.lambda_adv * L.d_hinge_loss(scores[:len(fake)], scores[len(fake):])
         opts["D"].zero_grad(set_to_none=True)
         loss_d.backward()
         opts["D"].step()
@@ -197,18 +199,19 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
             logs: dict[str, float] = {}
             for _ in range(cfg.d_steps if cfg.d_steps > 1 else 0):  # paper: "for every 5 iterations of
                 # discriminator update, we train once G", each D update on a fresh batch and a fresh G forward
-                batch = sampler.sample(cfg.batch_size, gen, d.device)
-                with torch.no_grad():
+                batch = loop.fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
+                with torch.no_grad(), autocast(d.device, cfg.amp):
                     fake = Gw(*inputs(batch))["output"]
                 logs["d"] = logs.get("d", 0.0) + d_update(batch["target"], fake) / cfg.d_steps
-            batch = sampler.sample(cfg.batch_size, gen, d.device)
-            out = Gw(*inputs(batch))
-            k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
-            with torch.no_grad():
-                f_t = perc(batch["target"])
-            f_o = perc(out["output"])
-            d_fake = Dw(out["output"]) if cfg.d_steps > 0 and cfg.lambda_adv > 0 else None
-            loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake)
+            batch = loop.fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
+            with autocast(d.device, cfg.amp):
+                out = Gw(*inputs(batch))
+                k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
+                with torch.no_grad():
+                    f_t = perc(batch["target"])
+                f_o = perc(out["output"])
+                d_fake = Dw(out["output"]) if cfg.d_steps > 0 and cfg.lambda_adv > 0 else None
+                loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake)
             opts["G"].zero_grad(set_to_none=True)
             loss_g.backward()
             opts["G"].step()

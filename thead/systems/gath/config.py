@@ -32,6 +32,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     device: str = "cpu"
+    amp: bool = False  # bf16 autocast of the forward passes (thead.train.amp); not in the papers
     variant: str = "gath"
     max_per_item: int = 0  # source frames kept per video item (0: all)
     extra: dict = field(default_factory=dict)

@@ -64,6 +64,7 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     from thead.systems.gath.losses import aue_loss
     from thead.systems.gath.model import AUEstimator
     from thead.train import dist
+    from thead.train.amp import autocast
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
 
     out_dir = Path(out_dir)
@@ -82,15 +83,18 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     if d.is_main:
         write_run_files(out_dir, conf, argv)
     loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, "train aue")
+
+    def load():
+        idx = random_batch(len(tgt.images), cfg.batch_size, gen)
+        x = to_model_range(tgt.images[idx])
+        if cfg.augment:
+            x = augment_photometric_shift(x, gen)
+        return x.to(d.device), tgt.au[idx].to(d.device)
     try:
         for step in range(start + 1, cfg.steps + 1):
-            idx = random_batch(len(tgt.images), cfg.batch_size, gen)
-            x = to_model_range(tgt.images[idx])
-            if cfg.augment:
-                x = augment_photometric_shift(x, gen)
-            x = x.to(d.device)
-            e = tgt.au[idx].to(d.device)
-            loss = aue_loss(Ew(x), e)
+            x, e = loop.fetch(load, cfg.batch_size)
+            with autocast(d.device, cfg.amp):
+                loss = aue_loss(Ew(x), e)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -198,6 +202,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     from thead.train.images import to_model_range
     from thead.systems.gath.model import DiscriminatorClassifier, Generator
     from thead.train import dist
+    from thead.train.amp import autocast
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
 
     if cfg.variant not in VARIANTS:
@@ -242,16 +247,20 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     Dw = models.get("D")
     loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, f"train {cfg.variant}")
     bs = cfg.batch_size
+
+    def ac():
+        return autocast(d.device, cfg.amp)
+
+    def load():
+        i_src, i_re, i_tgt = (random_batch(len(src.images), bs, gen), random_batch(len(src.images), bs, gen),
+                              random_batch(len(tgt.images), bs, gen))
+        return (to_model_range(src.images[i_src]).to(d.device), src.labels[i_src].to(d.device),
+                to_model_range(src.images[i_re]).to(d.device), src.labels[i_re].to(d.device),
+                to_model_range(tgt.images[i_tgt]).to(d.device), tgt.au[i_tgt].to(d.device))
+
     try:
         for step in range(start + 1, cfg.steps + 1):
-            i_src, i_re, i_tgt = (random_batch(len(src.images), bs, gen), random_batch(len(src.images), bs, gen),
-                                  random_batch(len(tgt.images), bs, gen))
-            x_src = to_model_range(src.images[i_src]).to(d.device)
-            c_src = src.labels[i_src].to(d.device)
-            x_re = to_model_range(src.images[i_re]).to(d.device)
-            c_re = src.labels[i_re].to(d.device)
-            y_tgt = to_model_range(tgt.images[i_tgt]).to(d.device)
-            e_tgt = tgt.au[i_tgt].to(d.device)
+            x_src, c_src, x_re, c_re, y_tgt, e_tgt = loop.fetch(load, bs)
             real_tgt = torch.ones(bs, device=d.device)  # 1: e_tgt is y_tgt's own vector (eq. 4 applies)
             if cfg.edit_fraction > 0 and len(edits):
                 edited = torch.rand(bs, generator=gen) < cfg.edit_fraction
@@ -259,54 +268,57 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
                     e_tgt[edited.to(d.device)] = sample_edits(edits, int(edited.sum()), gen).to(d.device)
                     real_tgt = (~edited).float().to(d.device)
             logs = {}
-            if G.warps:
-                with torch.no_grad():
-                    e_src = E(x_src)
-                x_fake = Gw(x_src, e_tgt, e_src)
-                x_rec = G.last_warped.detach()  # eq. 5's target: the source moved to e_tgt by the 3DMM
-            else:
-                x_fake = Gw(x_src, e_tgt)
-                x_rec = x_src
+            with ac():
+                if G.warps:
+                    with torch.no_grad():
+                        e_src = E(x_src)
+                    x_fake = Gw(x_src, e_tgt, e_src)
+                    x_rec = G.last_warped.detach()  # eq. 5's target: the source moved to e_tgt by the 3DMM
+                else:
+                    x_fake = Gw(x_src, e_tgt)
+                    x_rec = x_src
             if use_d:  # eq. 9: one forward over real and fake together (DDP wants one forward per backward)
-                d_out, c_out = Dw(torch.cat([x_re, x_fake.detach()]))
-                d_real, d_fake = d_out[:bs], d_out[bs:]
-                loss_d = cfg.lambda_adv * L.d_adversarial_loss(d_real, d_fake)
-                if use_c:
-                    loss_cls_real = L.classification_loss(c_out[:bs], c_re)
-                    loss_d = loss_d + cfg.lambda_cls * loss_cls_real
-                    logs["cls_real"] = float(loss_cls_real.detach())
+                with ac():
+                    d_out, c_out = Dw(torch.cat([x_re, x_fake.detach()]))
+                    d_real, d_fake = d_out[:bs], d_out[bs:]
+                    loss_d = cfg.lambda_adv * L.d_adversarial_loss(d_real, d_fake)
+                    if use_c:
+                        loss_cls_real = L.classification_loss(c_out[:bs], c_re)
+                        loss_d = loss_d + cfg.lambda_cls * loss_cls_real
+                        logs["cls_real"] = float(loss_cls_real.detach())
                 opts["D"].zero_grad(set_to_none=True)
                 loss_d.backward()
                 opts["D"].step()
                 logs["d"] = float(loss_d.detach())
-            # eq. 10
-            with torch.no_grad():
-                f_tgt = E.features(y_tgt)
-            f_fake = E.features(x_fake)
-            per = L.au_loss_per_sample(f_tgt, f_fake, cfg.au_norm)  # eq. 4 (see the docstring)
-            l_au = (per * real_tgt).sum() / real_tgt.sum().clamp(min=1)
-            l_rec = L.reconstruction_loss(x_rec, x_fake)
-            l_tv = L.tv_loss(x_fake)
-            loss_g = cfg.lambda_au * l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
-            logs.update(au=float(l_au.detach()), rec=float(l_rec.detach()), tv=float(l_tv.detach()))
-            if G.output == "attention" and cfg.lambda_att > 0:
-                att = G.last_attention
-                l_att = att.mean() + L.tv_loss(att)
-                loss_g = loss_g + cfg.lambda_att * l_att
-                logs["att"] = float(att.detach().mean())
-            if cfg.lambda_expr > 0:
-                l_expr = L.expression_loss(E.head_from_features(f_fake), e_tgt)
-                loss_g = loss_g + cfg.lambda_expr * l_expr
-                logs["expr"] = float(l_expr.detach())
-            if use_d:
-                d_g, c_g = Dw(x_fake)
-                l_adv = L.g_adversarial_loss(d_g)
-                loss_g = loss_g + cfg.lambda_adv * l_adv
-                logs["adv_g"] = float(l_adv.detach())
-                if use_c:
-                    l_cls = L.classification_loss(c_g, c_src)
-                    loss_g = loss_g + cfg.lambda_cls * l_cls
-                    logs["cls_fake"] = float(l_cls.detach())
+            with ac():
+                # eq. 10
+                with torch.no_grad():
+                    f_tgt = E.features(y_tgt)
+                f_fake = E.features(x_fake)
+                per = L.au_loss_per_sample(f_tgt, f_fake, cfg.au_norm)  # eq. 4 (see the docstring)
+                l_au = (per * real_tgt).sum() / real_tgt.sum().clamp(min=1)
+                l_rec = L.reconstruction_loss(x_rec, x_fake)
+                l_tv = L.tv_loss(x_fake)
+                loss_g = cfg.lambda_au * l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
+                logs.update(au=float(l_au.detach()), rec=float(l_rec.detach()), tv=float(l_tv.detach()))
+                if G.output == "attention" and cfg.lambda_att > 0:
+                    att = G.last_attention
+                    l_att = att.mean() + L.tv_loss(att)
+                    loss_g = loss_g + cfg.lambda_att * l_att
+                    logs["att"] = float(att.detach().mean())
+                if cfg.lambda_expr > 0:
+                    l_expr = L.expression_loss(E.head_from_features(f_fake), e_tgt)
+                    loss_g = loss_g + cfg.lambda_expr * l_expr
+                    logs["expr"] = float(l_expr.detach())
+                if use_d:
+                    d_g, c_g = Dw(x_fake)
+                    l_adv = L.g_adversarial_loss(d_g)
+                    loss_g = loss_g + cfg.lambda_adv * l_adv
+                    logs["adv_g"] = float(l_adv.detach())
+                    if use_c:
+                        l_cls = L.classification_loss(c_g, c_src)
+                        loss_g = loss_g + cfg.lambda_cls * l_cls
+                        logs["cls_fake"] = float(l_cls.detach())
             opts["G"].zero_grad(set_to_none=True)
             loss_g.backward()
             opts["G"].step()
