@@ -59,7 +59,9 @@ FC_R2V_MINUTES ?= 0
 FC_BUDGET    ?=
 
 
+ifeq ($(DATA),)  # a reproduction (stages/reproduce.mk) logs into its own REPRO folder
 export THEAD_TIMINGS := $(abspath $(WORK))/facial/timings.tsv
+endif
 # minutes left for rendering-to-video: FC_BUDGET less what the steps so far took, less a synthesis reserve
 FC_R2V_BUDGET = $(if $(FC_BUDGET),$$($(PYTHON) -m thead.budget --budget $(FC_BUDGET) --timings $(THEAD_TIMINGS) \
   --speech $(FC_AUDIO)),$(FC_R2V_MINUTES))

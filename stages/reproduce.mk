@@ -28,6 +28,8 @@ REPRO_DATA  := $(foreach d,$(subst $(comma), ,$(DATA)),$(if $(filter %.json,$(d)
 ifneq ($(DATA),)
 EXTRA_DATA  += $(REPRO) $(shell $(or $(PYTHON),python3) -m thead.papers roots $(REPRO_DATA))
 REPRO_CORPORA := $(shell $(or $(PYTHON),python3) -m thead.papers corpora $(REPRO_DATA))
+# every thead step's wall time (thead.cli): REPRO/timings.tsv
+export THEAD_TIMINGS := $(abspath $(REPRO))/timings.tsv
 endif
 PAPER       = $(PYTHON) -m thead.papers flags
 TRAIN_RUN   = $(if $(filter-out 0 1,$(GPUS)),$(PYTHON) -m torch.distributed.run --standalone --nproc-per-node $(GPUS) \

@@ -60,6 +60,10 @@ def test_flnet_reproduce(corpus):
     table = (out / "paper.md").read_text()
     assert "7.990" in table and "no figures on voxceleb2" in table and "loader alone" in table
     assert "throughput:" in r.stderr and "loader alone" in r.stderr
+    steps = [ln.split("\t")[0] for ln in (corpus["repro"] / "timings.tsv").read_text().splitlines()]
+    assert "train flnet" in steps and "paper-figures flnet" in steps  # step times land in REPRO, not in the repo
+    repo_log = ROOT / "work" / "facial" / "timings.tsv"  # where facial.mk's own chain logs
+    assert not repo_log.exists() or str(corpus["repro"]) not in repo_log.read_text()
 
 
 def test_gath_reproduce(corpus):
