@@ -196,4 +196,4 @@ $(FCR)/eval/metrics.json: $(FCR)/synth/manifest.json
 	  --reference $(FCR)/ref/reference.mp4 -o $(dir $@) --device $(DEVICE) $(REPRO_EVAL_FLAGS)
 
 $(FCR)/paper.md: $(FCR)/eval/metrics.json
-	$(PAPER_FIGURES) facial $< --run $(FCR)/gan --run $(FCR)/tuned --run $(FCR)/r2v -o $@
+	$(THEAD) paper-figures facial $< --run $(FCR)/gan --run $(FCR)/tuned --run $(FCR)/r2v $(REPRO_CORPUS_FLAGS) -o $@

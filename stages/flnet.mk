@@ -85,4 +85,4 @@ $(FLR)/eval/metrics.json: $(FLR)/run/last.pt $(FLR)/test/crops/manifest.json
 	  $(REPRO_EVAL_FLAGS)
 
 $(FLR)/paper.md: $(FLR)/eval/metrics.json
-	$(PAPER_FIGURES) flnet $< --run $(FLR)/run -o $@
+	$(THEAD) paper-figures flnet $< --run $(FLR)/run $(REPRO_CORPUS_FLAGS) -o $@

@@ -77,4 +77,4 @@ $(GR)/eval/metrics.json: $(GR)/gath/last.pt $(GR)/test/frontal/manifest.json $(R
 	  $(REPRO_EVAL_FLAGS)
 
 $(GR)/paper.md: $(GR)/eval/metrics.json
-	$(PAPER_FIGURES) gath $< --run $(GR)/aue --run $(GR)/gath -o $@
+	$(THEAD) paper-figures gath $< --run $(GR)/aue --run $(GR)/gath $(REPRO_CORPUS_FLAGS) -o $@

@@ -35,7 +35,7 @@ PAPER       = $(PYTHON) -m thead.papers flags
 TRAIN_RUN   = $(if $(filter-out 0 1,$(GPUS)),$(PYTHON) -m torch.distributed.run --standalone --nproc-per-node $(GPUS) \
   -m thead,$(THEAD))
 AMP         = $(if $(filter cuda%,$(DEVICE)),--amp)
-PAPER_FIGURES = $(THEAD) paper-figures $(addprefix --corpus ,$(REPRO_CORPORA))
+REPRO_CORPUS_FLAGS = $(addprefix --corpus ,$(REPRO_CORPORA))
 
 # every manifest a pattern rule makes is kept (GNU make deletes "intermediate" files otherwise)
 .SECONDARY:
