@@ -44,9 +44,12 @@ def alive(pid: int) -> bool:
 
 def start(tmp_path, *extra) -> subprocess.Popen:
     clips = [c for c in CLIPS if c.exists()] + [EXAMPLES / "videos" / "LivePortrait_d20.mp4"]
+    # a terminal's foreground job: Ctrl-C's default action even when this suite itself runs as a background job
+    # of a non-interactive shell (`cmd &`), whose children inherit SIGINT ignored (POSIX)
     return subprocess.Popen([sys.executable, "-m", "thead", "extract-landmarks", *map(str, clips), "-o",
                              str(tmp_path / "out"), "--no-progress", "--no-preview", *extra],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(cond, timeout=120.0):
