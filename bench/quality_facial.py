@@ -57,16 +57,12 @@ def ffmpeg(*args: str) -> None:
 def split_video(video: Path, work: Path) -> tuple[Path, Path, Path, float, float]:
     """REF -> (first 80% MP4, last 20% MP4, last 20% WAV, REF's duration s, its frame rate), re-encoded at exact cut
     points."""
-    from thead.media import probe_video
+    from thead.media import probe_video, split_at
 
     info = probe_video(video)
     dur = float(info.duration_s)
-    cut = 0.8 * dur
     head, tail, wav = work / "ref_head.mp4", work / "ref_tail.mp4", work / "ref_tail.wav"
-    enc = ["-c:v", "libx264", "-crf", "12", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
-    ffmpeg("-i", str(video), "-t", f"{cut:.3f}", *enc, str(head))
-    ffmpeg("-ss", f"{cut:.3f}", "-i", str(video), *enc, str(tail))
-    ffmpeg("-i", str(tail), "-vn", "-ac", "1", "-ar", "16000", str(wav))
+    split_at(video, 0.8 * dur, head, tail, wav)
     return head, tail, wav, dur, float(info.avg_fps) or 25.0
 
 

@@ -159,8 +159,7 @@ $(REPRO)/%/audio/manifest.json: $(REPRO)/%/au/manifest.json
 
 $(FCR)/gan/last.pt: $(REPRO)/train/audio/manifest.json $(REPRO)/train/au/manifest.json
 	$(TRAIN_RUN) train facial-gan --audio $< --au $(word 2,$^) -o $(dir $@) $$($(PAPER) facial gan) \
-	  --device $(DEVICE) $(AMP) --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) $(REPRO_GAN_FLAGS) \
-	  $(if $(wildcard $@),--resume)
+	  $(REPRO_TRAIN_OPTS) $(REPRO_GAN_FLAGS) $(REPRO_RESUME)
 
 $(FCR)/ref/split.json: $(REPRO)/corpus/test.json
 	mkdir -p $(dir $@)
@@ -179,12 +178,11 @@ $(FCR)/ref/render/manifest.json: $(FCR)/ref/au/manifest.json
 
 $(FCR)/tuned/last.pt: $(FCR)/gan/last.pt $(FCR)/ref/audio/manifest.json $(FCR)/ref/au/manifest.json
 	$(TRAIN_RUN) train facial-gan --audio $(word 2,$^) --au $(word 3,$^) --finetune $< -o $(dir $@) \
-	  $$($(PAPER) facial tune) --device $(DEVICE) $(AMP) --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) \
-	  $(REPRO_TUNE_FLAGS) $(if $(wildcard $@),--resume)
+	  $$($(PAPER) facial tune) $(REPRO_TRAIN_OPTS) $(REPRO_TUNE_FLAGS) $(REPRO_RESUME)
 
 $(FCR)/r2v/last.pt: $(FCR)/ref/render/manifest.json
-	$(TRAIN_RUN) train render2video --manifest $< -o $(dir $@) $$($(PAPER) facial r2v) --device $(DEVICE) $(AMP) \
-	  --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) $(REPRO_R2V_FLAGS) $(if $(wildcard $@),--resume)
+	$(TRAIN_RUN) train render2video --manifest $< -o $(dir $@) $$($(PAPER) facial r2v) $(REPRO_TRAIN_OPTS) \
+	  $(REPRO_R2V_FLAGS) $(REPRO_RESUME)
 
 $(FCR)/synth/manifest.json: $(FCR)/tuned/last.pt $(FCR)/r2v/last.pt $(FCR)/ref/render/manifest.json
 	$(THEAD) synthesize facial --audio $(FCR)/ref/reference.tail.wav --reference $(word 3,$^) \

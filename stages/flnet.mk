@@ -77,8 +77,8 @@ $(FLR)/%/crops/manifest.json: $(REPRO)/%/landmarks/manifest.json
 	$(THEAD) crop-faces $< -o $(dir $@) $$($(PAPER) flnet crop) $(REPRO_PREP_FLAGS) $(COMMON)
 
 $(FLR)/run/last.pt: $(FLR)/train/crops/manifest.json
-	$(TRAIN_RUN) train flnet --manifest $< -o $(dir $@) $$($(PAPER) flnet flnet) --holdout 0 --device $(DEVICE) \
-	  $(AMP) --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) $(REPRO_FLNET_FLAGS) $(if $(wildcard $@),--resume)
+	$(TRAIN_RUN) train flnet --manifest $< -o $(dir $@) $$($(PAPER) flnet flnet) --holdout 0 $(REPRO_TRAIN_OPTS) \
+	  $(REPRO_FLNET_FLAGS) $(REPRO_RESUME)
 
 $(FLR)/eval/metrics.json: $(FLR)/run/last.pt $(FLR)/test/crops/manifest.json
 	$(THEAD) evaluate flnet --checkpoint $< --manifest $(word 2,$^) --holdout 0.2 -o $(dir $@) --device $(DEVICE) \

@@ -64,13 +64,11 @@ $(GR)/%/frontal/manifest.json: $(REPRO)/%/landmarks/manifest.json
 
 $(GR)/aue/last.pt: $(GR)/train/frontal/manifest.json $(REPRO)/train/au/manifest.json
 	$(TRAIN_RUN) train aue --target-frames $< --target-au $(word 2,$^) -o $(dir $@) $$($(PAPER) gath aue) \
-	  --device $(DEVICE) $(AMP) --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) $(REPRO_AUE_FLAGS) \
-	  $(if $(wildcard $@),--resume)
+	  $(REPRO_TRAIN_OPTS) $(REPRO_AUE_FLAGS) $(REPRO_RESUME)
 
 $(GR)/gath/last.pt: $(GR)/aue/last.pt $(GR)/train/frontal/manifest.json $(REPRO)/train/au/manifest.json
 	$(TRAIN_RUN) train gath --source $(word 2,$^) --target-frames $(word 2,$^) --target-au $(word 3,$^) --aue $< \
-	  -o $(dir $@) $$($(PAPER) gath gath) --device $(DEVICE) $(AMP) --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS) \
-	  $(REPRO_GATH_FLAGS) $(if $(wildcard $@),--resume)
+	  -o $(dir $@) $$($(PAPER) gath gath) $(REPRO_TRAIN_OPTS) $(REPRO_GATH_FLAGS) $(REPRO_RESUME)
 
 $(GR)/eval/metrics.json: $(GR)/gath/last.pt $(GR)/test/frontal/manifest.json $(REPRO)/test/au/manifest.json
 	$(THEAD) evaluate gath --checkpoint $< --frames $(word 2,$^) --au $(word 3,$^) -o $(dir $@) --device $(DEVICE) \

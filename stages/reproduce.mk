@@ -35,6 +35,10 @@ PAPER       = $(PYTHON) -m thead.papers flags
 TRAIN_RUN   = $(if $(filter-out 0 1,$(GPUS)),$(PYTHON) -m torch.distributed.run --standalone --nproc-per-node $(GPUS) \
   -m thead,$(THEAD))
 AMP         = $(if $(filter cuda%,$(DEVICE)),--amp)
+# every recipe's training step: its device, precision, checkpoints and the user's flags (the step's own follow);
+# REPRO_RESUME continues a run whose last.pt exists
+REPRO_TRAIN_OPTS = --device $(DEVICE) $(AMP) --checkpoint-every 1000 $(REPRO_TRAIN_FLAGS)
+REPRO_RESUME = $(if $(wildcard $@),--resume)
 REPRO_CORPUS_FLAGS = $(addprefix --corpus ,$(REPRO_CORPORA))
 
 # every manifest a pattern rule makes is kept (GNU make deletes "intermediate" files otherwise)

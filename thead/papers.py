@@ -283,36 +283,42 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def corpus_roots(manifests: list[Path]) -> list[str]:
-    """The corpus folders (``producer.config.root``) of ``thead prepare`` manifests: the data a reproduction reads
-    outside its work folder (the Makefiles add them to ``THEAD_ALLOW_OUTSIDE``).
+def _corpora(manifests: list[Path]) -> list:
+    """The ``thead prepare`` manifests, loaded.
 
     Raises:
         InputError: a manifest that is missing or not a ``thead.corpus``.
     """
     from thead.manifest import load_manifest
 
-    roots = []
+    out = []
     for m in manifests:
         if not Path(m).is_file():
             raise InputError(f"{m}: no such corpus manifest (make it with: thead prepare CORPUS ROOT -o FOLDER)")
         lm = load_manifest(Path(m))
         if lm.kind != "thead.corpus":
             raise InputError(f"{m}: a {lm.kind} manifest, not a thead.corpus one (thead prepare writes those)")
+        out.append(lm)
+    return out
+
+
+def corpus_roots(manifests: list[Path]) -> list[str]:
+    """The corpus folders (``producer.config.root``) of ``thead prepare`` manifests: the data a reproduction reads
+    outside its work folder (the Makefiles add them to ``THEAD_ALLOW_OUTSIDE``). Raises InputError as ``_corpora``."""
+    roots = []
+    for lm in _corpora(manifests):
         root = (lm.manifest.producer.config or {}).get("root")
-        if root and root not in roots:
+        if root and str(root) not in roots:
             roots.append(str(root))
     return roots
 
 
 def corpus_names(manifests: list[Path]) -> list[str]:
     """The recipe names (``tcd-timit``, ``ravdess``, ...) of ``thead prepare`` manifests (their producer stage
-    ``prepare NAME``)."""
-    from thead.manifest import load_manifest
-
+    ``prepare NAME``). Raises InputError as ``_corpora``."""
     names = []
-    for m in manifests:
-        stage = load_manifest(Path(m)).manifest.producer.stage
+    for lm in _corpora(manifests):
+        stage = lm.manifest.producer.stage
         name = stage.split(" ", 1)[1] if stage.startswith("prepare ") else ""
         if name and name not in names:
             names.append(name)
@@ -334,10 +340,8 @@ def split_reference(corpus: Path, out_dir: Path, item: Optional[str] = None, fra
     Raises:
         InputError: no such item, no video with sound, or a clip under 2 s.
     """
-    import subprocess
-
     from thead.manifest import load_manifest
-    from thead.media import has_audio, probe_video
+    from thead.media import has_audio, probe_video, split_at
 
     lm = load_manifest(Path(corpus))
     chosen = None
@@ -359,16 +363,7 @@ def split_reference(corpus: Path, out_dir: Path, item: Optional[str] = None, fra
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ref, tail, wav = out_dir / "reference.mp4", out_dir / "reference.tail.mp4", out_dir / "reference.tail.wav"
-    enc = ["-c:v", "libx264", "-crf", "12", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
-    for args, dst in ((["-i", str(src), "-t", f"{cut:.3f}", *enc], ref),
-                      (["-ss", f"{cut:.3f}", "-i", str(src), *enc], tail)):
-        tmp = dst.with_name(dst.stem + ".part" + dst.suffix)
-        subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(tmp)], check=True)
-        tmp.replace(dst)
-    tmp = wav.with_name(wav.stem + ".part.wav")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tail), "-vn", "-ac", "1", "-ar", "16000", str(tmp)],
-                   check=True)
-    tmp.replace(wav)
+    split_at(src, cut, ref, tail, wav)
     return dict(id=cid, reference=str(ref), tail=str(tail), wav=str(wav), duration_s=dur, cut_s=cut)
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from thead.media.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, extract_audio, has_audio, load_audio
 from thead.media.image import IMAGE_EXTENSIONS, read_image, write_image
-from thead.media.video import VIDEO_EXTENSIONS, FrameReader, VideoInfo, VideoWriter, count_frames, probe_video
+from thead.media.video import (VIDEO_EXTENSIONS, FrameReader, VideoInfo, VideoWriter, count_frames, probe_video,
+                               split_at)
 
 
 def media_type(path: Path) -> str | None:
@@ -26,5 +27,5 @@ def media_type(path: Path) -> str | None:
 __all__ = [
     "AUDIO_EXTENSIONS", "SAMPLE_RATE", "IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "FrameReader", "VideoInfo",
     "VideoWriter", "count_frames",
-    "extract_audio", "has_audio", "load_audio", "media_type", "probe_video", "read_image", "write_image",
+    "extract_audio", "has_audio", "load_audio", "media_type", "probe_video", "split_at", "read_image", "write_image",
 ]

@@ -209,6 +209,24 @@ class FrameReader:
                                  f"{self.n_frames_expected} frames{detail})")
 
 
+def split_at(src: Path, cut_s: float, head: Path, tail: Path, tail_wav: Path) -> None:
+    """Cut a clip at ``cut_s`` seconds into ``head`` (before) and ``tail`` (after), both re-encoded (H.264 CRF 12,
+    AAC) so the cut is frame-exact, and ``tail_wav``, the tail's sound as 16 kHz mono WAV. Each file is written
+    through a temporary name beside it (ffmpeg).
+
+    Raises:
+        subprocess.CalledProcessError: ffmpeg failed.
+    """
+    enc = ["-c:v", "libx264", "-crf", "12", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+    jobs = ((["-i", str(src), "-t", f"{cut_s:.3f}", *enc], Path(head)),
+            (["-ss", f"{cut_s:.3f}", "-i", str(src), *enc], Path(tail)),
+            (["-i", str(tail), "-vn", "-ac", "1", "-ar", "16000"], Path(tail_wav)))
+    for args, dst in jobs:
+        tmp = dst.with_name(dst.stem + ".part" + dst.suffix)
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(tmp)], check=True)
+        tmp.replace(dst)
+
+
 def count_frames(path: Path, fps: Optional[float] = None) -> int:
     """The number of frames ``FrameReader(path, fps)`` yields (same ffmpeg fps filter), without reading pixels
     into Python (ffmpeg's null muxer drops the fps filter's last frame, so gray raw video goes to /dev/null).
