@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--lambda-expr", type=float, default=None, help="override TrainConfig.lambda_expr")
     ap.add_argument("--edit-fraction", type=float, default=None, help="override TrainConfig.edit_fraction")
     ap.add_argument("--upsample", default=None, help="override TrainConfig.upsample")
-    ap.add_argument("--output", default=None, help="override TrainConfig.output (attention | direct)")
+    ap.add_argument("--output", default=None, help="override TrainConfig.output (residual | attention | direct)")
     ap.add_argument("--lambda-att", type=float, default=None, help="override TrainConfig.lambda_att")
     ap.add_argument("--snapshots", type=int, default=4, help="learning-curve points over the GATH budget")
     a = ap.parse_args()

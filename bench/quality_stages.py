@@ -38,6 +38,8 @@ def main() -> None:
     au_m = load_manifest(res.manifest_path)
     fits = {it.id: it for it in fit_m.items}
     aus = {it.id: it for it in au_m.items}
+    from thead.face.au import read_au_item
+
     print(f"videos: {a.videos}; machine: {os.cpu_count()} cores\n")
     print(f"{'clip':<28}{'frames':>7}{'face %':>8}{'err/IOD med':>12}{'p95':>7}{'blinks':>7}{'r(AU45,-EAR)':>13}")
     for it in lm_m.items:
@@ -46,10 +48,8 @@ def main() -> None:
             continue
         f, u = fits[it.id], aus[it.id]
         lm = np.load(lm_m.output(it, "landmarks"))["landmarks"]
-        import csv
-
-        rows = list(csv.DictReader(open(au_m.output(u, "csv"))))
-        au45 = np.array([float(r["AU45_r"]) for r in rows])
+        au, cols, _, _ = read_au_item(au_m, u)
+        au45 = au[:, cols.index("AU45_r")]
         ear = eye_aspect_ratio(lm)
         ok = np.isfinite(ear)
         r = np.corrcoef(au45[ok], -ear[ok])[0, 1] if ok.sum() > 2 else float("nan")

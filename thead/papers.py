@@ -77,6 +77,7 @@ GATH = Paper(
             Setting("--warp", "none", "Implementation: G's input is the 100x100 source image itself"),
             Setting("--upsample", "transposed", "Implementation: two convolutional transpose blocks"),
             Setting("--g-output", "direct", "Implementation: a final convolutional output layer gives the image"),
+            Setting("--g-norm", "batch", "Implementation: a convolutional layer, followed by a batch normalization layer"),
             Setting("--width", "64", "thead: the paper gives no channel counts for G"),
             Setting("--steps", "20000", "thead: the paper gives no step count"),
         ],

@@ -57,6 +57,12 @@ def test_chaining_from_plain_inputs(tmp_path, happy, sad):
     assert m["kind"] == "thead.au" and m["upstream"] == "3dmm/manifest.json"
     csv = (tmp_path / "au" / "SadTalker_happy1.au.csv").read_text().splitlines()
     assert csv[0].startswith("frame,timestamp,success,AU01_r") and "AU45_r" in csv[0]
+    from thead.face.au import load_au_arrays, read_openface_csv
+
+    au, names, ts, ok = load_au_arrays(tmp_path / "au" / "SadTalker_happy1.au.npz")  # the arrays consumers read
+    au_csv, names_csv, _, _ = read_openface_csv(tmp_path / "au" / "SadTalker_happy1.au.csv")  # their export
+    assert names == names_csv and au.shape == au_csv.shape and np.abs(au - au_csv).max() <= 0.005 + 1e-6
+    assert m["items"][0]["outputs"]["au"].endswith(".au.npz")
     fit = json.loads((tmp_path / "au" / "3dmm" / "manifest.json").read_text())
     assert all(it["meta"]["reproj_err_iod_median"] < 0.03 for it in fit["items"])
     r = run_cli("manifest", "validate", tmp_path / "au" / "manifest.json")

@@ -73,6 +73,35 @@ def test_openface_csv_round_trip_and_leading_spaces(tmp_path):
         read_openface_csv(tmp_path / "x.csv")
 
 
+def test_au_arrays_round_trip_and_refuse_bad_files(tmp_path):
+    from thead.face.au import load_au_arrays, read_au_item, save_au_arrays
+    from thead.manifest import Item, ManifestWriter, load_manifest, make_producer
+
+    au = np.array([[0.123456, 2.5], [4.999, 0.0]], np.float32)
+    p = save_au_arrays(tmp_path / "x.au.npz", au, ["AU12_r", "AU45_r"], np.array([0.0, 0.04]), np.array([1, 0]))
+    au2, names, ts, ok = load_au_arrays(p)
+    assert np.array_equal(au2, au) and names == ["AU12_r", "AU45_r"] and ok.tolist() == [True, False]
+    assert ts[1] == pytest.approx(0.04)
+    with pytest.raises(ValueError, match="non-finite"):
+        save_au_arrays(tmp_path / "y.au.npz", au * np.nan, ["AU12_r", "AU45_r"], ts, ok)
+    with pytest.raises(ValueError, match="do not match"):
+        save_au_arrays(tmp_path / "y.au.npz", au, ["AU12_r"], ts, ok)
+    (tmp_path / "bad.au.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="not a thead AU array file"):
+        load_au_arrays(tmp_path / "bad.au.npz")
+    # a manifest written before the arrays existed: its items have only the CSV, which is read instead
+    write_openface_csv(tmp_path / "old.au.csv", au, ts, ok, ["AU12_r", "AU45_r"])
+    w = ManifestWriter(tmp_path, "thead.au", make_producer("extract-au", {}, None))
+    w.add(Item(id="old", status="done", outputs={"csv": "old.au.csv"}))
+    w.add(Item(id="new", status="done", outputs={"au": "x.au.npz", "csv": "old.au.csv"}))
+    w.finish()
+    lm = load_manifest(tmp_path / "manifest.json", "thead.au")
+    items = {it.id: it for it in lm.done()}
+    old = read_au_item(lm, items["old"])
+    assert np.allclose(old[0], au, atol=0.005) and not np.array_equal(old[0], au)  # 2 decimals
+    assert np.array_equal(read_au_item(lm, items["new"])[0], au)  # full precision
+
+
 def test_count_blinks():
     a = np.zeros(100)
     a[10:14] = 3

@@ -17,6 +17,14 @@ train_app = typer.Typer(help="Train a system's networks: thead train SYSTEM ... 
 app.add_typer(train_app, name="train")
 
 
+
+def _announce(checkpoint: Path) -> None:
+    """Print the run's checkpoint path once: under torchrun every rank returns from training, rank 0 speaks."""
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"checkpoint -> {checkpoint}", file=sys.stderr)
+
 def _common(cfg, lr: float | None = None, batch_help: str = "Batch size per process.",
             width_help: str = "Channels of the first conv layer (network width)."):
     """The options every trainer has, their defaults read from the system's config dataclass (declared once)."""
@@ -61,7 +69,7 @@ def train_aue(
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, checkpoint_every=checkpoint_every,
                       seed=seed, device=device, amp=amp, aue_norm=aue_norm)
     p = run(target_frames, target_au, output, cfg, resume, progress, argv())
-    print(f"checkpoint -> {p}", file=sys.stderr)
+    _announce(p)
     return 0
 
 
@@ -96,11 +104,14 @@ def train_gath(
                              "flow first; thead) or none (the paper)."),
     upsample: str = typer.Option(GA.upsample, help="Generator upsampling: resize (no checkerboard) or transposed "
                                  "(the paper's)."),
-    g_output: str = typer.Option(GA.output, "--g-output", help="Generator output: attention (A * input + "
-                                 "(1 - A) * colour, GANimation's) or direct (the paper's)."),
+    g_norm: str = typer.Option(GA.g_norm, "--g-norm", help="Generator normalization: instance (the same at "
+                               "synthesis as in training; thead) or batch (the paper's)."),
+    g_output: str = typer.Option(GA.output, "--g-output", help="Generator output: residual (A * input + "
+                                 "(1 - A) * (input + correction); thead), attention (A * input + (1 - A) * colour, "
+                                 "GANimation's) or direct (the paper's)."),
     lambda_att: float = typer.Option(GA.lambda_att, callback=number(**NON_NEGATIVE),
                                      help="Weight of the attention-map regularizer (mean + TV; with --g-output "
-                                     "attention)."),
+                                     "residual or attention)."),
     beta1: float = typer.Option(GA.beta1, callback=number(**dict(low=0.0, high=1.0, high_open=True)),
                                 help="Adam beta1."),
     max_per_item: int = typer.Option(GA.max_per_item, min=0, help="Source frames kept per video item (0: all)."),
@@ -120,9 +131,9 @@ def train_gath(
                       seed=seed, device=device, amp=amp, variant=variant, lambda_rec=lambda_rec, lambda_tv=lambda_tv,
                       lambda_adv=lambda_adv, lambda_cls=lambda_cls, beta1=beta1, max_per_item=max_per_item,
                       lambda_au=lambda_au, lambda_expr=lambda_expr, edit_fraction=edit_fraction, upsample=upsample,
-                      output=g_output, lambda_att=lambda_att, au_norm=au_norm, warp=warp)
+                      output=g_output, g_norm=g_norm, lambda_att=lambda_att, au_norm=au_norm, warp=warp)
     p = run(source, target_frames, target_au, aue, output, cfg, resume, progress, argv())
-    print(f"checkpoint -> {p}", file=sys.stderr)
+    _announce(p)
     return 0
 
 
@@ -192,7 +203,7 @@ def train_flnet(
                       amp=amp)
     check_config(cfg)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv())
-    print(f"checkpoint -> {p}", file=sys.stderr)
+    _announce(p)
     return 0
 
 
@@ -238,7 +249,7 @@ def train_facial_gan(
                           epochs=epochs,
                           checkpoint_every=checkpoint_every, seed=seed, device=device, amp=amp)
     p = run(audio, au, output, cfg, finetune, resume, progress, argv(), clips=list(clip) if clip else None)
-    print(f"checkpoint -> {p}", file=sys.stderr)
+    _announce(p)
     return 0
 
 
@@ -282,5 +293,5 @@ def train_render2video(
                              epochs=epochs, lr_decay=lr_decay,
                              checkpoint_every=checkpoint_every, seed=seed, device=device, amp=amp)
     p = run(manifest, output, cfg, vgg_weights, face_net, resume, progress, argv(), clips=list(clip) if clip else None)
-    print(f"checkpoint -> {p}", file=sys.stderr)
+    _announce(p)
     return 0

@@ -84,6 +84,62 @@ def au_from_blendshapes(weights: np.ndarray, names: list[str]) -> np.ndarray:
     return (AU_MAX * np.stack([out[a] for a in AU_NAMES], 1)).astype(np.float32)
 
 
+def save_au_arrays(path: Path, au: np.ndarray, columns: list[str], timestamps_s: np.ndarray,
+                   success: np.ndarray) -> Path:
+    """Write per-frame AUs as arrays (the ``thead.au`` contract; the OpenFace CSV beside them is an export):
+    ``au`` (T, A) float32 intensities 0-5 at full precision, ``names`` (A,) ``AUxx_r``, ``timestamps_s`` (T,)
+    float64, ``success`` (T,) bool. Written atomically (``.npz``, no pickled objects).
+
+    Raises:
+        ValueError: mismatched lengths or non-finite intensities.
+    """
+    from thead.files import atomic_save_npz
+
+    au = np.asarray(au, np.float32)
+    if au.ndim != 2 or au.shape[1] != len(columns) or len(timestamps_s) != len(au) or len(success) != len(au):
+        raise ValueError(f"AU arrays: au {au.shape}, {len(columns)} names, {len(timestamps_s)} timestamps, "
+                         f"{len(success)} success flags do not match")
+    if not np.isfinite(au).all():
+        raise ValueError("AU arrays: non-finite intensities")
+    atomic_save_npz(path, au=au, names=np.asarray(list(columns), dtype="U16"),
+                    timestamps_s=np.asarray(timestamps_s, np.float64), success=np.asarray(success, bool))
+    return Path(path)
+
+
+def load_au_arrays(path: Path) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Read ``save_au_arrays``' file -> (au (T, A) float32 0-5, names, timestamps_s (T,), success (T,) bool).
+
+    Raises:
+        InputError: missing or malformed file, or non-finite intensities.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            au, names = d["au"].astype(np.float32), [str(n) for n in d["names"]]
+            ts, ok = d["timestamps_s"].astype(np.float64), d["success"].astype(bool)
+    except (KeyError, ValueError, OSError) as e:
+        raise InputError(f"{path}: not a thead AU array file ({e})") from None
+    if au.ndim != 2 or au.shape[1] != len(names) or len(ts) != len(au) or len(ok) != len(au):
+        raise InputError(f"{path}: AU arrays of mismatched shapes")
+    if not np.isfinite(au).all():
+        raise InputError(f"{path}: non-finite AU intensities")
+    return au, names, ts, ok
+
+
+def read_au_item(manifest, item) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """One item of a loaded ``thead.au`` manifest -> (au (T, A) 0-5, names, timestamps_s, success): its arrays
+    (``au`` output), or for manifests written before the arrays existed, its OpenFace CSV (2-decimal intensities).
+
+    Raises:
+        InputError: as ``load_au_arrays`` / ``read_openface_csv``.
+    """
+    if "au" in item.outputs:
+        return load_au_arrays(manifest.output(item, "au"))
+    return read_openface_csv(manifest.output(item, "csv"))
+
+
 def write_openface_csv(path: Path, au: np.ndarray, timestamps_s: np.ndarray, success: np.ndarray,
                        columns: list[str] = AU_COLUMNS) -> None:
     """Write an OpenFace-compatible CSV: ``frame, timestamp, success, AUxx_r ...`` (frame is 1-based, as OpenFace).

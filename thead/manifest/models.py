@@ -92,7 +92,10 @@ class FitMeta(MediaMeta):
 
 # ---- thead.au -------------------------------------------------------------------------------------------------
 class AUOutputs(_Open):
-    csv: Optional[str] = Field(None, description="OpenFace-style CSV: frame, timestamp, success, AU01_r..AU45_r (0-5)")
+    au: Optional[str] = Field(None, description="npz: au (T,A) float32 AUxx_r intensities 0-5, names (A,), "
+                              "timestamps_s (T,), success (T,) bool -- what consumers read (thead.face.au)")
+    csv: Optional[str] = Field(None, description="OpenFace-style CSV export: frame, timestamp, success, "
+                               "AU01_r..AU45_r (0-5, 2 decimals)")
     expression: Optional[str] = Field(None, description="npy (T,K) float32 in [0,1]: raw expression coefficients")
     plot: Optional[str] = Field(None, description="PNG of AU curves over time")
 

@@ -19,14 +19,15 @@ KIND = "thead.au"
 
 def _write(work: WorkItem, out_dir: Path, au: np.ndarray, cols: list[str], ts: np.ndarray, success: np.ndarray,
            expression: np.ndarray, fps: float, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
-    from thead.face.au import count_blinks, write_openface_csv
+    from thead.face.au import count_blinks, save_au_arrays, write_openface_csv
     from thead.viz import plot_au_curves
 
     csv_path = item_path(out_dir, work.id, ".au.csv")
     exp_path = item_path(out_dir, work.id, ".expression.npy")
-    write_openface_csv(csv_path, au, ts, success, cols)
+    au_path = save_au_arrays(item_path(out_dir, work.id, ".au.npz"), au, cols, ts, success)
+    write_openface_csv(csv_path, au, ts, success, cols)  # an export for OpenFace tools (2 decimals)
     atomic_save_npy(exp_path, expression.astype(np.float32))
-    outputs = {"csv": csv_path, "expression": exp_path}
+    outputs = {"au": au_path, "csv": csv_path, "expression": exp_path}
     meta: dict[str, Any] = dict(au_names=cols, n_frames=int(len(au)))
     if "AU45_r" in cols and len(au) > 1:
         meta["blinks"] = count_blinks(au[:, cols.index("AU45_r")], fps)[0]
@@ -63,8 +64,9 @@ def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview:
 
     Inputs: a ``thead.3dmm`` manifest, a ``thead.landmarks`` manifest or media (the missing stages then run first
     into ``out_dir``), or
-    with ``from_openface`` OpenFace FeatureExtraction CSV files. Outputs per item: ``<id>.au.csv`` (frame,
-    timestamp, success, AUxx_r 0-5), ``<id>.expression.npy`` (T, K) float32 in [0, 1] (GATH's AU coefficients: the
+    with ``from_openface`` OpenFace FeatureExtraction CSV files. Outputs per item: ``<id>.au.npz`` (the arrays
+    consumers read: ``thead.face.au.load_au_arrays``, intensities 0-5 at full precision), ``<id>.au.csv`` (their
+    OpenFace export: frame, timestamp, success, AUxx_r to 2 decimals), ``<id>.expression.npy`` (T, K) float32 in [0, 1] (GATH's AU coefficients: the
     blendshape weights, or AU/5 for OpenFace input) and ``<id>.au.png`` (AU curves).
     """
     if from_openface:

@@ -137,3 +137,31 @@ def test_warping_generator_needs_the_source_coefficients_and_warps_by_the_flow()
     assert float(G.last_attention.mean()) > 0.8
     with pytest.raises(ValueError, match="flow_basis"):
         Generator(53, width=8, flow_basis=torch.zeros(53, 100, 100))
+
+
+def test_residual_output_starts_as_the_input_and_corrects_its_colours():
+    torch.manual_seed(0)
+    G = Generator(n_au=3, width=8, upsample="resize", output="residual").eval()
+    x = torch.rand(2, 3, 100, 100) * 1.8 - 0.9
+    a = torch.rand(2, 3)
+    y = G(x, a)
+    # untrained: a small correction of the input, not GANimation's mid-grey colour image
+    assert float((y - x).abs().mean()) < 0.05 and float(G.out.bias.abs().max()) == 0.0
+    torch.nn.init.constant_(G.att.bias, -30.0)  # A = 0: the corrected colour image alone
+    torch.nn.init.zeros_(G.out.weight)
+    torch.nn.init.constant_(G.out.bias, 0.5)
+    assert torch.allclose(G(x, a), torch.clamp(x + 0.5, -1, 1), atol=1e-6)
+
+
+def test_instance_norm_generator_decodes_alike_in_training_and_eval_mode():
+    torch.manual_seed(0)
+    G = Generator(n_au=3, width=8, upsample="resize", output="residual", norm="instance")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
+    x = torch.rand(1, 3, 100, 100) * 2 - 1
+    a = torch.rand(1, 3)
+    with torch.no_grad():
+        y_train = G.train()(x, a)
+        y_eval = G.eval()(x, a)
+    assert torch.allclose(y_train, y_eval, atol=1e-6)  # no running statistics to drift from
+    with pytest.raises(ValueError, match="norm"):
+        Generator(n_au=3, width=8, norm="layer")

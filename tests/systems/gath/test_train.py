@@ -103,6 +103,7 @@ def test_train_cli_and_torchrun(gath_data, aue_ckpt, tmp_path):
                         "train", "gath", *map(str, common), "-o", str(tmp_path / "ddp")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stderr.count("checkpoint -> ") == 1  # rank 0 alone announces the run's checkpoint
     blob = load_checkpoint(tmp_path / "ddp" / "last.pt")
     assert blob["step"] == 2 and not any(k.startswith("module.") for k in blob["models"]["G"])
 

@@ -33,7 +33,7 @@ def reference_params(au_manifest: Path) -> dict[str, tuple[ReferenceParams, Opti
     Raises:
         InputError: the AU manifest was not made from a 3DMM fit (e.g. ``--from-openface``), or mismatched frames.
     """
-    from thead.face.au import read_openface_csv
+    from thead.face.au import read_au_item
     from thead.manifest import load_manifest
 
     am = load_manifest(au_manifest, "thead.au")
@@ -46,7 +46,7 @@ def reference_params(au_manifest: Path) -> dict[str, tuple[ReferenceParams, Opti
     for it in am.done():
         if it.id not in fits:
             continue
-        au, cols, _, ok = read_openface_csv(am.output(it, "csv"))
+        au, cols, _, ok = read_au_item(am, it)
         if "AU45_r" not in cols:
             raise InputError(f"{au_manifest}: item {it.id} has no AU45_r")
         fps = float(it.meta.get("fps") or fits[it.id].meta.get("fps") or 25.0)

@@ -5,6 +5,7 @@ Forms:
   ``AU12_r=3,AU26_r=2``           named AUs on OpenFace's 0-5 scale, others 0
   ``0.1,0,0.5,...``               the raw coefficient vector (its length must be the model's)
   ``path.csv``                    an extract-au / OpenFace CSV: one vector per row (a sequence)
+  ``path.au.npz``                 an extract-au AU array file (``thead.face.au.save_au_arrays``): the same
   ``path.npy``                    (K,) or (T, K) coefficients
   ``manifest.json``               a ``thead.au`` manifest: each done item's expression array (a sequence)
 
@@ -97,7 +98,7 @@ def parse_au(spec: str, names: list[str]) -> list[AUSequence]:
     Raises:
         InputError: any malformed, unknown, NaN, out-of-range or wrong-length value, with the reason.
     """
-    from thead.face.au import read_openface_csv
+    from thead.face.au import load_au_arrays, read_openface_csv
 
     k = len(names)
     s = spec.strip()
@@ -106,17 +107,17 @@ def parse_au(spec: str, names: list[str]) -> list[AUSequence]:
     if s == "ones":
         return [AUSequence(np.ones((1, k), np.float32), "ones")]
     p = Path(s)
-    if p.suffix.lower() in (".csv", ".npy", ".json"):
+    if p.suffix.lower() in (".csv", ".npy", ".json", ".npz"):
         if not p.is_file():
             raise InputError(f"--au {s}: no such file")
         if p.suffix.lower() == ".npy":
             return [AUSequence(_check(np.load(p, allow_pickle=False), k, s), p.stem)]
         if p.suffix.lower() == ".json":
             return _from_manifest(p, k)
-        au, cols, ts, _ = read_openface_csv(p)
+        au, cols, ts, _ = load_au_arrays(p) if p.suffix.lower() == ".npz" else read_openface_csv(p)
         coeffs = np.stack([blendshapes_from_aus(dict(zip(cols, map(float, row))), names) for row in au])
         fps = 1.0 / float(np.median(np.diff(ts))) if len(ts) > 1 and np.median(np.diff(ts)) > 0 else 25.0
-        return [AUSequence(_check(coeffs, k, s), p.stem, fps, _audio_beside(p))]
+        return [AUSequence(_check(coeffs, k, s), p.name.split(".")[0], fps, _audio_beside(p))]
     if "=" in s:
         pairs = {}
         for part in s.split(","):
@@ -179,7 +180,7 @@ def _from_manifest(p: Path, k: int) -> list[AUSequence]:
 
 
 def _audio_beside(csv_path: Path) -> Optional[Path]:
-    """The driving video of an extract-au CSV, found through the manifest beside it (if any)."""
+    """The driving video of an extract-au CSV or AU array file, found through the manifest beside it (if any)."""
     m = csv_path.parent / "manifest.json"
     if not m.exists():
         return None
@@ -190,7 +191,7 @@ def _audio_beside(csv_path: Path) -> Optional[Path]:
     except Exception:  # noqa: BLE001 - a foreign manifest beside the CSV just means no audio
         return None
     for it in lm.done():
-        if lm.resolve(it.outputs.get("csv")) == csv_path.resolve():
+        if any(lm.resolve(it.outputs[k]) == csv_path.resolve() for k in ("csv", "au") if k in it.outputs):
             src = lm.source(it)
             return src if src is not None and src.exists() and it.meta.get("has_audio") else None
     return None

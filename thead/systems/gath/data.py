@@ -84,10 +84,9 @@ def paired_videos(frames_manifest: Path, au_manifest: Path):
     """Video items present in both manifests, matched by id.
 
     Yields:
-        (id, frame PNG paths, expression (T, K) float in [0, 1], per-frame success flags from the AU CSV).
+        (id, frame PNG paths, expression (T, K) float in [0, 1], per-frame success flags from the AU arrays).
     """
-    import csv
-
+    from thead.face.au import read_au_item
     from thead.manifest import load_manifest
     from thead.manifest.arrays import load_array
 
@@ -98,8 +97,7 @@ def paired_videos(frames_manifest: Path, au_manifest: Path):
         if "frames" not in it.outputs or it.id not in au_items:
             continue
         expr = load_array(am.output(au_items[it.id], "expression"))
-        with open(am.output(au_items[it.id], "csv"), newline="") as fh:
-            ok = [r.get("success", "1").strip() == "1" for r in csv.DictReader(fh)]
+        ok = [bool(v) for v in read_au_item(am, au_items[it.id])[3]]
         yield it.id, _item_frames(fm, it), expr, ok
 
 

@@ -14,18 +14,26 @@ from torch.nn import functional as F
 IMAGE_SIZE = 100  # px, GATH section 4.1
 
 
-def _enc_block(cin: int, cout: int, k: int, s: int, p: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, s, p, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.1))
+NORMS = ("batch", "instance")
+
+
+def _norm(ch: int, norm: str = "batch") -> nn.Module:
+    """BatchNorm (GATH's blocks) or InstanceNorm with learned affine (StarGAN / GANimation generators)."""
+    return nn.BatchNorm2d(ch) if norm == "batch" else nn.InstanceNorm2d(ch, affine=True)
+
+
+def _enc_block(cin: int, cout: int, k: int, s: int, p: int, norm: str = "batch") -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, p, bias=False), _norm(cout, norm), nn.LeakyReLU(0.1))
 
 
 class ResBlock(nn.Module):
-    """conv-BN-LeakyReLU-conv-BN plus identity (He et al. 2016)."""
+    """conv-norm-LeakyReLU-conv-norm plus identity (He et al. 2016); norm as ``_norm``."""
 
-    def __init__(self, ch: int):
+    def __init__(self, ch: int, norm: str = "batch"):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.LeakyReLU(0.1),
-            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch))
+            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), _norm(ch, norm), nn.LeakyReLU(0.1),
+            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), _norm(ch, norm))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -55,6 +63,13 @@ class Generator(nn.Module):
             needs to change the input's own pixels pass through, so the face stays sharp and itself from the first
             steps, and the few minutes of a CPU budget go into the regions the expression moves (mouth, brows,
             eyes) instead of into re-learning the whole face. ``last_attention`` holds A for its loss and views.
+            ``"residual"`` (thead's default since issue 13's demo review): as ``"attention"``, but the colour image
+            is a correction of the input, ``C = clip(x_src + D, -1, 1)``, with the last conv D started near zero
+            (weights x 0.1, bias 0), so an untrained G returns its input. Departure from GANimation's ``tanh``
+            colour image: that one starts as noise around mid-grey and takes hundreds of steps to learn skin
+            colour, so wherever A < 1 an early model tinted the face (the 100-step demo's neutralized face had red
+            blotches where A was 0.9); a correction starts at the input's own colours and only has to learn what
+            the expression changes.
         flow_basis: ``None`` (the paper) or (A, 2, 100, 100) pixel displacements per unit coefficient in the
             frontal crop (``Frontalizer.expression_flow_basis``: the 3DMM's expression blendshapes seen in the
             frontalization's reference view). With it G first warps the source by the 3DMM's expression change,
@@ -68,16 +83,27 @@ class Generator(nn.Module):
             the model and G learns what no warp can give (teeth, the inside of the mouth, shading, seams). The
             basis is a buffer: it travels in the checkpoint. ``last_warped`` holds x_w.
 
+        norm: ``"batch"`` (the paper's conv-BN-LeakyReLU blocks) or ``"instance"`` (InstanceNorm with learned
+            affine, as the StarGAN and GANimation generators; thead's default). Departure: a BatchNorm generator
+            decodes one portrait at synthesis with running statistics gathered over training batches, and a
+            portrait unlike the training crops (studio light, white background) then falls outside them: the
+            100-step demo model shifted the mean colour of such a portrait by (+23, -45, -39) RGB in eval mode and
+            by (+3, -7, -6) in train mode, while training crops moved by under 1 (issue 13: the demo's red face).
+            Instance statistics are the same in training and at synthesis.
+
     Raises:
-        ValueError: unknown ``upsample`` or ``output``, or a basis of the wrong shape.
+        ValueError: unknown ``upsample``, ``output`` or ``norm``, or a basis of the wrong shape.
     """
 
     UPSAMPLE = ("transposed", "resize")
-    OUTPUT = ("direct", "attention")
+    OUTPUT = ("direct", "attention", "residual")
 
     def __init__(self, n_au: int, width: int = 64, upsample: str = "transposed", output: str = "direct",
-                 flow_basis: torch.Tensor | None = None):
+                 flow_basis: torch.Tensor | None = None, norm: str = "batch"):
         super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        self.norm = norm
         if upsample not in self.UPSAMPLE:
             raise ValueError(f"upsample must be one of {', '.join(self.UPSAMPLE)}, got {upsample!r}")
         if output not in self.OUTPUT:
@@ -86,21 +112,25 @@ class Generator(nn.Module):
         w = width
         self.n_au = n_au
         self.upsample = upsample
-        self.encoder = nn.Sequential(_enc_block(3, w, 7, 1, 3), _enc_block(w, 2 * w, 4, 2, 1),
-                                     _enc_block(2 * w, 4 * w, 4, 2, 1), _enc_block(4 * w, 4 * w, 3, 1, 1))
-        self.fuse = _enc_block(4 * w + n_au, 4 * w, 3, 1, 1)
-        self.res = nn.Sequential(*[ResBlock(4 * w) for _ in range(6)])
+        self.encoder = nn.Sequential(_enc_block(3, w, 7, 1, 3, norm), _enc_block(w, 2 * w, 4, 2, 1, norm),
+                                     _enc_block(2 * w, 4 * w, 4, 2, 1, norm), _enc_block(4 * w, 4 * w, 3, 1, 1, norm))
+        self.fuse = _enc_block(4 * w + n_au, 4 * w, 3, 1, 1, norm)
+        self.res = nn.Sequential(*[ResBlock(4 * w, norm) for _ in range(6)])
         if upsample == "transposed":
-            ups = [nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.1),
-                   nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.LeakyReLU(0.1)]
+            ups = [nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), _norm(2 * w, norm), nn.LeakyReLU(0.1),
+                   nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), _norm(w, norm), nn.LeakyReLU(0.1)]
         else:
             ups = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(4 * w, 2 * w, 3, 1, 1, bias=False),
-                   nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.1),
+                   _norm(2 * w, norm), nn.LeakyReLU(0.1),
                    nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(2 * w, w, 3, 1, 1, bias=False),
-                   nn.BatchNorm2d(w), nn.LeakyReLU(0.1)]
+                   _norm(w, norm), nn.LeakyReLU(0.1)]
         self.up = nn.Sequential(*ups)
         self.out = nn.Conv2d(w, 3, 7, 1, 3)
-        self.att = nn.Conv2d(w, 1, 7, 1, 3) if output == "attention" else None
+        self.att = nn.Conv2d(w, 1, 7, 1, 3) if output in ("attention", "residual") else None
+        if output == "residual":  # start as the identity: a small correction of the input's colours
+            with torch.no_grad():
+                self.out.weight.mul_(0.1)
+                self.out.bias.zero_()
         self.last_attention: torch.Tensor | None = None
         self.last_warped: torch.Tensor | None = None
         if flow_basis is not None:
@@ -136,15 +166,18 @@ class Generator(nn.Module):
 
     def decode(self, code: torch.Tensor, au: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         """identity code and AU vectors (B, A) in [0, 1] -> image (B, 3, 100, 100) in [-1, 1]. ``x`` (the source
-        image, broadcast over the batch) is required with ``output="attention"``; the map A used is kept in
-        ``last_attention`` (B, 1, 100, 100)."""
+        image, broadcast over the batch) is required with ``output="attention"`` or ``"residual"``; the map A
+        used is kept in ``last_attention`` (B, 1, 100, 100)."""
         a = au[:, :, None, None].expand(-1, -1, code.shape[2], code.shape[3])
         h = self.up(self.res(self.fuse(torch.cat([code, a], 1))) + code)
-        color = torch.tanh(self.out(h))
         if self.att is None:
-            return color
+            return torch.tanh(self.out(h))
         if x is None:
             raise ValueError("an attention generator needs the source image to decode")
+        if self.output == "residual":
+            color = torch.clamp(x + self.out(h), -1.0, 1.0)
+        else:
+            color = torch.tanh(self.out(h))
         att = torch.sigmoid(self.att(h))
         self.last_attention = att
         return att * x + (1 - att) * color

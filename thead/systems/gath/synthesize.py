@@ -29,10 +29,11 @@ class GathGenerator:
         from thead.train.checkpoint import load_system_checkpoint
 
         blob, cfg, self.device = load_system_checkpoint(checkpoint, "gath", device)
-        # checkpoints from before the upsample / warp options used the paper's transposed convs and no warp
+        # checkpoints from before the upsample / warp / norm options used the paper's transposed convs, no warp
+        # and BatchNorm
         basis = blob["models"]["G"].get("flow_basis") if cfg.get("warp", "none") == "3dmm" else None
         self.G = Generator(int(cfg["n_au"]), int(cfg["width"]), cfg.get("upsample", "transposed"),
-                           cfg.get("output", "direct"), basis)
+                           cfg.get("output", "direct"), basis, cfg.get("g_norm", "batch"))
         self.G.load_state_dict(blob["models"]["G"])
         self.G.eval().to(self.device)
         self.n_au = int(cfg["n_au"])

@@ -200,7 +200,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     from thead.systems.gath import losses as L
     from thead.systems.gath.data import load_source_set, load_target_set
     from thead.train.images import to_model_range
-    from thead.systems.gath.model import DiscriminatorClassifier, Generator
+    from thead.systems.gath.model import NORMS as G_NORMS, DiscriminatorClassifier, Generator
     from thead.train import dist
     from thead.train.amp import autocast
     from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
@@ -227,10 +227,12 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
         raise TheadError(f"--au-norm must be one of {', '.join(L.AU_NORMS)}")
     if cfg.output not in Generator.OUTPUT:
         raise TheadError(f"--output must be one of {', '.join(Generator.OUTPUT)}")
+    if cfg.g_norm not in G_NORMS:
+        raise TheadError(f"--g-norm must be one of {', '.join(G_NORMS)}")
     if cfg.warp not in WARPS:
         raise TheadError(f"--warp must be one of {', '.join(WARPS)}")
     basis = flow_basis(n_au) if cfg.warp == "3dmm" else None
-    G = Generator(n_au, cfg.width, cfg.upsample, cfg.output, basis).to(d.device)
+    G = Generator(n_au, cfg.width, cfg.upsample, cfg.output, basis, cfg.g_norm).to(d.device)
     edits = edit_basis(n_au).to(d.device)
     models = {"G": dist.wrap(G, d)}
     opts = {"G": torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))}
@@ -301,7 +303,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
                 l_tv = L.tv_loss(x_fake)
                 loss_g = cfg.lambda_au * l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
                 logs.update(au=float(l_au.detach()), rec=float(l_rec.detach()), tv=float(l_tv.detach()))
-                if G.output == "attention" and cfg.lambda_att > 0:
+                if G.att is not None and cfg.lambda_att > 0:
                     att = G.last_attention
                     l_att = att.mean() + L.tv_loss(att)
                     loss_g = loss_g + cfg.lambda_att * l_att
