@@ -123,8 +123,15 @@ class FramesOutputs(_Open):
                                      "size, per-frame pose in crop px, parameters and their normalisation")
 
 
+FRAME_ROLES = ("frontal", "face_crop", "render")
+
+
 class FramesMeta(MediaMeta):
     operation: Optional[str] = None
+    role: Optional[Literal["frontal", "face_crop", "render"]] = Field(
+        None, description="what the frames are: frontal (frontalize: GATH's 100 px crops), face_crop (crop-faces: "
+        "FLNet's crops with landmarks), render (render-face: FACIAL's 3DMM renders); postprocess-clahe keeps its "
+        "input's role. Older manifests: inferred from operation (thead.manifest.roles)")
     identity: Optional[str] = Field(None, description="person shown (items sharing it are one identity)")
 
 

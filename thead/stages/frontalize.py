@@ -43,7 +43,7 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
         raise NoFaceError(f"{work.id}: no frame with landmarks")
     front = _frontalizer(cfg)
     size = cfg["size"]
-    meta = dict(operation="frontalize", size=size, width=size, height=size)
+    meta = dict(operation="frontalize", role="frontal", size=size, width=size, height=size)
     if work.meta.get("media_type") == "image":
         out, _ = front(read_image(work.source), lm[0])
         return {"image": write_image(item_path(out_dir, work.id, ".png"), out)}, dict(meta, n_frames=1)

@@ -92,3 +92,20 @@ def test_several_banks_need_a_choice(tmp_path, flnet_crops):
     with pytest.raises(InputError, match="--bank-item"):
         load_bank(p, 5)
     assert load_bank(p, 5, item="c").identity == "c"
+
+
+def test_crop_clips_refuse_frames_of_another_role(tmp_path, flnet_crops):
+    """Frontal crops (GATH's) handed to FLNet: one line naming the item and the command that makes face crops."""
+    from tests.conftest import EXAMPLES
+    from thead.errors import InputError
+    from thead.manifest import load_manifest
+    from thead.stages import frontalize
+    from thead.systems.flnet.bank import load_crop_clips
+
+    assert {it.meta["role"] for it in load_manifest(flnet_crops, "thead.frames").done()} == {"face_crop"}
+    fr = frontalize.run([EXAMPLES / "portraits" / "SadTalker_sad1.png"], tmp_path / "frontal", size=100,
+                        progress=False)
+    assert load_manifest(fr.manifest_path, "thead.frames").done()[0].meta["role"] == "frontal"
+    with pytest.raises(InputError, match="SadTalker_sad1 holds frontal frames, not face crop frames; make them "
+                                         "with 'thead crop-faces'"):
+        load_crop_clips(fr.manifest_path)

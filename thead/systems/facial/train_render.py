@@ -44,6 +44,7 @@ def load_render_clips(manifest: Path, only: Optional[list[str]] = None) -> list[
     from PIL import Image
 
     from thead.manifest import load_manifest
+    from thead.manifest.roles import require_role
     from thead.media import read_image
 
     lm = load_manifest(manifest, "thead.frames")
@@ -51,6 +52,7 @@ def load_render_clips(manifest: Path, only: Optional[list[str]] = None) -> list[
     for it in lm.done():
         if only and it.id not in only:
             continue
+        require_role(manifest, it, "render")
         if "renders" not in it.outputs:
             raise InputError(f"{manifest}: item {it.id} has no renders; make them with 'thead render-face'")
         rs = sorted(lm.output(it, "renders").glob("*.png"))

@@ -106,10 +106,12 @@ def load_crop_clips(manifest: Path) -> list[CropClip]:
     """
     from thead.face.crop import mouth_openness
     from thead.manifest import load_manifest
+    from thead.manifest.roles import require_role
 
     lm = load_manifest(manifest, "thead.frames")
     clips, sizes = [], set()
     for it in lm.done():
+        require_role(manifest, it, "face_crop")
         if "landmarks" not in it.outputs:
             raise InputError(f"{manifest}: item {it.id} has no crop landmarks; make the crops with 'thead crop-faces'")
         d = np.load(lm.output(it, "landmarks"))

@@ -57,11 +57,13 @@ def load_source_set(manifest: Path, size: int = IMAGE_SIZE, max_per_item: int = 
     import torch
 
     from thead.manifest import load_manifest
+    from thead.manifest.roles import require_role
     from thead.viz import sample_indices
 
     lm = load_manifest(manifest, "thead.frames")
     imgs, labels, classes = [], [], []
     for it in lm.done():
+        require_role(manifest, it, "frontal")
         files = _item_frames(lm, it)
         if max_per_item:
             files = [files[k] for k in sample_indices(len(files), max_per_item)]
@@ -88,12 +90,14 @@ def paired_videos(frames_manifest: Path, au_manifest: Path):
     """
     from thead.face.au import read_au_item
     from thead.manifest import load_manifest
+    from thead.manifest.roles import require_role
     from thead.manifest.arrays import load_array
 
     fm = load_manifest(frames_manifest, "thead.frames")
     am = load_manifest(au_manifest, "thead.au")
     au_items = {it.id: it for it in am.done()}
     for it in fm.done():
+        require_role(frames_manifest, it, "frontal")
         if "frames" not in it.outputs or it.id not in au_items:
             continue
         expr = load_array(am.output(au_items[it.id], "expression"))
