@@ -39,6 +39,9 @@ def _common(cfg, lr: float | None = None, batch_help: str = "Batch size per proc
         amp=typer.Option(cfg.amp, "--amp/--no-amp", help="Mixed precision: bf16 autocast of the forward passes "
                          "(for GPUs; not in the papers)."),
         resume=typer.Option(False, "--resume", help="Continue the run in the output folder from last.pt."),
+        time_limit=typer.Option(cfg.time_limit_s / 60, callback=number(**NON_NEGATIVE),
+                                help="Stop with a checkpoint after this many minutes of training (a job's time slot; "
+                                "continue with --resume). 0: no limit."),
     )
 
 
@@ -57,7 +60,8 @@ def train_aue(
     output: Path = typer.Option(Path("runs/aue"), "-o", "--output", help="Run folder."),
     steps: int = _A["steps"], batch_size: int = _A["batch_size"], lr: float = _A["lr"],
     width: int = _A["width"], checkpoint_every: int = _A["checkpoint_every"], seed: int = _A["seed"],
-    device: str = _A["device"], amp: bool = _A["amp"], resume: bool = _A["resume"], progress: bool = progress_opt(),
+    device: str = _A["device"], amp: bool = _A["amp"], resume: bool = _A["resume"],
+    time_limit: float = _A["time_limit"], progress: bool = progress_opt(),
     aue_norm: str = typer.Option(GA.aue_norm, help="batch (BatchNorm after each conv) or none (the paper's VGG)."),
 ) -> int:
     """Train GATH's AU estimator E (GATH equation 2): frames to AU coefficients; conv3_2 gives f_au.
@@ -67,7 +71,7 @@ def train_aue(
     from thead.systems.gath.train import TrainConfig, train_aue as run
 
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, width=width, checkpoint_every=checkpoint_every,
-                      seed=seed, device=device, amp=amp, aue_norm=aue_norm)
+                      seed=seed, device=device, amp=amp, aue_norm=aue_norm, time_limit_s=time_limit * 60)
     p = run(target_frames, target_au, output, cfg, resume, progress, argv())
     _announce(p)
     return 0
@@ -117,7 +121,8 @@ def train_gath(
     max_per_item: int = typer.Option(GA.max_per_item, min=0, help="Source frames kept per video item (0: all)."),
     steps: int = _C["steps"], batch_size: int = _C["batch_size"], lr: float = _C["lr"], width: int = _C["width"],
     checkpoint_every: int = _C["checkpoint_every"], seed: int = _C["seed"], device: str = _C["device"],
-    amp: bool = _C["amp"], resume: bool = _C["resume"], progress: bool = progress_opt(),
+    amp: bool = _C["amp"], resume: bool = _C["resume"], time_limit: float = _C["time_limit"],
+    progress: bool = progress_opt(),
 ) -> int:
     """Train GATH or a baseline with GATH's composite loss (equation 3; updates: equations 9, 10).
 
@@ -131,7 +136,8 @@ def train_gath(
                       seed=seed, device=device, amp=amp, variant=variant, lambda_rec=lambda_rec, lambda_tv=lambda_tv,
                       lambda_adv=lambda_adv, lambda_cls=lambda_cls, beta1=beta1, max_per_item=max_per_item,
                       lambda_au=lambda_au, lambda_expr=lambda_expr, edit_fraction=edit_fraction, upsample=upsample,
-                      output=g_output, g_norm=g_norm, lambda_att=lambda_att, au_norm=au_norm, warp=warp)
+                      output=g_output, g_norm=g_norm, lambda_att=lambda_att, au_norm=au_norm, warp=warp,
+                      time_limit_s=time_limit * 60)
     p = run(source, target_frames, target_au, aue, output, cfg, resume, progress, argv())
     _announce(p)
     return 0
@@ -181,9 +187,7 @@ def train_flnet(
                               "landmarks, corrected by the network; thead) or none (the paper's learned warps)."),
     field: str = typer.Option(FL.field, help="Landmark difference field: sparse (the paper's) or dense (offsets "
                               "spread over the face by normalized convolution)."),
-    time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
-                                     min=0.0, help="Stop with a checkpoint after this many minutes of "
-                                     "training (a job's time slot; continue with --resume). 0: no limit."),
+    time_limit: float = _F["time_limit"],
     steps: int = _F["steps"], batch_size: int = _F["batch_size"], lr: float = _F["lr"], width: int = _F["width"],
     checkpoint_every: int = _F["checkpoint_every"], seed: int = _F["seed"], device: str = _F["device"],
     amp: bool = _F["amp"], resume: bool = _F["resume"], progress: bool = progress_opt(),
@@ -232,9 +236,7 @@ def train_facial_gan(
     epochs: float = typer.Option(FG.epochs, min=0.0, help="Passes over the training windows, replacing --steps "
                                  "when above 0 (paper: 50 general, 10 fine-tuning)."),
     steps: int = _FG["steps"], batch_size: int = _FG["batch_size"],
-    time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
-                                     help="Stop with a checkpoint after this many minutes of training (a job's time "
-                                     "slot; continue with --resume). 0: no limit."),
+    time_limit: float = _FG["time_limit"],
     lr: float = _FG["lr"], checkpoint_every: int = _FG["checkpoint_every"], seed: int = _FG["seed"],
     device: str = _FG["device"], amp: bool = _FG["amp"], resume: bool = _FG["resume"], progress: bool = progress_opt(),
 ) -> int:
@@ -268,9 +270,7 @@ def train_render2video(
                              "render: learns in CPU minutes) or auto (pix2pixhd on cuda, unet-residual on cpu)."),
     w_face: float = typer.Option(RV.w_face, callback=number(**NON_NEGATIVE),
                                  help="Extra L1 weight inside the rendered face (not in the paper; 0: eq. 10)."),
-    time_limit: float = typer.Option(0.0, callback=number(**NON_NEGATIVE),
-                                     help="Stop with a checkpoint after this many minutes of training (a job's time "
-                                     "slot; continue with --resume). 0: no limit."),
+    time_limit: float = _R["time_limit"],
     epochs: float = typer.Option(RV.epochs, min=0.0, help="Passes over the reference's frames, replacing --steps "
                                  "when above 0 (paper: 50)."),
     lr_decay: float = typer.Option(RV.lr_decay, min=0.0, max=1.0, help="Fraction of the run, at its end, over which "

@@ -66,8 +66,9 @@ def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview:
     into ``out_dir``), or
     with ``from_openface`` OpenFace FeatureExtraction CSV files. Outputs per item: ``<id>.au.npz`` (the arrays
     consumers read: ``thead.face.au.load_au_arrays``, intensities 0-5 at full precision), ``<id>.au.csv`` (their
-    OpenFace export: frame, timestamp, success, AUxx_r to 2 decimals), ``<id>.expression.npy`` (T, K) float32 in [0, 1] (GATH's AU coefficients: the
-    blendshape weights, or AU/5 for OpenFace input) and ``<id>.au.png`` (AU curves).
+    OpenFace export: frame, timestamp, success, AUxx_r to 2 decimals), ``<id>.expression.npy`` (T, K) float32 in
+    [0, 1] (GATH's AU coefficients: the blendshape weights, or AU/5 for OpenFace input) and ``<id>.au.png`` (AU
+    curves).
     """
     if from_openface:
         from thead.errors import InputError

@@ -37,8 +37,8 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
         if c is not None:
             out_lmk[i] = c.points(lm[i])
             centers[i] = c.center
-    meta = dict(operation="crop", role="face_crop", size=size, width=size, height=size, center=cfg["center"], scale=cfg["scale"],
-                crop_side_px=round(side, 2), n_valid=int(ok.sum()))
+    meta = dict(operation="crop", role="face_crop", size=size, width=size, height=size, center=cfg["center"],
+                scale=cfg["scale"], crop_side_px=round(side, 2), n_valid=int(ok.sum()))
     if cfg.get("identity"):
         meta["identity"] = cfg["identity"]
     npz = item_path(out_dir, work.id, ".landmarks.npz")

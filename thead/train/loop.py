@@ -184,6 +184,63 @@ class TrainLoop:
                   f"alone {t['loader_samples_per_s']:.1f} samples/s ({share:.0f}% of the wall time)", file=sys.stderr)
 
 
+
+def fit(step_fn, *, out_dir: Path, cfg, start: int, models: dict, optimizers: dict, config: dict, generator,
+        is_main: bool, label: str, title: str, stage: str, argv=None, progress: bool = True, on_step=None,
+        extra=None, on_checkpoint=None, say=None) -> Path:
+    """The training skeleton every trainer runs (``train aue``, ``gath``, ``flnet``, ``facial-gan``,
+    ``render2video``): the trainer builds its data, models and optimizers (``prepare_run_dir``, ``dist.setup``,
+    ``seed_all``, ``checkpoint.restore``, ``write_run_files``) and hands the one thing that differs, its step, to
+    this loop, which owns the rest: steps ``start + 1 .. cfg.steps``, timed loading, logging and the progress bar
+    (``TrainLoop``), the NaN guard (a non-finite loss stops training before the diverged weights are saved), the
+    wall-clock budget (``cfg.time_limit_s``, all ranks stopping at the same step), ``last.pt`` every
+    ``cfg.checkpoint_every`` steps, at the end and at an early stop (rank 0), then the loss plot and the
+    ``thead.checkpoint`` manifest (``finish_run``).
+
+    Args:
+        step_fn: ``step_fn(step, fetch) -> {loss name: float}``; ``fetch(load, n)`` runs ``load()`` (a batch of n
+            samples) with its time counted as loading.
+        models, optimizers, config, generator: what ``last.pt`` holds (``checkpoint.save_checkpoint``).
+        label: the progress bar's and messages' name (``train flnet``); title, stage: the loss plot's title and
+            the manifest's producer stage.
+        on_step: called after every step (tests, benches). extra: ``() -> dict`` of more checkpoint state.
+        on_checkpoint: called after each checkpoint is written (sample panels).
+        say: where the early-stop note goes (default: stderr).
+
+    Returns:
+        the path of ``last.pt``.
+
+    Raises:
+        TheadError: a loss is not finite (``last.pt`` keeps the last good step), or what ``step_fn`` raises.
+    """
+    from thead.train.checkpoint import save_checkpoint
+
+    out_dir = Path(out_dir)
+    say = say or (lambda m: print(m, file=sys.stderr))
+    loop = TrainLoop(out_dir, cfg.steps, start, cfg, is_main, progress, label)
+    step = start
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            logs = step_fn(step, loop.fetch)
+            loop.record(step, logs)
+            stop = loop.out_of_time()
+            if loop.checkpoint_due(step, stop):
+                save_checkpoint(out_dir / "last.pt", models=models, optimizers=optimizers, step=step, config=config,
+                                generator=generator, **({"extra": extra()} if extra is not None else {}))
+                if on_checkpoint is not None:
+                    on_checkpoint()
+            if on_step is not None:
+                on_step(step)
+            if stop:
+                if is_main:
+                    say(f"{label}: the --time-limit is reached; stopped at step {step} of {cfg.steps} "
+                        f"(--resume continues)")
+                break
+    finally:
+        loop.close()
+    finish_run(out_dir, is_main, title, stage, config, step, argv)
+    return out_dir / "last.pt"
+
 def steps_for_epochs(epochs: float, samples: int, batch_size: int, world_size: int = 1) -> int:
     """Steps that make ``epochs`` passes over ``samples`` training samples at ``batch_size`` per process on
     ``world_size`` processes (at least 1): how the papers' epoch counts become thead's step counts."""

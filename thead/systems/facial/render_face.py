@@ -112,7 +112,8 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                     landmarks=landmarks_px(model, fit["identity"], params[:, 7:], poses), **ref.arrays())
     return ({"frames": frames_dir, "renders": renders_dir, "video": vw.path,
              "reference": npz},
-            dict(operation="render-face", role="render", size=size, width=size, height=size, n_frames=n, n_filled=ref.n_filled))
+            dict(operation="render-face", role="render", size=size, width=size, height=size, n_frames=n,
+                 n_filled=ref.n_filled))
 
 
 def run(au_manifest: Path, out_dir: Path, size: int = 128, scale: float = 4.0, workers: int = 1, shard=None,

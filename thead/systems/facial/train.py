@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 from thead.errors import InputError
 from thead.train.amp import autocast
-from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, steps_for_epochs, write_run_files
+from thead.train.loop import fit, prepare_run_dir, seed_all, steps_for_epochs, write_run_files
 from thead.systems.facial.config import FacialGANConfig  # noqa: F401 (the settings live there)
 
 
@@ -35,7 +35,6 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     Raises:
         InputError: bad data or a fine-tuning checkpoint of other sizes; TheadError: a run exists, no ``resume``.
     """
-    import numpy as np
     import torch
 
     from thead.manifest import atomic_save_npz
@@ -45,7 +44,7 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
     from thead.systems.facial.data import AUDIO_NORMS, WindowSampler, load_clips
     from thead.systems.facial.model import FacialGenerator, ParamDiscriminator
     from thead.train import dist
-    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.checkpoint import load_checkpoint, restore
 
     if cfg.window < 16:
         raise InputError(f"--window must be at least 16 frames, got {cfg.window}")
@@ -100,50 +99,33 @@ def train_facial_gan(audio_manifest: Path, au_manifest: Path, out_dir: Path, cfg
 
         mouth = torch.from_numpy(L.mouth_basis(load_face_model(), param_dim - EXP_START)).to(d.device)
     Gw, Dw = models["G"], models["D"]
-    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress,
-                     "finetune facial-gan" if finetune else "train facial-gan")
-    step = start
-    try:
-        for step in range(start + 1, cfg.steps + 1):
-            b = loop.fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
-            with autocast(d.device, cfg.amp):
-                fake = Gw(b["audio"], b["windows"], b["state"])
-            logs = {}
-            if cfg.w_gan > 0:
-                with autocast(d.device, cfg.amp):
-                    scores = Dw(torch.cat([b["params"], fake.detach()]))
-                    loss_d = L.d_loss(scores[:len(fake)], scores[len(fake):])
-                opts["D"].zero_grad(set_to_none=True)
-                loss_d.backward()
-                opts["D"].step()
-                logs["d"] = float(loss_d.detach())
-            with autocast(d.device, cfg.amp):
-                terms = L.regression_losses(fake, b["params"], w, mouth)
-                loss_g = terms["reg"]
-                if cfg.w_gan > 0:
-                    terms["gan"] = L.g_loss(Dw(fake))
-                    loss_g = loss_g + w.gan * terms["gan"]
-            opts["G"].zero_grad(set_to_none=True)
-            loss_g.backward()
-            opts["G"].step()
-            logs.update({k: float(v.detach()) for k, v in terms.items()})
-            logs["g"] = float(loss_g.detach())
-            if not np.isfinite(logs["g"]):
-                raise InputError(f"training diverged at step {step} (loss {logs['g']}); lower --lr")
-            loop.record(step, logs)
-            stop = loop.out_of_time()
-            if loop.checkpoint_due(step, stop):
-                save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
-                                generator=gen)
-            if on_step is not None:
-                on_step(step)
-            if stop:
-                import sys
 
-                print(f"train facial-gan: the --time-limit is reached; stopped at step {step} of {cfg.steps} "
-                      f"(--resume continues)", file=sys.stderr)
-                break
-    finally:
-        loop.close()
-    finish_run(out_dir, d.is_main, "FACIAL-GAN (eq. 8)", "train facial-gan", conf, step, argv)
-    return out_dir / "last.pt"
+    def step_fn(step, fetch):
+        b = fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
+        with autocast(d.device, cfg.amp):
+            fake = Gw(b["audio"], b["windows"], b["state"])
+        logs = {}
+        if cfg.w_gan > 0:
+            with autocast(d.device, cfg.amp):
+                scores = Dw(torch.cat([b["params"], fake.detach()]))
+                loss_d = L.d_loss(scores[:len(fake)], scores[len(fake):])
+            opts["D"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            opts["D"].step()
+            logs["d"] = float(loss_d.detach())
+        with autocast(d.device, cfg.amp):
+            terms = L.regression_losses(fake, b["params"], w, mouth)
+            loss_g = terms["reg"]
+            if cfg.w_gan > 0:
+                terms["gan"] = L.g_loss(Dw(fake))
+                loss_g = loss_g + w.gan * terms["gan"]
+        opts["G"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        opts["G"].step()
+        logs.update({k: float(v.detach()) for k, v in terms.items()})
+        logs["g"] = float(loss_g.detach())
+        return logs
+
+    return fit(step_fn, out_dir=out_dir, cfg=cfg, start=start, models=models, optimizers=opts, config=conf,
+               generator=gen, is_main=d.is_main, label="finetune facial-gan" if finetune else "train facial-gan",
+               title="FACIAL-GAN (eq. 8)", stage="train facial-gan", argv=argv, progress=progress, on_step=on_step)

@@ -21,8 +21,7 @@ import numpy as np
 
 from thead.errors import InputError
 from thead.train.amp import autocast
-from thead.train.loop import (TrainLoop, finish_run, linear_decay, prepare_run_dir, seed_all, steps_for_epochs,
-                              write_run_files)
+from thead.train.loop import fit, linear_decay, prepare_run_dir, seed_all, steps_for_epochs, write_run_files
 from thead.systems.facial.config import Render2VideoConfig  # noqa: F401 (the settings live there)
 
 
@@ -110,7 +109,7 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
     from thead.systems.flnet.losses import perceptual_loss
     from thead.systems.flnet.perceptual import DlibFaceFeatures, choose_perceptual, identity_loss
     from thead.train import dist
-    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.checkpoint import load_checkpoint, restore
 
     out_dir = Path(out_dir)
     last = prepare_run_dir(out_dir, resume)
@@ -149,62 +148,48 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
         write_run_files(out_dir, conf, argv)
     fixed = sample(clips, min(4, cfg.batch_size), cfg.n_w, torch.Generator().manual_seed(7), d.device)
     Gw, Dw = models["G"], models["D"]
-    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, "train render2video")
-    step = start
-    try:
-        for step in range(start + 1, cfg.steps + 1):
-            if cfg.lr_decay > 0:  # "a learning rate decay for the last 30 epochs" (of 50; pix2pixHD's linear)
-                for o in opts.values():
-                    for group in o.param_groups:
-                        group["lr"] = cfg.lr * linear_decay(step, cfg.steps, cfg.lr_decay)
-            x, real = loop.fetch(lambda: sample(clips, cfg.batch_size, cfg.n_w, gen, d.device), cfg.batch_size)
-            with autocast(d.device, cfg.amp):
-                fake = Gw(x)
-                loss_d = 0.5 * (R.lsgan(Dw(x, fake.detach()), False) + R.lsgan(Dw(x, real), True))
-            opts["D"].zero_grad(set_to_none=True)
-            loss_d.backward()
-            opts["D"].step()
-            with autocast(d.device, cfg.amp):
-                d_fake, d_real = Dw(x, fake), Dw(x, real)
-                terms = {"gan": R.lsgan(d_fake, True), "fm": R.feature_matching(d_fake, d_real),
-                         "l1": ((fake - real).abs() * R.face_weight(x, cfg.n_w, cfg.w_face)).mean()}
-                if ident is perc:  # one pass of dlib's ResNet gives the perceptual maps and the descriptor
-                    with torch.no_grad():
-                        f_real, e_real = perc.features_and_embedding(real)
-                    f_fake, e_fake = perc.features_and_embedding(fake)
-                    terms["identity"] = identity_loss(e_fake, e_real)
-                else:
-                    with torch.no_grad():
-                        f_real = perc(real)
-                        e_real = ident.embed(real) if ident is not None else None
-                    f_fake = perc(fake)
-                    if ident is not None:
-                        terms["identity"] = identity_loss(ident.embed(fake), e_real)
-                terms["perceptual"] = perceptual_loss(f_fake, f_real)
-                loss_g = (terms["gan"] + cfg.lambda_fm * terms["fm"] + cfg.lambda_p * terms["perceptual"]
-                          + cfg.lambda_l1 * terms["l1"] + cfg.lambda_id * terms.get("identity", 0.0))
-            opts["G"].zero_grad(set_to_none=True)
-            loss_g.backward()
-            opts["G"].step()
-            logs = {"d": float(loss_d.detach()), **{k: float(v.detach()) for k, v in terms.items()},
-                    "g": float(loss_g.detach())}
-            loop.record(step, logs)
-            stop = loop.out_of_time()
-            if loop.checkpoint_due(step, stop):
-                save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
-                                generator=gen)
-                _samples(G, fixed, cfg.n_w, out_dir / "samples.png")
-            if on_step is not None:
-                on_step(step)
-            if stop:
-                say(f"train render2video: the --time-limit is reached; stopped at step {step} of {cfg.steps} "
-                    f"(--resume continues)")
-                break
-    finally:
-        loop.close()
-    finish_run(out_dir, d.is_main, "rendering-to-video (FACIAL eq. 10)", "train render2video", conf, step,
-               argv)
-    return out_dir / "last.pt"
+
+    def step_fn(step, fetch):
+        if cfg.lr_decay > 0:  # "a learning rate decay for the last 30 epochs" (of 50; pix2pixHD's linear)
+            for o in opts.values():
+                for group in o.param_groups:
+                    group["lr"] = cfg.lr * linear_decay(step, cfg.steps, cfg.lr_decay)
+        x, real = fetch(lambda: sample(clips, cfg.batch_size, cfg.n_w, gen, d.device), cfg.batch_size)
+        with autocast(d.device, cfg.amp):
+            fake = Gw(x)
+            loss_d = 0.5 * (R.lsgan(Dw(x, fake.detach()), False) + R.lsgan(Dw(x, real), True))
+        opts["D"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        opts["D"].step()
+        with autocast(d.device, cfg.amp):
+            d_fake, d_real = Dw(x, fake), Dw(x, real)
+            terms = {"gan": R.lsgan(d_fake, True), "fm": R.feature_matching(d_fake, d_real),
+                     "l1": ((fake - real).abs() * R.face_weight(x, cfg.n_w, cfg.w_face)).mean()}
+            if ident is perc:  # one pass of dlib's ResNet gives the perceptual maps and the descriptor
+                with torch.no_grad():
+                    f_real, e_real = perc.features_and_embedding(real)
+                f_fake, e_fake = perc.features_and_embedding(fake)
+                terms["identity"] = identity_loss(e_fake, e_real)
+            else:
+                with torch.no_grad():
+                    f_real = perc(real)
+                    e_real = ident.embed(real) if ident is not None else None
+                f_fake = perc(fake)
+                if ident is not None:
+                    terms["identity"] = identity_loss(ident.embed(fake), e_real)
+            terms["perceptual"] = perceptual_loss(f_fake, f_real)
+            loss_g = (terms["gan"] + cfg.lambda_fm * terms["fm"] + cfg.lambda_p * terms["perceptual"]
+                      + cfg.lambda_l1 * terms["l1"] + cfg.lambda_id * terms.get("identity", 0.0))
+        opts["G"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        opts["G"].step()
+        return {"d": float(loss_d.detach()), **{k: float(v.detach()) for k, v in terms.items()},
+                "g": float(loss_g.detach())}
+
+    return fit(step_fn, out_dir=out_dir, cfg=cfg, start=start, models=models, optimizers=opts, config=conf,
+               generator=gen, is_main=d.is_main, label="train render2video",
+               title="rendering-to-video (FACIAL eq. 10)", stage="train render2video", argv=argv, progress=progress,
+               on_step=on_step, on_checkpoint=lambda: _samples(G, fixed, cfg.n_w, out_dir / "samples.png"), say=say)
 
 
 def _samples(G, fixed, n_w: int, path: Path) -> Path:

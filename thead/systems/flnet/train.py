@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 from thead.errors import InputError
 from thead.systems.flnet.model import VARIANTS
-from thead.train.loop import TrainLoop, finish_run, prepare_run_dir, seed_all, write_run_files
+from thead.train.loop import fit, prepare_run_dir, seed_all, write_run_files
 from thead.systems.flnet.config import FLNetConfig  # noqa: F401 (the settings live there)
 
 
@@ -132,7 +132,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     from thead.systems.flnet.model import FLNetGenerator, ImageHistory, PatchDiscriminator
     from thead.train import dist
     from thead.train.amp import autocast
-    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.checkpoint import load_checkpoint, restore
 
     check_config(cfg)
     out_dir = Path(out_dir)
@@ -176,8 +176,6 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     fixed = sampler.sample(min(4, cfg.batch_size), torch.Generator().manual_seed(12345), d.device)
     w = L.LossWeights(cfg.lambda_sv, cfg.lambda_tv, cfg.lambda_rec, cfg.lambda_p, cfg.lambda_adv, cfg.lambda_entropy)
     Gw, Dw = models["G"], models["D"]
-    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, f"train flnet {cfg.variant} "
-                     f"{cfg.bank_size}B")
 
     def inputs(batch):
         return generator_inputs(G, cfg.field, batch, size, margin)
@@ -193,47 +191,40 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
         opts["D"].step()
         return float(loss_d.detach())
 
-    step = start
-    try:
-        for step in range(start + 1, cfg.steps + 1):
-            logs: dict[str, float] = {}
-            for _ in range(cfg.d_steps if cfg.d_steps > 1 else 0):  # paper: "for every 5 iterations of
-                # discriminator update, we train once G", each D update on a fresh batch and a fresh G forward
-                batch = loop.fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
-                with torch.no_grad(), autocast(d.device, cfg.amp):
-                    fake = Gw(*inputs(batch))["output"]
-                logs["d"] = logs.get("d", 0.0) + d_update(batch["target"], fake) / cfg.d_steps
-            batch = loop.fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
-            with autocast(d.device, cfg.amp):
-                out = Gw(*inputs(batch))
-                k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
-                with torch.no_grad():
-                    f_t = perc(batch["target"])
-                f_o = perc(out["output"])
-                d_fake = Dw(out["output"]) if cfg.d_steps > 0 and cfg.lambda_adv > 0 else None
-                loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake)
-            opts["G"].zero_grad(set_to_none=True)
-            loss_g.backward()
-            opts["G"].step()
-            if ema is not None:
-                ema.update_parameters(G)
-            if cfg.d_steps == 1:  # 1:1 (pix2pix / pix2pixHD): D learns from this step's own fakes, no extra G pass
-                logs["d"] = d_update(batch["target"], out["output"].detach())
-            logs.update(g_logs)
-            loop.record(step, logs)
-            stop = loop.out_of_time()
-            if loop.checkpoint_due(step, stop):
-                save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
-                                generator=gen, extra={"history": history.state(),
-                                                      "ema_updates": int(ema.n_averaged) if ema is not None else 0})
-                sample_panel(ema.module if ema is not None else G, fixed, margin, size, out_dir / "samples.png",
-                             cfg.field)
-            if on_step is not None:
-                on_step(step)
-            if stop:
-                say(f"note: --time-limit reached after step {step} of {cfg.steps}; continue with --resume")
-                break
-    finally:
-        loop.close()
-    finish_run(out_dir, d.is_main, f"FLNet {cfg.variant}, {cfg.bank_size}B (eq. 17)", "train flnet", conf, step, argv)
-    return out_dir / "last.pt"
+    def step_fn(step, fetch):
+        logs: dict[str, float] = {}
+        for _ in range(cfg.d_steps if cfg.d_steps > 1 else 0):  # paper: "for every 5 iterations of
+            # discriminator update, we train once G", each D update on a fresh batch and a fresh G forward
+            batch = fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
+            with torch.no_grad(), autocast(d.device, cfg.amp):
+                fake = Gw(*inputs(batch))["output"]
+            logs["d"] = logs.get("d", 0.0) + d_update(batch["target"], fake) / cfg.d_steps
+        batch = fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
+        with autocast(d.device, cfg.amp):
+            out = Gw(*inputs(batch))
+            k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
+            with torch.no_grad():
+                f_t = perc(batch["target"])
+            f_o = perc(out["output"])
+            d_fake = Dw(out["output"]) if cfg.d_steps > 0 and cfg.lambda_adv > 0 else None
+            loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake)
+        opts["G"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        opts["G"].step()
+        if ema is not None:
+            ema.update_parameters(G)
+        if cfg.d_steps == 1:  # 1:1 (pix2pix / pix2pixHD): D learns from this step's own fakes, no extra G pass
+            logs["d"] = d_update(batch["target"], out["output"].detach())
+        logs.update(g_logs)
+        return logs
+
+    def extra():
+        return {"history": history.state(), "ema_updates": int(ema.n_averaged) if ema is not None else 0}
+
+    def samples():
+        sample_panel(ema.module if ema is not None else G, fixed, margin, size, out_dir / "samples.png", cfg.field)
+
+    return fit(step_fn, out_dir=out_dir, cfg=cfg, start=start, models=models, optimizers=opts, config=conf,
+               generator=gen, is_main=d.is_main, label=f"train flnet {cfg.variant} {cfg.bank_size}B",
+               title=f"FLNet {cfg.variant}, {cfg.bank_size}B (eq. 17)", stage="train flnet", argv=argv,
+               progress=progress, on_step=on_step, extra=extra, on_checkpoint=samples, say=say)

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from thead.errors import TheadError
-from thead.train.loop import (TrainLoop, finish_run, prepare_run_dir, random_batch, seed_all,
-                              write_run_files)
+from thead.train.loop import fit, prepare_run_dir, random_batch, seed_all, write_run_files
 from thead.systems.gath.config import TrainConfig, AUE_LR  # noqa: F401 (the settings live there)
 
 VARIANTS = ("gath", "gath-c", "gath-dc")
@@ -65,7 +64,7 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     from thead.systems.gath.model import AUEstimator
     from thead.train import dist
     from thead.train.amp import autocast
-    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.checkpoint import load_checkpoint, restore
 
     out_dir = Path(out_dir)
     last = prepare_run_dir(out_dir, resume)
@@ -82,7 +81,6 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
     start = restore(load_checkpoint(last), {"aue": Ew}, {"aue": opt}, gen) if last else 0
     if d.is_main:
         write_run_files(out_dir, conf, argv)
-    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, "train aue")
 
     def load():
         idx = random_batch(len(tgt.images), cfg.batch_size, gen)
@@ -90,24 +88,19 @@ def train_aue(target_frames: Path, target_au: Path, out_dir: Path, cfg: TrainCon
         if cfg.augment:
             x = augment_photometric_shift(x, gen)
         return x.to(d.device), tgt.au[idx].to(d.device)
-    try:
-        for step in range(start + 1, cfg.steps + 1):
-            x, e = loop.fetch(load, cfg.batch_size)
-            with autocast(d.device, cfg.amp):
-                loss = aue_loss(Ew(x), e)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loop.record(step, {"aue": float(loss.detach())})
-            if loop.checkpoint_due(step):
-                save_checkpoint(out_dir / "last.pt", models={"aue": Ew}, optimizers={"aue": opt}, step=step,
-                                config=conf, generator=gen)
-            if on_step is not None:
-                on_step(step)
-    finally:
-        loop.close()
-    finish_run(out_dir, d.is_main, "AU estimator (GATH eq. 2)", "train aue", conf, cfg.steps, argv)
-    return out_dir / "last.pt"
+
+    def step_fn(step, fetch):
+        x, e = fetch(load, cfg.batch_size)
+        with autocast(d.device, cfg.amp):
+            loss = aue_loss(Ew(x), e)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"aue": float(loss.detach())}
+
+    return fit(step_fn, out_dir=out_dir, cfg=cfg, start=start, models={"aue": Ew}, optimizers={"aue": opt},
+               config=conf, generator=gen, is_main=d.is_main, label="train aue", title="AU estimator (GATH eq. 2)",
+               stage="train aue", argv=argv, progress=progress, on_step=on_step)
 
 
 def edit_basis(n_au: int):
@@ -203,7 +196,7 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
     from thead.systems.gath.model import NORMS as G_NORMS, DiscriminatorClassifier, Generator
     from thead.train import dist
     from thead.train.amp import autocast
-    from thead.train.checkpoint import load_checkpoint, restore, save_checkpoint
+    from thead.train.checkpoint import load_checkpoint, restore
 
     if cfg.variant not in VARIANTS:
         raise TheadError(f"--variant must be one of {', '.join(VARIANTS)}")
@@ -247,7 +240,6 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
         write_run_files(out_dir, conf, argv)
     Gw = models["G"]
     Dw = models.get("D")
-    loop = TrainLoop(out_dir, cfg.steps, start, cfg, d.is_main, progress, f"train {cfg.variant}")
     bs = cfg.batch_size
 
     def ac():
@@ -260,78 +252,72 @@ def train_gath(source: Path, target_frames: Path, target_au: Path, aue: Path, ou
                 to_model_range(src.images[i_re]).to(d.device), src.labels[i_re].to(d.device),
                 to_model_range(tgt.images[i_tgt]).to(d.device), tgt.au[i_tgt].to(d.device))
 
-    try:
-        for step in range(start + 1, cfg.steps + 1):
-            x_src, c_src, x_re, c_re, y_tgt, e_tgt = loop.fetch(load, bs)
-            real_tgt = torch.ones(bs, device=d.device)  # 1: e_tgt is y_tgt's own vector (eq. 4 applies)
-            if cfg.edit_fraction > 0 and len(edits):
-                edited = torch.rand(bs, generator=gen) < cfg.edit_fraction
-                if edited.any():
-                    e_tgt[edited.to(d.device)] = sample_edits(edits, int(edited.sum()), gen).to(d.device)
-                    real_tgt = (~edited).float().to(d.device)
-            logs = {}
-            with ac():
-                if G.warps:
-                    with torch.no_grad():
-                        e_src = E(x_src)
-                    x_fake = Gw(x_src, e_tgt, e_src)
-                    x_rec = G.last_warped.detach()  # eq. 5's target: the source moved to e_tgt by the 3DMM
-                else:
-                    x_fake = Gw(x_src, e_tgt)
-                    x_rec = x_src
-            if use_d:  # eq. 9: one forward over real and fake together (DDP wants one forward per backward)
-                with ac():
-                    d_out, c_out = Dw(torch.cat([x_re, x_fake.detach()]))
-                    d_real, d_fake = d_out[:bs], d_out[bs:]
-                    loss_d = cfg.lambda_adv * L.d_adversarial_loss(d_real, d_fake)
-                    if use_c:
-                        loss_cls_real = L.classification_loss(c_out[:bs], c_re)
-                        loss_d = loss_d + cfg.lambda_cls * loss_cls_real
-                        logs["cls_real"] = float(loss_cls_real.detach())
-                opts["D"].zero_grad(set_to_none=True)
-                loss_d.backward()
-                opts["D"].step()
-                logs["d"] = float(loss_d.detach())
-            with ac():
-                # eq. 10
+    def step_fn(step, fetch):
+        x_src, c_src, x_re, c_re, y_tgt, e_tgt = fetch(load, bs)
+        real_tgt = torch.ones(bs, device=d.device)  # 1: e_tgt is y_tgt's own vector (eq. 4 applies)
+        if cfg.edit_fraction > 0 and len(edits):
+            edited = torch.rand(bs, generator=gen) < cfg.edit_fraction
+            if edited.any():
+                e_tgt[edited.to(d.device)] = sample_edits(edits, int(edited.sum()), gen).to(d.device)
+                real_tgt = (~edited).float().to(d.device)
+        logs = {}
+        with ac():
+            if G.warps:
                 with torch.no_grad():
-                    f_tgt = E.features(y_tgt)
-                f_fake = E.features(x_fake)
-                per = L.au_loss_per_sample(f_tgt, f_fake, cfg.au_norm)  # eq. 4 (see the docstring)
-                l_au = (per * real_tgt).sum() / real_tgt.sum().clamp(min=1)
-                l_rec = L.reconstruction_loss(x_rec, x_fake)
-                l_tv = L.tv_loss(x_fake)
-                loss_g = cfg.lambda_au * l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
-                logs.update(au=float(l_au.detach()), rec=float(l_rec.detach()), tv=float(l_tv.detach()))
-                if G.att is not None and cfg.lambda_att > 0:
-                    att = G.last_attention
-                    l_att = att.mean() + L.tv_loss(att)
-                    loss_g = loss_g + cfg.lambda_att * l_att
-                    logs["att"] = float(att.detach().mean())
-                if cfg.lambda_expr > 0:
-                    l_expr = L.expression_loss(E.head_from_features(f_fake), e_tgt)
-                    loss_g = loss_g + cfg.lambda_expr * l_expr
-                    logs["expr"] = float(l_expr.detach())
-                if use_d:
-                    d_g, c_g = Dw(x_fake)
-                    l_adv = L.g_adversarial_loss(d_g)
-                    loss_g = loss_g + cfg.lambda_adv * l_adv
-                    logs["adv_g"] = float(l_adv.detach())
-                    if use_c:
-                        l_cls = L.classification_loss(c_g, c_src)
-                        loss_g = loss_g + cfg.lambda_cls * l_cls
-                        logs["cls_fake"] = float(l_cls.detach())
-            opts["G"].zero_grad(set_to_none=True)
-            loss_g.backward()
-            opts["G"].step()
-            logs["g"] = float(loss_g.detach())
-            loop.record(step, logs)
-            if loop.checkpoint_due(step):
-                save_checkpoint(out_dir / "last.pt", models=models, optimizers=opts, step=step, config=conf,
-                                generator=gen)
-            if on_step is not None:
-                on_step(step)
-    finally:
-        loop.close()
-    finish_run(out_dir, d.is_main, f"{cfg.variant} (GATH eq. 3)", "train gath", conf, cfg.steps, argv)
-    return out_dir / "last.pt"
+                    e_src = E(x_src)
+                x_fake = Gw(x_src, e_tgt, e_src)
+                x_rec = G.last_warped.detach()  # eq. 5's target: the source moved to e_tgt by the 3DMM
+            else:
+                x_fake = Gw(x_src, e_tgt)
+                x_rec = x_src
+        if use_d:  # eq. 9: one forward over real and fake together (DDP wants one forward per backward)
+            with ac():
+                d_out, c_out = Dw(torch.cat([x_re, x_fake.detach()]))
+                d_real, d_fake = d_out[:bs], d_out[bs:]
+                loss_d = cfg.lambda_adv * L.d_adversarial_loss(d_real, d_fake)
+                if use_c:
+                    loss_cls_real = L.classification_loss(c_out[:bs], c_re)
+                    loss_d = loss_d + cfg.lambda_cls * loss_cls_real
+                    logs["cls_real"] = float(loss_cls_real.detach())
+            opts["D"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            opts["D"].step()
+            logs["d"] = float(loss_d.detach())
+        with ac():
+            # eq. 10
+            with torch.no_grad():
+                f_tgt = E.features(y_tgt)
+            f_fake = E.features(x_fake)
+            per = L.au_loss_per_sample(f_tgt, f_fake, cfg.au_norm)  # eq. 4 (see the docstring)
+            l_au = (per * real_tgt).sum() / real_tgt.sum().clamp(min=1)
+            l_rec = L.reconstruction_loss(x_rec, x_fake)
+            l_tv = L.tv_loss(x_fake)
+            loss_g = cfg.lambda_au * l_au + cfg.lambda_rec * l_rec + cfg.lambda_tv * l_tv
+            logs.update(au=float(l_au.detach()), rec=float(l_rec.detach()), tv=float(l_tv.detach()))
+            if G.att is not None and cfg.lambda_att > 0:
+                att = G.last_attention
+                l_att = att.mean() + L.tv_loss(att)
+                loss_g = loss_g + cfg.lambda_att * l_att
+                logs["att"] = float(att.detach().mean())
+            if cfg.lambda_expr > 0:
+                l_expr = L.expression_loss(E.head_from_features(f_fake), e_tgt)
+                loss_g = loss_g + cfg.lambda_expr * l_expr
+                logs["expr"] = float(l_expr.detach())
+            if use_d:
+                d_g, c_g = Dw(x_fake)
+                l_adv = L.g_adversarial_loss(d_g)
+                loss_g = loss_g + cfg.lambda_adv * l_adv
+                logs["adv_g"] = float(l_adv.detach())
+                if use_c:
+                    l_cls = L.classification_loss(c_g, c_src)
+                    loss_g = loss_g + cfg.lambda_cls * l_cls
+                    logs["cls_fake"] = float(l_cls.detach())
+        opts["G"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        opts["G"].step()
+        logs["g"] = float(loss_g.detach())
+        return logs
+
+    return fit(step_fn, out_dir=out_dir, cfg=cfg, start=start, models=models, optimizers=opts, config=conf,
+               generator=gen, is_main=d.is_main, label=f"train {cfg.variant}", title=f"{cfg.variant} (GATH eq. 3)",
+               stage="train gath", argv=argv, progress=progress, on_step=on_step)
