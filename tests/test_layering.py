@@ -12,7 +12,7 @@ LAYERS = [
     {"media", "audio"},
     {"face"},
     {"metrics"},
-    {"manifest", "runner", "executors", "recipes", "viz", "postprocess", "budget"},
+    {"manifest", "runner", "declare", "executors", "recipes", "viz", "postprocess", "budget"},
     {"train"},
     {"stages"},
     {"systems"},

@@ -9,8 +9,8 @@ import traceback
 
 
 def _register() -> None:
-    from thead.cli import (au, audio, clahe, crop, evaluate, fit3dmm, frontalize, landmarks, manifest,  # noqa: F401
-                           papers, prepare, report, synthesize, train, weights)
+    from thead.cli import stages  # noqa: F401  (first: the per-item stages head `thead --help`)
+    from thead.cli import evaluate, manifest, papers, prepare, report, synthesize, train, weights  # noqa: F401
 
 
 def main(args: list[str] | None = None) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -139,6 +140,66 @@ def run_kw() -> dict:
     in the manifest carries its traceback), ``executor`` (``thead --executor ...``) and the command line for the
     manifest's producer."""
     return dict(debug=STATE["debug"], argv=argv(), executor=STATE["executor"])
+
+
+@dataclass
+class RunOptions:
+    """What every per-item stage takes besides its own settings, gathered once by ``stage_command`` and handed to
+    the stage's ``run`` (``kw``) and from there to ``thead.runner.run_stage``.
+
+    Attributes:
+        workers: worker processes (``--workers``, one item each); shard: (k, n) or None (``--shard K/N``);
+        progress: progress bars on stderr; as_json: print the summary as JSON; debug: ``thead --debug`` (a failed
+        item's error in the manifest carries its traceback); argv: the command line, for the manifest's producer;
+        executor: ``thead --executor ...`` (``thead.executors.ExecutorSpec``).
+    """
+
+    workers: int = 1
+    shard: Optional[tuple[int, int]] = None
+    progress: bool = True
+    as_json: bool = False
+    debug: bool = False
+    argv: Optional[list[str]] = None
+    executor: Any = None
+
+    def kw(self) -> dict:
+        """The keyword arguments every stage's ``run`` takes."""
+        return dict(workers=self.workers, shard=self.shard, progress=self.progress, debug=self.debug,
+                    argv=self.argv, executor=self.executor)
+
+
+def stage_command(target: typer.Typer, name: str, **command_kw):
+    """``target.command(name)`` for a per-item stage: the command function declares only its own inputs and
+    settings and takes ``opts: RunOptions``; this adds ``--workers/-j``, ``--shard``, ``--json`` and
+    ``--progress/--no-progress`` (declared once, here), builds ``opts`` from them and the root options, and turns
+    the ``StageResult`` the function returns into the summary line (or JSON) and the exit code (``finish``)."""
+    import functools
+    import inspect
+    import typing
+
+    def deco(f):
+        hints = typing.get_type_hints(f)
+        own = [p.replace(annotation=hints.get(p.name, p.annotation))
+               for p in inspect.signature(f).parameters.values() if p.name != "opts"]
+        kw_only = inspect.Parameter.KEYWORD_ONLY
+        common = [inspect.Parameter("workers", kw_only, default=workers_opt(), annotation=int),
+                  inspect.Parameter("shard", kw_only, default=shard_opt(), annotation=Optional[str]),
+                  inspect.Parameter("as_json", kw_only, default=json_opt(), annotation=bool),
+                  inspect.Parameter("progress", kw_only, default=progress_opt(), annotation=bool)]
+
+        @functools.wraps(f)
+        def command(**kwargs) -> int:
+            opts = RunOptions(workers=kwargs.pop("workers"), shard=parse_shard_or_exit(kwargs.pop("shard")),
+                              progress=kwargs.pop("progress"), as_json=kwargs.pop("as_json"), **run_kw())
+            return finish(f(**kwargs, opts=opts), opts.as_json)
+
+        params = own + common
+        command.__signature__ = inspect.Signature(params, return_annotation=int)
+        command.__annotations__ = {p.name: p.annotation for p in params} | {"return": int}
+        del command.__wrapped__  # typer must read the signature above, not f's
+        return target.command(name, **command_kw)(command)
+
+    return deco
 
 
 def paths(inputs: list[Path]) -> list[Path]:

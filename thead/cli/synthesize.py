@@ -7,8 +7,7 @@ import typer
 from typer.core import TyperGroup
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
-from thead.cli.app import (app, argv, run_kw, finish, json_opt, parse_shard_or_exit, paths, progress_opt, shard_opt,
-                           workers_opt)
+from thead.cli.app import app, argv, paths, progress_opt, RunOptions, stage_command
 
 def _checkpoint_system(args: list[str]) -> Optional[str]:
     """The ``system`` of the checkpoint named by ``--checkpoint`` in ``args`` (its run folder's config.json, else the
@@ -51,8 +50,9 @@ synth_app = typer.Typer(help="Synthesize with a trained system: thead synthesize
 app.add_typer(synth_app, name="synthesize")
 
 
-@synth_app.command("gath", epilog="Examples: thead synthesize --checkpoint runs/gath/last.pt --au zeros --paste-back "
-                   "portrait.png;  --au \"AU12_r=3,AU26_r=2\";  --au-sweep AU12_r=0:4:5;  --au work/au/manifest.json")
+@stage_command(synth_app, "gath",
+               epilog="Examples: thead synthesize --checkpoint runs/gath/last.pt --au zeros --paste-back portrait.png;"
+               "  --au \"AU12_r=3,AU26_r=2\";  --au-sweep AU12_r=0:4:5;  --au work/au/manifest.json")
 def synthesize_gath(
     inputs: Optional[list[Path]] = typer.Argument(None, help="Portrait image(s) or folder(s); any size."),
     source: Optional[list[Path]] = typer.Option(None, "--source", help="Portrait image(s) or folder(s) (the same "
@@ -68,10 +68,7 @@ def synthesize_gath(
     refine: int = typer.Option(1, min=0, help="Closed-loop corrections of the 3DMM flow per still target "
                                "(a generator trained with --warp 3dmm; 0: off)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
-    workers: int = workers_opt(),
-    shard: Optional[str] = shard_opt(),
-    as_json: bool = json_opt(),
-    progress: bool = progress_opt(),
+    opts: RunOptions = None,
 ) -> int:
     """GATH: a portrait plus AU coefficients gives the same face with that expression (--au zeros neutralizes).
 
@@ -82,12 +79,11 @@ def synthesize_gath(
     sources = paths((inputs or []) + (source or []))
     if not sources:
         raise typer.BadParameter("give at least one portrait (positional or --source)", param_hint="INPUTS")
-    res = syn.run(sources, checkpoint, au, output, paste_back, postprocess, device, workers,
-                  parse_shard_or_exit(shard), progress, **run_kw(), sweep=au_sweep, refine=refine)
-    return finish(res, as_json)
+    return syn.run(sources, checkpoint, au, output, paste_back, postprocess, device, **opts.kw(), sweep=au_sweep,
+                   refine=refine)
 
 
-@synth_app.command("flnet", epilog="Examples: thead synthesize flnet --checkpoint runs/flnet/last.pt --bank "
+@stage_command(synth_app, "flnet", epilog="Examples: thead synthesize flnet --checkpoint runs/flnet/last.pt --bank "
                    "work/bank/manifest.json --landmarks driving.mp4;  --landmarks target_lmk.npy --fps 25")
 def synthesize_flnet(
     checkpoint: Path = typer.Option(..., help="A 'thead train flnet' checkpoint (last.pt)."),
@@ -101,10 +97,7 @@ def synthesize_flnet(
     fps: float = typer.Option(25.0, callback=number(**POSITIVE), help="Frame rate of the output for .npy targets."),
     max_frames: int = typer.Option(0, min=0, help="Stop after this many frames (0: all)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
-    workers: int = workers_opt(),
-    shard: Optional[str] = shard_opt(),
-    as_json: bool = json_opt(),
-    progress: bool = progress_opt(),
+    opts: RunOptions = None,
 ) -> int:
     """FLNet: the bank's person with each target face shape, frame by frame, into an MP4 (driving audio kept),
     plus a per-frame view of the selection masks M_w and merge mask V (paper Fig. 5).
@@ -113,9 +106,8 @@ def synthesize_flnet(
     """
     from thead.systems.flnet import synthesize as syn
 
-    res = syn.run(paths(landmarks), checkpoint, bank, output, bank_item, retarget, fps, None, max_frames, device,
-                  workers, parse_shard_or_exit(shard), progress, **run_kw())
-    return finish(res, as_json)
+    return syn.run(paths(landmarks), checkpoint, bank, output, bank_item, retarget, fps, None, max_frames, device,
+                   **opts.kw())
 
 
 @synth_app.command("facial", epilog="Example: thead synthesize facial --audio speech.wav --reference "

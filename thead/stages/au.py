@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from thead.declare import defaults
+from thead.stages.config import AUConfig
 from thead.manifest import atomic_save_npy
 from thead.runner import StageResult, WorkItem, discover, require, run_stage
 from thead.stages import fit3dmm
@@ -57,7 +59,11 @@ def process_openface(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str
     return outputs, meta
 
 
-def run(inputs: list[Path], out_dir: Path, from_openface: bool = False, preview: bool = True, workers: int = 1,
+_D = defaults(AUConfig)  # the declaration's defaults (thead.stages.config): the CLI's and run()'s
+
+
+def run(inputs: list[Path], out_dir: Path, from_openface: bool = _D["from_openface"], preview: bool = _D["preview"],
+        workers: int = 1,
         shard=None, progress: bool = True, debug: bool = False, argv=None, model: Optional[str] = None,
         executor=None, **landmark_opts) -> StageResult:
     """AU intensities per frame.

@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from thead.declare import defaults
+from thead.stages.config import AudioFeaturesConfig
 from thead.runner import StageResult, WorkItem, discover, run_stage
 from thead.manifest.paths import item_path
 
@@ -142,8 +144,12 @@ def _plot(feat: np.ndarray, fps: float, kind: str, path: Path, title: str) -> Pa
     return save_figure(fig, path)
 
 
-def run(inputs: list[Path], out_dir: Path, kind: str = "mfcc", fps: Optional[float] = None,
-        model: Optional[Path] = None, device: str = "cpu", preview: bool = True, workers: int = 1, shard=None,
+_D = defaults(AudioFeaturesConfig)  # the declaration's defaults (thead.stages.config): the CLI's and run()'s
+
+
+def run(inputs: list[Path], out_dir: Path, kind: str = _D["kind"], fps: Optional[float] = _D["fps"],
+        model: Optional[Path] = _D["model"], device: str = _D["device"], preview: bool = _D["preview"],
+        workers: int = 1, shard=None,
         progress: bool = True, debug: bool = False, argv=None, executor=None) -> StageResult:
     """Speech features per video frame for audio files, videos, or the items of a ``thead.landmarks`` /
     ``thead.3dmm`` manifest (their frame count and rate are then used exactly; still images in it are left out).

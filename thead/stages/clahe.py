@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from thead.declare import defaults
+from thead.stages.config import ClaheConfig
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, run_stage
 from thead.manifest.paths import item_path
 
@@ -66,8 +68,12 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                          fps=reader.fps, n_frames=vw.n_frames, has_audio=reader.info.has_audio)
 
 
-def run(inputs: list[Path], out_dir: Path, mode: str = "value", clip_limit: float = 0.01, tiles: int = 8,
-        denoise: float = 0.0, sharpen: float = 0.0, preview: bool = True, workers: int = 1, shard=None,
+_D = defaults(ClaheConfig)  # the declaration's defaults (thead.stages.config): the CLI's and run()'s
+
+
+def run(inputs: list[Path], out_dir: Path, mode: str = _D["mode"], clip_limit: float = _D["clip_limit"],
+        tiles: int = _D["tiles"], denoise: float = _D["denoise"], sharpen: float = _D["sharpen"],
+        preview: bool = _D["preview"], workers: int = 1, shard=None,
         progress: bool = True, debug: bool = False, argv=None, executor=None) -> StageResult:
     """CLAHE on images, videos, or a ``thead.frames`` manifest (its PNGs / PNG folders).
 

@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from thead.declare import defaults
+from thead.stages.config import CropConfig
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
 from thead.stages import landmarks as lmk_stage
 from thead.stages.common import ensure_upstream
@@ -76,9 +78,12 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
             dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
 
 
-def run(inputs: list[Path], out_dir: Path, size: int = 128, center: str = "nose", scale: float = 2.8,
-        identity: Optional[str] = None, workers: int = 1, shard=None, progress: bool = True, debug: bool = False,
-        argv=None, executor=None, **landmark_opts) -> StageResult:
+_D = defaults(CropConfig)  # the declaration's defaults (thead.stages.config): the CLI's and run()'s
+
+
+def run(inputs: list[Path], out_dir: Path, size: int = _D["size"], center: str = _D["center"],
+        scale: float = _D["scale"], identity: Optional[str] = _D["identity"], workers: int = 1, shard=None,
+        progress: bool = True, debug: bool = False, argv=None, executor=None, **landmark_opts) -> StageResult:
     """Crop faces for FLNet: ``size`` x ``size`` RGB, the nose tip (``center="nose"``) or the outer-eye-corner
     midpoint (``"eyes"``) at the centre, one zoom per clip (``scale`` x median outer-eye-corner distance), no rotation.
 

@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from thead.declare import defaults
+from thead.stages.config import Fit3DMMConfig
 from thead.manifest import atomic_save_npz
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
 from thead.stages import landmarks as lmk_stage
@@ -76,7 +78,11 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     return outputs, meta
 
 
-def run(inputs: list[Path], out_dir: Path, model: Optional[str] = None, preview: bool = True, workers: int = 1,
+_D = defaults(Fit3DMMConfig)  # the declaration's defaults (thead.stages.config): the CLI's and run()'s
+
+
+def run(inputs: list[Path], out_dir: Path, model: Optional[str] = _D["model"], preview: bool = _D["preview"],
+        workers: int = 1,
         shard=None, progress: bool = True, debug: bool = False, argv=None, fit: Optional[dict] = None,
         executor=None, **landmark_opts) -> StageResult:
     """Fit a 3DMM (ICT Face Model Light by default, or a BFM ``.mat`` given as ``model``) to each clip.

@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from thead.declare import defaults
+from thead.stages.config import FrontalizeConfig
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
 from thead.stages import landmarks as lmk_stage
 from thead.stages.common import ensure_upstream
@@ -70,7 +72,10 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
             dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
 
 
-def run(inputs: list[Path], out_dir: Path, size: int = 100, model: Optional[str] = None, workers: int = 1,
+_D = defaults(FrontalizeConfig)  # the declaration's defaults (thead.stages.config): the CLI's and run()'s
+
+
+def run(inputs: list[Path], out_dir: Path, size: int = _D["size"], model: Optional[str] = _D["model"], workers: int = 1,
         shard=None, progress: bool = True, debug: bool = False, argv=None, executor=None,
         **landmark_opts) -> StageResult:
     """Frontalize faces (Hassner et al. 2015) to ``size`` x ``size`` RGB crops.

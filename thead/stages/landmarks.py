@@ -9,10 +9,12 @@ from typing import Any, Optional
 
 import numpy as np
 
+from thead.declare import defaults
 from thead.errors import NoFaceError
 from thead.manifest import atomic_save_npz
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, run_stage
 from thead.manifest.paths import item_path
+from thead.stages.config import LandmarksConfig
 
 KIND = "thead.landmarks"
 
@@ -97,8 +99,12 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     return outputs, meta
 
 
-def run(inputs: list[Path], out_dir: Path, detector: str = "hog", redetect_every: int = 10,
-        fps: Optional[float] = None, interpolate_gaps: bool = False, preview: bool = True, workers: int = 1,
+_D = defaults(LandmarksConfig)  # the declaration's defaults (thead.stages.config): the CLI's and run()'s
+
+
+def run(inputs: list[Path], out_dir: Path, detector: str = _D["detector"], redetect_every: int = _D["redetect_every"],
+        fps: Optional[float] = _D["fps"], interpolate_gaps: bool = _D["interpolate_gaps"],
+        preview: bool = _D["preview"], workers: int = 1,
         shard=None, progress: bool = True, debug: bool = False, argv=None, executor=None) -> StageResult:
     """Extract ibug-68 landmarks from videos/images (or a manifest's sources) into ``out_dir``.
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from thead.declare import defaults
+from thead.systems.facial.config import RenderFaceConfig
 from thead.runner import FrameProgress, StageResult, WorkItem, discover, run_stage
 from thead.manifest.paths import item_path
 
@@ -116,7 +118,11 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
                  n_filled=ref.n_filled))
 
 
-def run(au_manifest: Path, out_dir: Path, size: int = 128, scale: float = 4.0, workers: int = 1, shard=None,
+_D = defaults(RenderFaceConfig)  # the declaration's defaults (thead.systems.facial.config): the CLI's and run()'s
+
+
+def run(au_manifest: Path, out_dir: Path, size: int = _D["size"], scale: float = _D["scale"], workers: int = 1,
+        shard=None,
         progress: bool = True, debug: bool = False, argv=None, executor=None) -> StageResult:
     """Render every clip of an ``extract-au`` manifest (made from a ``fit-3dmm`` manifest) for FACIAL.
 

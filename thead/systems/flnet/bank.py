@@ -15,6 +15,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from thead.declare import defaults
+from thead.systems.flnet.config import MakeBankConfig
 from thead.errors import InputError, NoFaceError
 
 
@@ -176,7 +178,12 @@ def save_bank(bank: Bank, out_dir: Path, bank_id: str) -> dict[str, Path]:
     return {"images": folder, "landmarks": npz, "preview": prev}
 
 
-def make_banks(manifest: Path, out_dir: Path, bank_size: int = 5, frame_range: tuple[float, float] = (0.0, 0.8),
+_D = defaults(MakeBankConfig)  # the declaration's defaults (thead.systems.flnet.config): the CLI's and run()'s
+_FRAMES = MakeBankConfig().run_kwargs()["frame_range"]  # its "0:0.8" as fractions
+
+
+def make_banks(manifest: Path, out_dir: Path, bank_size: int = _D["bank_size"],
+               frame_range: tuple[float, float] = _FRAMES,
                identities: Optional[list[str]] = None, workers: int = 1, shard=None, progress: bool = True,
                debug: bool = False, argv=None, executor=None):
     """``thead make-bank``: one bank per identity of a crop manifest -> a ``thead.bank`` manifest, through the stage

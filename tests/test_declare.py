@@ -1,0 +1,72 @@
+"""Declared stages (thead.declare): one declaration gives the command, its checks and the run function's defaults."""
+
+import dataclasses
+import inspect
+import json
+
+import pytest
+
+from tests.conftest import EXAMPLES, run_cli
+from thead.declare import defaults
+from thead.stages.config import STAGES, ClaheConfig, CropConfig
+from thead.systems.facial.config import RENDER_FACE
+from thead.systems.flnet.config import MAKE_BANK, MakeBankConfig
+
+DECLS = (*STAGES, RENDER_FACE, MAKE_BANK)
+
+
+@pytest.mark.parametrize("decl", DECLS, ids=lambda d: d.name)
+def test_the_run_function_takes_its_defaults_from_the_declaration(decl):
+    params = inspect.signature(decl.function()).parameters
+    kwargs = decl.config().run_kwargs()
+    rest = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())  # landmark settings passed on
+    for name, value in kwargs.items():
+        assert name in params or rest, f"{decl.name}: run() has no {name!r}"
+        if name in params and params[name].default is not inspect.Parameter.empty:
+            assert params[name].default == value, f"{decl.name}: {name} defaults differ"
+    for f in dataclasses.fields(decl.config):
+        assert f.metadata.get("help"), f"{decl.name}: {f.name} has no help text"
+    assert decl.kind.startswith("thead.") and decl.accepts and decl.example.startswith("thead ")
+
+
+def test_generated_help_shows_every_setting_with_its_default_and_the_run_options():
+    r = run_cli("crop-faces", "--help")
+    assert r.returncode == 0
+    for f in dataclasses.fields(CropConfig):
+        assert "--" + f.name.replace("_", "-") in r.stdout
+    assert "[default: 2.8]" in r.stdout and "Input: thead.landmarks, media. Output kind: thead.frames." in r.stdout
+    for opt in ("--workers", "--shard", "--json", "--progress / --no-progress"):
+        assert opt in r.stdout
+
+
+@pytest.mark.parametrize("args,hint", [
+    (("--detector", "sift"), "must be one of hog, cnn"),
+    (("--fps", "nan"), "nan is not a finite number"),
+    (("--fps", "0"), "must be > 0"),
+    (("--size", "8"), "must be >= 16"),
+    (("--shard", "2/2"), "need 0 <= K < N"),
+])
+def test_bad_settings_are_usage_errors_before_any_work(tmp_path, args, hint):
+    r = run_cli("crop-faces", EXAMPLES / "portraits" / "SadTalker_sad1.png", "-o", tmp_path / "o", *args)
+    assert r.returncode == 2 and hint in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_setting_a_config_refuses_after_parsing_is_a_usage_error_too(tmp_path):
+    r = run_cli("make-bank", tmp_path / "none.json", "--frames", "0-0.8", "-o", tmp_path / "o")
+    assert r.returncode == 2 and "expected START:END fractions" in r.stderr
+    assert MakeBankConfig(frames="0.1:0.9").run_kwargs()["frame_range"] == (0.1, 0.9)
+    with pytest.raises(ValueError, match="clip_limit must be <= 1"):
+        ClaheConfig(clip_limit=2.0).check()
+    assert defaults(ClaheConfig)["tiles"] == 8
+
+
+def test_a_generated_command_runs_its_stage_with_the_run_options(tmp_path):
+    r = run_cli("postprocess-clahe", EXAMPLES / "portraits" / "SadTalker_sad1.png", "-o", tmp_path / "c",
+                "--tiles", "4", "--no-preview", "--json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["done"] == 1
+    m = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert m["producer"]["config"]["tiles"] == 4 and m["producer"]["stage"] == "postprocess-clahe"
+    assert (tmp_path / "c" / "SadTalker_sad1.png").exists()
+    assert not (tmp_path / "c" / "SadTalker_sad1.compare.png").exists()  # --no-preview reached the stage

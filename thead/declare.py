@@ -1,0 +1,103 @@
+"""Stages as declarations: what a per-item stage is, stated once, from which the command line is generated.
+
+A ``StageDecl`` names the stage, the input kinds it accepts, the kind it writes, its settings (a ``Config``
+dataclass whose fields are declared with ``setting``: default, ``--help`` text and bounds) and where its code lives
+(``"module:function"``, imported only when the stage runs, so ``thead --help`` stays fast). ``thead.cli.stages``
+turns every declaration into a typer command with the settings as options and the run options (``--workers``,
+``--shard``, ``--json``, ``--progress``) added once; the stage's ``run`` gets ``**config.run_kwargs()`` and the run
+options. The defaults live in the ``Config``; the ``run`` functions take theirs from it (``defaults``).
+
+The pattern follows nerfstudio's method configs and lhotse's recipes: one declaration, read by the CLI, the runner
+and the docs alike. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+
+def setting(default: Any, help: str, *, flag: Optional[str] = None, short: Optional[str] = None,
+            low: Optional[float] = None, high: Optional[float] = None, low_open: bool = False,
+            high_open: bool = False, choices: Optional[tuple[str, ...]] = None, metavar: Optional[str] = None):
+    """A ``Config`` field: its default, its ``--help`` text and what the command line checks before any work
+    (``low``/``high`` bounds, ``*_open`` excluding them, NaN and infinities refused; ``choices`` for strings).
+    ``flag``: the option's name when not ``--field-name`` (booleans get ``--x/--no-x`` unless given one)."""
+    meta = dict(help=help, flag=flag, short=short, low=low, high=high, low_open=low_open, high_open=high_open,
+                choices=choices, metavar=metavar)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+class Config:
+    """Base of the stages' settings dataclasses. ``run_kwargs`` maps the settings to the stage function's
+    keyword arguments (a subclass overrides it where the command line's form differs from the function's)."""
+
+    def run_kwargs(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    def check(self) -> None:
+        """Refuse settings outside their declared bounds or choices (ValueError, one line); the command line
+        checks the same at parse time, this guards library callers."""
+        import math
+
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v, m = getattr(self, f.name), f.metadata
+            if v is None or isinstance(v, bool):
+                continue
+            if m.get("choices") and v not in m["choices"]:
+                raise ValueError(f"{f.name} must be one of {', '.join(m['choices'])}, got {v!r}")
+            if isinstance(v, (int, float)):
+                if isinstance(v, float) and not math.isfinite(v):
+                    raise ValueError(f"{f.name}: {v} is not a finite number")
+                lo, hi = m.get("low"), m.get("high")
+                if lo is not None and (v < lo or (m.get("low_open") and v == lo)):
+                    raise ValueError(f"{f.name} must be {'>' if m.get('low_open') else '>='} {lo:g}, got {v}")
+                if hi is not None and (v > hi or (m.get("high_open") and v == hi)):
+                    raise ValueError(f"{f.name} must be {'<' if m.get('high_open') else '<='} {hi:g}, got {v}")
+
+
+@dataclass(frozen=True)
+class StageDecl:
+    """One per-item stage, declared once.
+
+    Attributes:
+        name: the subcommand (``extract-landmarks``).
+        run: ``"module:function"`` of the stage's entry point, ``run(inputs, out_dir, **settings, workers=...,
+            shard=..., progress=..., debug=..., argv=..., executor=...) -> thead.runner.StageResult``.
+        config: the settings dataclass (a ``Config`` subclass built from ``setting`` fields).
+        accepts: input kinds it reads (``thead.landmarks``, ...; ``media`` for videos / images / audio files).
+        kind: the manifest kind it writes.
+        summary: what it does, with the paper it follows (the command's help text).
+        example: one command line.
+        inputs_help: the help text of its positional inputs.
+        default_output: the output folder when ``-o`` is not given.
+        single_input: the stage reads exactly one manifest (its positional argument is one path).
+    """
+
+    name: str
+    run: str
+    config: type
+    accepts: tuple[str, ...]
+    kind: str
+    summary: str
+    example: str
+    inputs_help: str
+    default_output: str
+    single_input: bool = False
+
+    def function(self) -> Callable:
+        """The stage's entry point (imported now)."""
+        module, _, attr = self.run.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def defaults(config: type) -> dict:
+    """{field: default} of a settings dataclass, for a ``run`` function's own keyword defaults."""
+    out = {}
+    for f in dataclasses.fields(config):
+        out[f.name] = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    return out
