@@ -130,25 +130,24 @@ def main() -> None:
                                       lambda_att=a.lambda_att).items() if v is not None}
 
         def timed(fn, seconds: float, cfg: TrainConfig, on_snapshot=None):
-            """A few steps to time one, then resume to fill ``seconds``; ``on_snapshot`` at each 1/N of them."""
-            stamps: list[float] = []
-            cfg.steps = 5
-            fn(cfg, False, stamps)
-            step_s = (stamps[-1] - stamps[1]) / max(len(stamps) - 2, 1)
-            total = max(6, int(seconds / step_s))
+            """Train for ``seconds`` of wall clock (the trainers' --time-limit, so other work sharing the cores costs
+            steps, not budget), in N resumed chunks of equal time with ``on_snapshot`` after each."""
+            from thead.train.checkpoint import load_checkpoint
+
+            t = time.perf_counter()
             n = a.snapshots if on_snapshot else 1
+            cfg.steps = 10**7
             for k in range(1, n + 1):
-                cfg.steps = max(6, total * k // n)
-                ck = fn(cfg, True, stamps)
+                cfg.time_limit_s = max((seconds - (time.perf_counter() - t)) / (n - k + 1), 1.0)
+                ck = fn(cfg, k > 1)
+                steps = int(load_checkpoint(ck)["step"])
                 if on_snapshot:
-                    on_snapshot(k, ck, cfg.steps)
-            return ck, cfg.steps
+                    on_snapshot(k, ck, steps)
+            return ck, steps
 
         t0 = time.perf_counter()
         aue_cfg = TrainConfig(batch_size=a.batch, width=a.width, device=a.device, checkpoint_every=100, lr=AUE_LR)
-        aue, n_aue = timed(lambda c, r, s: train_aue(frames, au, work / "aue", c, r, False,
-                                                     on_step=lambda _: s.append(time.perf_counter())),
-                           budget / 6, aue_cfg)
+        aue, n_aue = timed(lambda c, r: train_aue(frames, au, work / "aue", c, r, False), budget / 6, aue_cfg)
         print(f"AU estimator: {n_aue} steps in {(time.perf_counter() - t0) / 60:.1f} min")
         t_g = time.perf_counter()
         g_time = [0.0]
@@ -168,8 +167,7 @@ def main() -> None:
                                                                 "lambda_tv",
                                                                 "lambda_adv", "lambda_cls", "edit_fraction",
                                                                 "upsample", "output", "lambda_att", "lr")}
-        ck, n_g = timed(lambda c, r, s: train_gath(source, frames, au, aue, work / "gath", c, r, False,
-                                                   on_step=lambda _: s.append(time.perf_counter())),
+        ck, n_g = timed(lambda c, r: train_gath(source, frames, au, aue, work / "gath", c, r, False),
                         budget * 5 / 6, cfg, snap)
         print(f"GATH: {n_g} steps in {(time.perf_counter() - t_g) / 60:.1f} min")
         result.update(aue_steps=n_aue, gath_steps=n_g, train_minutes=(time.perf_counter() - t0) / 60)

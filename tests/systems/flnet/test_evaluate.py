@@ -42,3 +42,18 @@ def test_mouth_agreement_on_real_landmarks(clip_landmarks):
     still = mouth_agreement([0.1] * len(target), target)
     assert np.isnan(still["mouth_r"])  # a still mouth has no correlation to report
     assert np.isnan(mouth_opening(np.full((68, 2), np.nan)))
+
+
+def test_copy_baselines_on_the_evaluation_targets(flnet_crops):
+    """Copying a real training frame, scored on evaluate's targets (each person's first held-back frames): the
+    oracle (best frame) is never worse than the nearest-landmark frame; no tail, no baseline."""
+    from thead.errors import InputError
+    from thead.systems.flnet.bank import load_crop_clips
+    from thead.systems.flnet.evaluate import copy_baselines
+
+    r = copy_baselines(flnet_crops, 0.2, max_targets=5)
+    tails = sum(min(5, len(c.split(0.2)[1])) for c in load_crop_clips(flnet_crops))
+    assert r["n_targets"] == tails > 0
+    assert 0 < r["l1_copy_best"] <= r["l1_copy_nearest"] < 255
+    with pytest.raises(InputError, match="no held-back frames"):
+        copy_baselines(flnet_crops, 0.0)

@@ -58,6 +58,44 @@ def mouth_agreement(found: list[float], target: list[float]) -> dict:
     return out
 
 
+
+def copy_baselines(manifest: Path, holdout: float, every: int = 1, max_targets: int = 40) -> dict:
+    """What copying a real frame scores, on the targets ``evaluate`` uses: for every held-back target, L1 (0-255,
+    whole crop) of (a) the training frame of the same person whose landmarks are nearest to the target's (mean
+    absolute px distance; the nearest-neighbour retrieval baseline of reenactment papers) and (b) the training frame
+    with the lowest L1 itself (an oracle: no landmark-driven model that copies one real frame does better). They tell
+    how far a clip's held-back tail lies from what the model saw (pose, light, hair), i.e. which L1 is reachable.
+
+    Returns:
+        ``l1_copy_nearest`` and ``l1_copy_best`` (means over targets) and ``n_targets``.
+
+    Raises:
+        InputError: no held-back frame, or a person with no training frame.
+    """
+    from thead.systems.flnet.bank import load_crop_clips
+
+    by_person: dict[str, list] = {}
+    for c in load_crop_clips(manifest):
+        by_person.setdefault(c.identity, []).append(c)
+    nearest, best = [], []
+    for person, pcs in by_person.items():
+        targets = [(c, i) for c in pcs for i in c.split(holdout)[1][::every]][:max_targets]
+        if not targets:
+            continue
+        train = [(c, i) for c in pcs for i in c.split(holdout)[0]]
+        if not train:
+            raise InputError(f"{manifest}: {person} has no training frames for the copy baselines")
+        frames = np.stack([c.read([i])[0] for c, i in train]).astype(np.int16)  # (N, S, S, 3)
+        lmk = np.stack([c.landmarks[i] for c, i in train])
+        for c, i in targets:
+            gt = c.read([i])[0].astype(np.int16)
+            l1 = np.abs(frames - gt).mean(axis=(1, 2, 3))
+            nearest.append(float(l1[int(np.argmin(np.abs(lmk - c.landmarks[i]).mean(axis=(1, 2))))]))
+            best.append(float(l1.min()))
+    if not nearest:
+        raise InputError(f"{manifest}: no held-back frames with a face (holdout {holdout})")
+    return dict(l1_copy_nearest=float(np.mean(nearest)), l1_copy_best=float(np.mean(best)), n_targets=len(nearest))
+
 def _row_name(model, names: set) -> str:
     base = f"{model.variant}-{model.bank_size}B@{model.step}"
     name, k = base, 2
