@@ -38,4 +38,4 @@ def test_crop_faces_rejects_bad_options(tmp_path, happy):
     r = run_cli("crop-faces", happy, "--size", 100, "-o", tmp_path / "x")
     assert r.returncode == 1 and "multiple of 16" in r.stderr
     r = run_cli("crop-faces", happy, "--center", "chin", "-o", tmp_path / "x")
-    assert r.returncode == 1 and "--center" in r.stderr
+    assert r.returncode == 2 and "--center: must be one of nose, eyes" in r.stderr  # declared choices: a usage error

@@ -9,22 +9,21 @@ from typing import Any, Optional
 import numpy as np
 
 from thead.declare import defaults
-from thead.stages.config import CropConfig
-from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
-from thead.stages import landmarks as lmk_stage
-from thead.stages.common import ensure_upstream
 from thead.manifest.paths import item_path
+from thead.runner import StageResult, WorkItem, discover, require, run_stage
+from thead.stages import landmarks as lmk_stage
+from thead.stages.common import ensure_upstream, write_face_frames
+from thead.stages.config import CropConfig
 
 KIND = "thead.frames"
-SHEET_TILES = 24
 
 
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     from thead.errors import NoFaceError
     from thead.face.crop import crops_for_clip, mouth_openness
-    from thead.manifest import atomic_folder, atomic_save_npz
-    from thead.media import FrameReader, VideoWriter, read_image, write_image
-    from thead.viz import contact_sheet, draw_landmarks, sample_indices
+    from thead.manifest import atomic_save_npz
+    from thead.media import read_image, write_image
+    from thead.viz import draw_landmarks
 
     lm = np.load(require(work, "landmarks"))["landmarks"]
     ok = np.isfinite(lm).all(axis=(1, 2))
@@ -54,27 +53,11 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
         save_landmarks()
         png = write_image(item_path(out_dir, work.id, ".png"), out)
         return {"image": png, "landmarks": npz}, dict(meta, n_frames=1)
-    folder = item_path(out_dir, work.id, ".frames")
-    reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=len(lm))
-    keep = set(sample_indices(len(lm), SHEET_TILES))
-    tiles, labels = [], []
-    bar = FrameProgress(cfg, len(lm), "crop")
-    blank = np.zeros((size, size, 3), np.uint8)
-    with atomic_folder(folder) as tmp_folder, VideoWriter(
-            item_path(out_dir, work.id, ".crop.mp4"), reader.fps,
-            audio_offset_s=reader.offset_s, audio_from=work.source if work.meta.get("has_audio") else None) as vw:
-        for i, _, rgb in reader:
-            out = crops[i].image(rgb) if crops[i] is not None else blank
-            write_image(tmp_folder / f"{i:06d}.png", out)
-            vw.write(out)
-            if i in keep:
-                tiles.append(draw_landmarks(out, out_lmk[i] if ok[i] else None))
-                labels.append(i)
-            bar.tick()
-    bar.close()
+    folder, video, sheet = write_face_frames(
+        work, out_dir, cfg, len(lm), size, lambda i, rgb: crops[i].image(rgb) if crops[i] is not None else None,
+        ".crop.mp4", "crop", tile=lambda i, out: draw_landmarks(out, out_lmk[i] if ok[i] else None))
     save_landmarks()
-    sheet = write_image(item_path(out_dir, work.id, ".sheet.png"), contact_sheet(tiles, 8, labels))
-    return ({"frames": folder, "video": vw.path, "preview": sheet, "landmarks": npz},
+    return ({"frames": folder, "video": video, "preview": sheet, "landmarks": npz},
             dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
 
 

@@ -10,14 +10,13 @@ from typing import Any, Optional
 import numpy as np
 
 from thead.declare import defaults
-from thead.stages.config import FrontalizeConfig
-from thead.runner import FrameProgress, StageResult, WorkItem, discover, require, run_stage
-from thead.stages import landmarks as lmk_stage
-from thead.stages.common import ensure_upstream
 from thead.manifest.paths import item_path
+from thead.runner import StageResult, WorkItem, discover, require, run_stage
+from thead.stages import landmarks as lmk_stage
+from thead.stages.common import ensure_upstream, write_face_frames
+from thead.stages.config import FrontalizeConfig
 
 KIND = "thead.frames"
-SHEET_TILES = 24
 
 
 def _frontalizer(cfg: dict):
@@ -34,9 +33,7 @@ def _frontalizer_for(size: int, model):
 
 def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, Any]]:
     from thead.errors import NoFaceError
-    from thead.manifest import atomic_folder
-    from thead.media import FrameReader, VideoWriter, read_image, write_image
-    from thead.viz import contact_sheet, sample_indices
+    from thead.media import read_image, write_image
 
     d = np.load(require(work, "landmarks"))
     lm = d["landmarks"]
@@ -49,26 +46,10 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     if work.meta.get("media_type") == "image":
         out, _ = front(read_image(work.source), lm[0])
         return {"image": write_image(item_path(out_dir, work.id, ".png"), out)}, dict(meta, n_frames=1)
-    folder = item_path(out_dir, work.id, ".frames")
-    reader = FrameReader(work.source, fps=work.meta.get("fps"), max_frames=len(lm))
-    keep = set(sample_indices(len(lm), SHEET_TILES))
-    tiles, labels = [], []
-    bar = FrameProgress(cfg, len(lm), "frontalize")
-    blank = np.zeros((size, size, 3), np.uint8)
-    with atomic_folder(folder) as tmp_folder, VideoWriter(
-            item_path(out_dir, work.id, ".frontal.mp4"), reader.fps,
-            audio_offset_s=reader.offset_s, audio_from=work.source if work.meta.get("has_audio") else None) as vw:
-        for i, _, rgb in reader:
-            out = front(rgb, lm[i])[0] if ok[i] else blank
-            write_image(tmp_folder / f"{i:06d}.png", out)
-            vw.write(out)
-            if i in keep:
-                tiles.append(out)
-                labels.append(i)
-            bar.tick()
-    bar.close()
-    sheet = write_image(item_path(out_dir, work.id, ".sheet.png"), contact_sheet(tiles, 8, labels))
-    return ({"frames": folder, "video": vw.path, "preview": sheet},
+    folder, video, sheet = write_face_frames(work, out_dir, cfg, len(lm), size,
+                                             lambda i, rgb: front(rgb, lm[i])[0] if ok[i] else None,
+                                             ".frontal.mp4", "frontalize")
+    return ({"frames": folder, "video": video, "preview": sheet},
             dict(meta, n_frames=int(len(lm)), n_blank=int((~ok).sum()), fps=work.meta.get("fps")))
 
 
