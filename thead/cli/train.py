@@ -108,11 +108,11 @@ def train_gath(
                              "flow first; thead) or none (the paper)."),
     upsample: str = typer.Option(GA.upsample, help="Generator upsampling: resize (no checkerboard) or transposed "
                                  "(the paper's)."),
-    g_norm: str = typer.Option(GA.g_norm, "--g-norm", help="Generator normalization: instance (the same at "
-                               "synthesis as in training; thead) or batch (the paper's)."),
-    g_output: str = typer.Option(GA.output, "--g-output", help="Generator output: residual (A * input + "
-                                 "(1 - A) * (input + correction); thead), attention (A * input + (1 - A) * colour, "
-                                 "GANimation's) or direct (the paper's)."),
+    g_norm: str = typer.Option(GA.g_norm, "--g-norm", help="Generator normalization: batch (the paper's) or "
+                               "instance (the same at synthesis as in training; experimental)."),
+    g_output: str = typer.Option(GA.output, "--g-output", help="Generator output: attention (A * input + "
+                                 "(1 - A) * colour, GANimation's), residual (A * input + (1 - A) * (input + "
+                                 "correction); experimental) or direct (the paper's)."),
     lambda_att: float = typer.Option(GA.lambda_att, callback=number(**NON_NEGATIVE),
                                      help="Weight of the attention-map regularizer (mean + TV; with --g-output "
                                      "residual or attention)."),

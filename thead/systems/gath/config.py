@@ -23,12 +23,12 @@ class TrainConfig:
     edit_fraction: float = 0.25  # share of each batch given an edited target vector (not in GATH; see train_gath)
     aue_norm: str = "batch"  # AU estimator normalization: batch (thead) or none (paper); see model.AUEstimator
     augment: bool = True  # AU estimator: random shifts and brightness/contrast (not in GATH; see train_aue)
-    output: str = "residual"  # generator output: residual (thead), attention (GANimation), direct (paper); see
+    output: str = "attention"  # generator output: attention (GANimation; thead), residual, direct (paper); see
     # model.Generator
     lambda_att: float = 0.01  # attention-map regularizer (GANimation): mean A + TV of A; not with output=direct
     warp: str = "3dmm"  # generator input: 3dmm (thead: source warped by the 3DMM flow) or none (paper); model.Generator
     upsample: str = "resize"  # generator upsampling: resize (thead) or transposed (paper); see model.Generator
-    g_norm: str = "instance"  # generator normalization: instance (thead) or batch (paper); see model.Generator
+    g_norm: str = "batch"  # generator normalization: batch (paper; thead) or instance; see model.Generator
     width: int = 64
     time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
     checkpoint_every: int = 500

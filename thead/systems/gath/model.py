@@ -63,13 +63,16 @@ class Generator(nn.Module):
             needs to change the input's own pixels pass through, so the face stays sharp and itself from the first
             steps, and the few minutes of a CPU budget go into the regions the expression moves (mouth, brows,
             eyes) instead of into re-learning the whole face. ``last_attention`` holds A for its loss and views.
-            ``"residual"`` (thead's default since issue 13's demo review): as ``"attention"``, but the colour image
+            ``"residual"`` (experimental, not the default): as ``"attention"``, but the colour image
             is a correction of the input, ``C = clip(x_src + D, -1, 1)``, with the last conv D started near zero
             (weights x 0.1, bias 0), so an untrained G returns its input. Departure from GANimation's ``tanh``
             colour image: that one starts as noise around mid-grey and takes hundreds of steps to learn skin
             colour, so wherever A < 1 an early model tinted the face (the 100-step demo's neutralized face had red
             blotches where A was 0.9); a correction starts at the input's own colours and only has to learn what
-            the expression changes.
+            the expression changes. Measured with ``norm="instance"`` in the 60-minute CPU bench (issue 13):
+            neutralize drop 0.71, smile gain 0.97, identity 0.38, but a bright band along the top of the forehead
+            and coloured fringes at the silhouette on most test portraits, worse than the default's; kept as an
+            option, not the default.
         flow_basis: ``None`` (the paper) or (A, 2, 100, 100) pixel displacements per unit coefficient in the
             frontal crop (``Frontalizer.expression_flow_basis``: the 3DMM's expression blendshapes seen in the
             frontalization's reference view). With it G first warps the source by the 3DMM's expression change,
@@ -83,13 +86,14 @@ class Generator(nn.Module):
             the model and G learns what no warp can give (teeth, the inside of the mouth, shading, seams). The
             basis is a buffer: it travels in the checkpoint. ``last_warped`` holds x_w.
 
-        norm: ``"batch"`` (the paper's conv-BN-LeakyReLU blocks) or ``"instance"`` (InstanceNorm with learned
-            affine, as the StarGAN and GANimation generators; thead's default). Departure: a BatchNorm generator
+        norm: ``"batch"`` (the paper's conv-BN-LeakyReLU blocks; the default) or ``"instance"`` (InstanceNorm with
+            learned affine, as the StarGAN and GANimation generators; experimental). Why: a BatchNorm generator
             decodes one portrait at synthesis with running statistics gathered over training batches, and a
             portrait unlike the training crops (studio light, white background) then falls outside them: the
             100-step demo model shifted the mean colour of such a portrait by (+23, -45, -39) RGB in eval mode and
             by (+3, -7, -6) in train mode, while training crops moved by under 1 (issue 13: the demo's red face).
-            Instance statistics are the same in training and at synthesis.
+            Instance statistics are the same in training and at synthesis. Not the default: see ``output``
+            for what it measured with the residual output in the 60-minute bench.
 
     Raises:
         ValueError: unknown ``upsample``, ``output`` or ``norm``, or a basis of the wrong shape.
