@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from thead.cli.app import RunOptions, app, number, paths, stage_command
-from thead.declare import StageDecl
+from thead.declare import StageDecl, defaults
 from thead.stages.config import STAGES
 from thead.systems.facial.config import RENDER_FACE
 from thead.systems.flnet.config import MAKE_BANK
@@ -29,7 +29,7 @@ def _choice(name: str, choices: tuple[str, ...]):
     return check
 
 
-def _option(f: dataclasses.Field, annotation) -> typer.models.OptionInfo:
+def _option(f: dataclasses.Field, annotation, default) -> typer.models.OptionInfo:
     m = f.metadata
     name = "--" + f.name.replace("_", "-")
     if m.get("flag"):
@@ -45,7 +45,6 @@ def _option(f: dataclasses.Field, annotation) -> typer.models.OptionInfo:
         callback = _choice(decls[0], m["choices"])
     elif m.get("low") is not None or m.get("high") is not None or annotation in (float, Optional[float]):
         callback = number(m.get("low"), m.get("high"), m.get("low_open", False), m.get("high_open", False))
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     return typer.Option(default, *decls, help=m.get("help"), callback=callback, metavar=m.get("metavar"))
 
 
@@ -63,8 +62,9 @@ def register(target: typer.Typer, decl: StageDecl) -> None:
     output = inspect.Parameter("output", pk, annotation=Path,
                                default=typer.Option(Path(decl.default_output), "-o", "--output",
                                                     help="Output folder."))
-    settings = [inspect.Parameter(f.name, pk, annotation=hints[f.name], default=_option(f, hints[f.name]))
-                for f in fields]
+    initial = defaults(decl.config)
+    settings = [inspect.Parameter(f.name, pk, annotation=hints[f.name],
+                                  default=_option(f, hints[f.name], initial[f.name])) for f in fields]
     opts = inspect.Parameter("opts", pk, annotation=RunOptions, default=None)
 
     def command(output, opts, **values):
