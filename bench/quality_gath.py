@@ -91,6 +91,9 @@ def main() -> None:
     ap.add_argument("--upsample", default=None, help="override TrainConfig.upsample")
     ap.add_argument("--output", default=None, help="override TrainConfig.output (residual | attention | direct)")
     ap.add_argument("--lambda-att", type=float, default=None, help="override TrainConfig.lambda_att")
+    ap.add_argument("--bn-stats", default="running", choices=("running", "input"),
+                    help="BatchNorm statistics at synthesis (synthesize gath --bn-stats); the final checkpoint is "
+                    "also scored with the other one, under the key bn_stats_other")
     ap.add_argument("--snapshots", type=int, default=4, help="learning-curve points over the GATH budget")
     a = ap.parse_args()
 
@@ -178,12 +181,12 @@ def main() -> None:
     mouth = [AU_COLUMNS.index(c) for c in MOUTH]
     au12 = AU_COLUMNS.index("AU12_r")
 
-    def score(ck: Path, tag: str) -> tuple[dict, list, list]:
+    def score(ck: Path, tag: str, bn_stats: str = a.bn_stats) -> tuple[dict, list, list]:
         rows, sheet = [], []
         outs = {}
         for au_spec, name in (("zeros", "zeros"), ("AU12_r=3", "smile")):
             out = work / "score" / tag / name
-            synth_run(portraits, ck, au_spec, out, paste_back=(name == "zeros"), progress=False)
+            synth_run(portraits, ck, au_spec, out, paste_back=(name == "zeros"), progress=False, bn_stats=bn_stats)
             m = json.loads((out / "manifest.json").read_text())
             outs[name] = (out, {it["id"]: it for it in m["items"]})
         for p in portraits:
@@ -232,7 +235,13 @@ def main() -> None:
                                                                                       "identity_distance")}))
         print(f"  snapshot {ck.stem}: {minutes:.1f} min, {steps} steps: drop {figs['neutralize_drop']:.3f}, "
               f"smile gain {figs['smile_gain']:.3f}, identity {figs['identity_distance']:.3f}")
-    result.update(figs, curve=curve, portraits=rows, wall_minutes=(time.perf_counter() - t_start) / 60)
+    result.update(figs, curve=curve, portraits=rows, wall_minutes=(time.perf_counter() - t_start) / 60,
+                  bn_stats=a.bn_stats)
+    other = "input" if a.bn_stats == "running" else "running"
+    o_figs, o_rows, o_sheet = score(snapshots[-1][1], snapshots[-1][1].stem + "-" + other, other)
+    result["bn_stats_other"] = dict(bn_stats=other, **o_figs)
+    print(f"  final checkpoint with --bn-stats {other}: drop {o_figs['neutralize_drop']:.3f}, smile gain "
+          f"{o_figs['smile_gain']:.3f}, identity {o_figs['identity_distance']:.3f}")
 
     print(f"\n{'portrait':<28} {'AU12+25+26 in':>13} {'zeros':>6} {'AU12 in':>8} {'AU12=3':>7} {'id zeros':>9} "
           f"{'id smile':>9}")
@@ -246,11 +255,13 @@ def main() -> None:
           f"smile_gain {result['smile_gain']:.3f} (>= 1.0, n={figs['n_not_smiling']})  "
           f"identity_distance {result['identity_distance']:.3f} (<= 0.5)  wall {result['wall_minutes']:.1f} min "
           f"on {os.cpu_count()} cores")
-    if sheet:
-        w = max(s[3].shape[1] for s in sheet)
-        pad = [np.pad(s[3], ((0, 0), (0, w - s[3].shape[1]), (0, 0))) for s in sheet]
-        img = np.concatenate([np.concatenate([f, z, s, p], 1) for (f, z, s, _), p in zip(sheet, pad)], 0)
-        png = (a.json.with_suffix(".png") if a.json else work / "quality_gath.png")
+    for rows_sheet, suffix in ((sheet, ".png"), (o_sheet, f".bn-{other}.png")):
+        if not rows_sheet:
+            continue
+        w = max(s[3].shape[1] for s in rows_sheet)
+        pad = [np.pad(s[3], ((0, 0), (0, w - s[3].shape[1]), (0, 0))) for s in rows_sheet]
+        img = np.concatenate([np.concatenate([f, z, s, p], 1) for (f, z, s, _), p in zip(rows_sheet, pad)], 0)
+        png = (a.json.with_suffix(suffix) if a.json else work / f"quality_gath{suffix}")
         write_image(png, img)
         print(f"contact sheet (input | zeros | AU12=3 | zeros pasted): {png}")
     if a.json:

@@ -67,6 +67,8 @@ def synthesize_gath(
                                            "NAME=START:STOP:N on the 0-5 scale, e.g. AU12_r=0:4:5."),
     refine: int = typer.Option(1, min=0, help="Closed-loop corrections of the 3DMM flow per still target "
                                "(a generator trained with --warp 3dmm; 0: off)."),
+    bn_stats: str = typer.Option("running", "--bn-stats", help="A BatchNorm generator's statistics at synthesis: "
+                                 "running (eval mode) or input (each image its own, pix2pix's test-time BN)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     opts: RunOptions = None,
 ) -> int:
@@ -80,7 +82,7 @@ def synthesize_gath(
     if not sources:
         raise typer.BadParameter("give at least one portrait (positional or --source)", param_hint="INPUTS")
     return syn.run(sources, checkpoint, au, output, paste_back, postprocess, device, **opts.kw(), sweep=au_sweep,
-                   refine=refine)
+                   refine=refine, bn_stats=bn_stats)
 
 
 @stage_command(synth_app, "flnet", epilog="Examples: thead synthesize flnet --checkpoint runs/flnet/last.pt --bank "

@@ -148,3 +148,30 @@ def test_the_3dmm_flow_neutralizes_and_smiles_a_real_portrait(gath_ckpt, happy):
         G(face, zeros[None])
     out = G(face, np.stack([zeros, zeros]), e_src)
     assert out.shape == (2, 100, 100, 3) and out.dtype == np.uint8
+
+
+def test_input_bn_stats_normalize_each_target_alone(gath_ckpt, happy):
+    """--bn-stats input (pix2pix's test-time BatchNorm): a target's output does not depend on the other targets of
+    its call, differs from eval mode's running statistics, and leaves the running statistics as trained."""
+    import torch
+
+    from thead.face.frontalize import Frontalizer
+    from thead.face.landmarks import LandmarkExtractor
+    from thead.systems.gath.synthesize import GathGenerator
+
+    model = load_face_model()
+    img = read_image(happy)
+    face = Frontalizer(model, 100)(img, LandmarkExtractor().image(img).landmarks[0])[0]
+    G = GathGenerator(gath_ckpt, bn_stats="input")
+    before = {k: v.clone() for k, v in G.G.state_dict().items() if "running" in k}
+    assert before
+    zeros, smile = np.zeros(model.k_exp, np.float32), np.full(model.k_exp, 0.3, np.float32)
+    e_src = np.full(model.k_exp, 0.1, np.float32)
+    alone = G(face, zeros[None], e_src)
+    together = G(face, np.stack([smile, zeros, smile]), e_src)
+    assert np.array_equal(alone[0], together[1])
+    assert all(torch.equal(v, G.G.state_dict()[k]) for k, v in before.items())
+    running = GathGenerator(gath_ckpt)(face, zeros[None], e_src)
+    assert np.abs(running.astype(int) - alone.astype(int)).mean() > 0.5
+    with pytest.raises(ValueError, match="bn_stats"):
+        GathGenerator(gath_ckpt, bn_stats="batch")

@@ -21,10 +21,26 @@ from thead.manifest.paths import item_path
 from thead.runner import safe_id
 
 
-class GathGenerator:
-    """A trained generator from a ``train gath`` checkpoint, ready for inference (eval mode)."""
+BN_STATS = ("running", "input")
 
-    def __init__(self, checkpoint: Path, device: str = "cpu"):
+
+class GathGenerator:
+    """A trained generator from a ``train gath`` checkpoint, ready for inference (eval mode).
+
+    ``bn_stats`` picks the statistics a BatchNorm generator normalizes with at synthesis: ``"running"`` (PyTorch's
+    eval mode: the running means and variances gathered over training batches) or ``"input"`` (each synthesized
+    image normalized by its own statistics, the running ones left untouched: pix2pix's test-time batch
+    normalization with a batch of one, Isola et al. 2017 section 3.3). Why ``"input"`` exists: a portrait unlike
+    the training crops (a studio picture on white) falls outside the running statistics, and eval mode then shifts
+    its colours (the 100-step demo model: mean RGB +23/-45/-39 in eval mode, +3/-7/-6 with its own statistics;
+    issue 13 note). Each target is then synthesized alone, so no output depends on what else is in its batch.
+    An InstanceNorm generator is unaffected by either.
+
+    Raises:
+        ValueError: ``bn_stats`` not one of the two.
+    """
+
+    def __init__(self, checkpoint: Path, device: str = "cpu", bn_stats: str = "running"):
         from thead.systems.gath.model import Generator
         from thead.train.checkpoint import load_system_checkpoint
 
@@ -35,7 +51,17 @@ class GathGenerator:
         self.G = Generator(int(cfg["n_au"]), int(cfg["width"]), cfg.get("upsample", "transposed"),
                            cfg.get("output", "direct"), basis, cfg.get("g_norm", "batch"))
         self.G.load_state_dict(blob["models"]["G"])
+        if bn_stats not in BN_STATS:
+            raise ValueError(f"bn_stats must be one of {BN_STATS}, got {bn_stats!r}")
+        self.bn_stats = bn_stats
         self.G.eval().to(self.device)
+        if bn_stats == "input":
+            import torch.nn as nn
+
+            for m in self.G.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.train()  # batch statistics of the input ...
+                    m.momentum = 0.0  # ... while the running ones stay as trained
         self.n_au = int(cfg["n_au"])
         self.step = int(blob["step"])
         self.variant = cfg.get("variant", "gath")
@@ -66,6 +92,8 @@ class GathGenerator:
 
         x = to_model_range(torch.from_numpy(face).permute(2, 0, 1)[None]).to(self.device)
         coeffs = np.asarray(coeffs, np.float32)
+        if self.bn_stats == "input":
+            batch = 1
         if self.G.warps:
             if source is None:
                 raise ValueError("this generator warps: pass the face's own coefficients (source)")
@@ -165,13 +193,13 @@ class PasteBack:
 
 
 @functools.cache  # one per worker process
-def _parts(checkpoint: str, device: str):
+def _parts(checkpoint: str, device: str, bn_stats: str = "running"):
     """(generator, 100 px frontalizer, landmark extractor) for synthesis."""
     from thead.face.facemodel import load_face_model
     from thead.face.frontalize import Frontalizer
     from thead.face.landmarks import LandmarkExtractor
 
-    return GathGenerator(Path(checkpoint), device), Frontalizer(load_face_model(), 100), LandmarkExtractor()
+    return GathGenerator(Path(checkpoint), device, bn_stats), Frontalizer(load_face_model(), 100), LandmarkExtractor()
 
 
 @functools.cache  # one per worker process (and extractor)
@@ -189,7 +217,7 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     from thead.postprocess import clahe
     from thead.systems.gath.au_spec import parse_au
 
-    G, front, ex = _parts(str(cfg["checkpoint"]), cfg["device"])
+    G, front, ex = _parts(str(cfg["checkpoint"]), cfg["device"], cfg.get("bn_stats", "running"))
     seqs = parse_au(cfg["au"], G.coefficient_names())
     img = read_image(work.source)
     res = ex.image(img)
@@ -269,7 +297,8 @@ def sweep_strip(face: np.ndarray, frames: np.ndarray, values: np.ndarray) -> np.
 
 def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_back: bool = False,
         postprocess: str = "none", device: str = "cpu", workers: int = 1, shard=None, progress: bool = True,
-        debug: bool = False, argv=None, sweep: Optional[str] = None, refine: int = 1, executor=None):
+        debug: bool = False, argv=None, sweep: Optional[str] = None, refine: int = 1, bn_stats: str = "running",
+        executor=None):
     """``thead synthesize gath``: every source portrait with the expression(s) of ``au``.
 
     Outputs per source: ``<id>.frontal.png`` (the 100x100 input), ``<id>.png`` + ``<id>.compare.png`` (source |
@@ -280,9 +309,12 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
     A generator trained with ``--warp 3dmm`` needs the portrait's own coefficients: the 3DMM is fitted to the
     frontal crop (``thead.metrics.au.ImageAUs.expression``), and for still targets (not sequences, where it would
     cost a fit per frame) ``refine`` closed-loop steps correct the flow (``calibrated_source``; 0 turns it off).
+    ``bn_stats``: ``"running"`` or ``"input"``, the statistics a BatchNorm generator normalizes with
+    (``GathGenerator``).
 
     Raises:
-        InputError: bad ``au`` (checked once, before any source is processed), checkpoint, or ``refine`` < 0.
+        InputError: bad ``au`` (checked once, before any source is processed), checkpoint, ``refine`` < 0 or
+            ``bn_stats``.
     """
     from thead.runner import discover, run_stage
     from thead.systems.gath.au_spec import parse_au
@@ -291,6 +323,8 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
         raise InputError(f"--postprocess must be none or clahe, got {postprocess!r}")
     if refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
+    if bn_stats not in BN_STATS:
+        raise InputError(f"--bn-stats must be one of {', '.join(BN_STATS)}, got {bn_stats!r}")
     names = GathGenerator(checkpoint, device).coefficient_names()
     parse_au(au, names)  # fail on a bad --au / --au-sweep before any work
     if sweep:
@@ -299,7 +333,7 @@ def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_bac
         parse_sweep(sweep, names)
     items, up = discover(sources, media=("image",))
     cfg = dict(checkpoint=str(Path(checkpoint).resolve()), au=au, paste_back=paste_back, postprocess=postprocess,
-               device=device, sweep=sweep, refine=int(refine))
+               device=device, sweep=sweep, refine=int(refine), bn_stats=bn_stats)
     return run_stage("synthesize gath", "thead.synthesis", process, items, out_dir, cfg, workers, shard, up,
                      progress, debug, argv, executor=executor)
 
