@@ -186,7 +186,7 @@ def main() -> None:
         outs = {}
         for au_spec, name in (("zeros", "zeros"), ("AU12_r=3", "smile")):
             out = work / "score" / tag / name
-            synth_run(portraits, ck, au_spec, out, paste_back=(name == "zeros"), progress=False, bn_stats=bn_stats)
+            synth_run(portraits, out, ck, au_spec, paste_back=(name == "zeros"), progress=False, bn_stats=bn_stats)
             m = json.loads((out / "manifest.json").read_text())
             outs[name] = (out, {it["id"]: it for it in m["items"]})
         for p in portraits:

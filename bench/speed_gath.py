@@ -54,7 +54,7 @@ def main() -> None:
     t = time.perf_counter()
     n = 3
     for i in range(n):
-        synth_run([portrait], work / "gath" / "last.pt", "zeros", work / f"syn{i}", paste_back=True, device=a.device,
+        synth_run([portrait], work / f"syn{i}", work / "gath" / "last.pt", "zeros", paste_back=True, device=a.device,
                   progress=False)
     print(f"synthesize gath --au zeros --paste-back, whole command path per portrait: "
           f"{n / (time.perf_counter() - t):7.2f} portraits/s (includes loading G and dlib each time)")

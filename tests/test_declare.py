@@ -11,8 +11,9 @@ from thead.declare import defaults
 from thead.stages.config import STAGES, ClaheConfig, CropConfig
 from thead.systems.facial.config import RENDER_FACE
 from thead.systems.flnet.config import MAKE_BANK, MakeBankConfig
+from thead.systems.gath.config import SYNTHESIZE_GATH, SynthesizeGathConfig
 
-DECLS = (*STAGES, RENDER_FACE, MAKE_BANK)
+DECLS = (*STAGES, RENDER_FACE, MAKE_BANK, SYNTHESIZE_GATH)
 
 
 @pytest.mark.parametrize("decl", DECLS, ids=lambda d: d.name)
@@ -70,3 +71,19 @@ def test_a_generated_command_runs_its_stage_with_the_run_options(tmp_path):
     assert m["producer"]["config"]["tiles"] == 4 and m["producer"]["stage"] == "postprocess-clahe"
     assert (tmp_path / "c" / "SadTalker_sad1.png").exists()
     assert not (tmp_path / "c" / "SadTalker_sad1.compare.png").exists()  # --no-preview reached the stage
+
+
+def test_a_required_setting_and_inputs_given_by_option_or_position(tmp_path):
+    """``synthesize gath`` (declared in thead.systems.gath.config): --checkpoint is required, in the CLI and in
+    ``Config.check``; the portraits come positionally or with --source, and none at all is a usage error."""
+    with pytest.raises(ValueError, match="checkpoint is required"):
+        SynthesizeGathConfig().check()
+    assert "checkpoint" not in defaults(SynthesizeGathConfig)
+    r = run_cli("synthesize", "gath", EXAMPLES / "portraits" / "SadTalker_sad1.png", "-o", tmp_path / "o")
+    assert r.returncode == 2 and "--checkpoint" in r.stderr
+    r = run_cli("synthesize", "gath", "--checkpoint", tmp_path / "none.pt", "-o", tmp_path / "o")
+    assert r.returncode == 2 and "give at least one input (positional or --source)" in r.stderr
+    r = run_cli("synthesize", "gath", "--checkpoint", tmp_path / "none.pt", "--bn-stats", "batch",
+                "--source", EXAMPLES / "portraits" / "SadTalker_sad1.png", "-o", tmp_path / "o")
+    assert r.returncode == 2 and "must be one of running, input" in r.stderr
+    assert not (tmp_path / "o").exists()

@@ -19,12 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 
+REQUIRED: Any = ...  # ``setting(REQUIRED, ...)``: an option the command line requires (no default)
+
+
 def setting(default: Any, help: str, *, flag: Optional[str] = None, short: Optional[str] = None,
             low: Optional[float] = None, high: Optional[float] = None, low_open: bool = False,
             high_open: bool = False, choices: Optional[tuple[str, ...]] = None, metavar: Optional[str] = None):
     """A ``Config`` field: its default, its ``--help`` text and what the command line checks before any work
     (``low``/``high`` bounds, ``*_open`` excluding them, NaN and infinities refused; ``choices`` for strings).
-    ``flag``: the option's name when not ``--field-name`` (booleans get ``--x/--no-x`` unless given one)."""
+    ``flag``: the option's name when not ``--field-name`` (booleans get ``--x/--no-x`` unless given one).
+    ``default`` ``REQUIRED``: the option has no default and must be given."""
     meta = dict(help=help, flag=flag, short=short, low=low, high=high, low_open=low_open, high_open=high_open,
                 choices=choices, metavar=metavar)
     if isinstance(default, (list, dict)):
@@ -46,6 +50,8 @@ class Config:
 
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             v, m = getattr(self, f.name), f.metadata
+            if v is REQUIRED:
+                raise ValueError(f"{f.name} is required")
             if v is None or isinstance(v, bool):
                 continue
             if m.get("choices") and v not in m["choices"]:
@@ -76,6 +82,8 @@ class StageDecl:
         inputs_help: the help text of its positional inputs.
         default_output: the output folder when ``-o`` is not given.
         single_input: the stage reads exactly one manifest (its positional argument is one path).
+        inputs_option: also take the inputs from this repeatable option (``--source``), added to the positional
+            ones (which then become optional; at least one input is still required).
     """
 
     name: str
@@ -88,6 +96,7 @@ class StageDecl:
     inputs_help: str
     default_output: str
     single_input: bool = False
+    inputs_option: Optional[str] = None
 
     def function(self) -> Callable:
         """The stage's entry point (imported now)."""
@@ -96,8 +105,11 @@ class StageDecl:
 
 
 def defaults(config: type) -> dict:
-    """{field: default} of a settings dataclass, for a ``run`` function's own keyword defaults."""
+    """{field: default} of a settings dataclass (``REQUIRED`` fields left out), for a ``run`` function's own keyword
+    defaults."""
     out = {}
     for f in dataclasses.fields(config):
+        if f.default is REQUIRED:
+            continue
         out[f.name] = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
     return out

@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from thead.cli.app import RunOptions, app, number, paths, stage_command
-from thead.declare import StageDecl, defaults
+from thead.declare import REQUIRED, StageDecl, defaults
 from thead.stages.config import STAGES
 from thead.systems.facial.config import RENDER_FACE
 from thead.systems.flnet.config import MAKE_BANK
@@ -56,19 +56,34 @@ def register(target: typer.Typer, decl: StageDecl) -> None:
     if decl.single_input:  # one manifest: its name in the usage line
         inputs = inspect.Parameter("manifest", pk, annotation=Path,
                                    default=typer.Argument(..., help=decl.inputs_help))
+    elif decl.inputs_option:  # positional inputs, or the same given with an option (e.g. --source)
+        inputs = inspect.Parameter("inputs", pk, annotation=Optional[list[Path]],
+                                   default=typer.Argument(None, help=decl.inputs_help))
     else:
         inputs = inspect.Parameter("inputs", pk, annotation=list[Path],
                                    default=typer.Argument(..., help=decl.inputs_help))
+    extra = []
+    if decl.inputs_option:
+        extra = [inspect.Parameter("inputs_opt", pk, annotation=Optional[list[Path]],
+                                   default=typer.Option(None, decl.inputs_option,
+                                                        help=f"{decl.inputs_help.rstrip('.')} (the same as the "
+                                                        "positional INPUTS; repeatable)."))]
     output = inspect.Parameter("output", pk, annotation=Path,
                                default=typer.Option(Path(decl.default_output), "-o", "--output",
                                                     help="Output folder."))
     initial = defaults(decl.config)
     settings = [inspect.Parameter(f.name, pk, annotation=hints[f.name],
-                                  default=_option(f, hints[f.name], initial[f.name])) for f in fields]
+                                  default=_option(f, hints[f.name], initial.get(f.name, REQUIRED)))
+                for f in fields]
     opts = inspect.Parameter("opts", pk, annotation=RunOptions, default=None)
 
     def command(output, opts, **values):
         inputs = values.pop("manifest" if decl.single_input else "inputs")
+        if decl.inputs_option:
+            inputs = (inputs or []) + (values.pop("inputs_opt") or [])
+            if not inputs:
+                raise typer.BadParameter(f"give at least one input (positional or {decl.inputs_option})",
+                                         param_hint="INPUTS")
         cfg = decl.config(**values)
         try:
             cfg.check()
@@ -77,7 +92,7 @@ def register(target: typer.Typer, decl: StageDecl) -> None:
             raise typer.BadParameter(str(e)) from None
         return decl.function()(inputs if decl.single_input else paths(inputs), output, **kwargs, **opts.kw())
 
-    params = [inputs, output, *settings, opts]
+    params = [inputs, *extra, output, *settings, opts]
     command.__signature__ = inspect.Signature(params, return_annotation=int)
     command.__annotations__ = {p.name: p.annotation for p in params} | {"return": int}
     command.__name__ = decl.name.replace("-", "_")

@@ -8,6 +8,8 @@ from typer.core import TyperGroup
 
 from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
 from thead.cli.app import app, argv, paths, progress_opt, RunOptions, stage_command
+from thead.cli.stages import register
+from thead.systems.gath.config import SYNTHESIZE_GATH
 
 def _checkpoint_system(args: list[str]) -> Optional[str]:
     """The ``system`` of the checkpoint named by ``--checkpoint`` in ``args`` (its run folder's config.json, else the
@@ -50,39 +52,7 @@ synth_app = typer.Typer(help="Synthesize with a trained system: thead synthesize
 app.add_typer(synth_app, name="synthesize")
 
 
-@stage_command(synth_app, "gath",
-               epilog="Examples: thead synthesize --checkpoint runs/gath/last.pt --au zeros --paste-back portrait.png;"
-               "  --au \"AU12_r=3,AU26_r=2\";  --au-sweep AU12_r=0:4:5;  --au work/au/manifest.json")
-def synthesize_gath(
-    inputs: Optional[list[Path]] = typer.Argument(None, help="Portrait image(s) or folder(s); any size."),
-    source: Optional[list[Path]] = typer.Option(None, "--source", help="Portrait image(s) or folder(s) (the same "
-                                                "as the positional INPUTS)."),
-    checkpoint: Path = typer.Option(..., help="A 'thead train gath' checkpoint (last.pt)."),
-    au: str = typer.Option("zeros", "--au", help="zeros | ones | AUxx_r=V,... (0-5) | K numbers in [0,1] | "
-                           ".csv | .npy | thead.au manifest."),
-    output: Path = typer.Option(Path("thead_out/gath"), "-o", "--output", help="Output folder."),
-    paste_back: bool = typer.Option(False, "--paste-back", help="Also paste the result into the source picture."),
-    postprocess: str = typer.Option("none", help="none or clahe (GATH section 4.2)."),
-    au_sweep: Optional[str] = typer.Option(None, "--au-sweep", help="Also an interpolation strip of one AU: "
-                                           "NAME=START:STOP:N on the 0-5 scale, e.g. AU12_r=0:4:5."),
-    refine: int = typer.Option(1, min=0, help="Closed-loop corrections of the 3DMM flow per still target "
-                               "(a generator trained with --warp 3dmm; 0: off)."),
-    bn_stats: str = typer.Option("running", "--bn-stats", help="A BatchNorm generator's statistics at synthesis: "
-                                 "running (eval mode) or input (each image its own, pix2pix's test-time BN)."),
-    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
-    opts: RunOptions = None,
-) -> int:
-    """GATH: a portrait plus AU coefficients gives the same face with that expression (--au zeros neutralizes).
-
-    Input: images. Output kind: thead.synthesis (PNG, MP4 with the driving audio, pasted-back pictures).
-    """
-    from thead.systems.gath import synthesize as syn
-
-    sources = paths((inputs or []) + (source or []))
-    if not sources:
-        raise typer.BadParameter("give at least one portrait (positional or --source)", param_hint="INPUTS")
-    return syn.run(sources, checkpoint, au, output, paste_back, postprocess, device, **opts.kw(), sweep=au_sweep,
-                   refine=refine, bn_stats=bn_stats)
+register(synth_app, SYNTHESIZE_GATH)  # generated from its declaration (thead.systems.gath.config)
 
 
 @stage_command(synth_app, "flnet", epilog="Examples: thead synthesize flnet --checkpoint runs/flnet/last.pt --bank "

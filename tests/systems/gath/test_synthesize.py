@@ -103,7 +103,7 @@ def test_system_from_checkpoint_positional_portrait_and_sweep(gath_ckpt, happy, 
     r = run_cli("synthesize", "--checkpoint", gath_ckpt, "--au-sweep", "AU12_r=0:4", happy, "-o", tmp_path / "b")
     assert r.returncode == 1 and "NAME=START:STOP:N" in r.stderr and not (tmp_path / "b").exists()
     r = run_cli("synthesize", "gath", "--checkpoint", gath_ckpt, "-o", tmp_path / "c")
-    assert r.returncode == 2 and "at least one portrait" in r.stderr
+    assert r.returncode == 2 and "give at least one input (positional or --source)" in r.stderr
 
 
 def test_sweep_parsing():

@@ -16,12 +16,13 @@ from typing import Any, Optional
 
 import numpy as np
 
+from thead.declare import defaults
 from thead.errors import InputError, NoFaceError
 from thead.manifest.paths import item_path
 from thead.runner import safe_id
+from thead.systems.gath.config import BN_STATS, SynthesizeGathConfig
 
-
-BN_STATS = ("running", "input")
+_D = defaults(SynthesizeGathConfig)
 
 
 class GathGenerator:
@@ -40,7 +41,7 @@ class GathGenerator:
         ValueError: ``bn_stats`` not one of the two.
     """
 
-    def __init__(self, checkpoint: Path, device: str = "cpu", bn_stats: str = "running"):
+    def __init__(self, checkpoint: Path, device: str = _D["device"], bn_stats: str = _D["bn_stats"]):
         from thead.systems.gath.model import Generator
         from thead.train.checkpoint import load_system_checkpoint
 
@@ -193,7 +194,7 @@ class PasteBack:
 
 
 @functools.cache  # one per worker process
-def _parts(checkpoint: str, device: str, bn_stats: str = "running"):
+def _parts(checkpoint: str, device: str, bn_stats: str):
     """(generator, 100 px frontalizer, landmark extractor) for synthesis."""
     from thead.face.facemodel import load_face_model
     from thead.face.frontalize import Frontalizer
@@ -217,7 +218,7 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     from thead.postprocess import clahe
     from thead.systems.gath.au_spec import parse_au
 
-    G, front, ex = _parts(str(cfg["checkpoint"]), cfg["device"], cfg.get("bn_stats", "running"))
+    G, front, ex = _parts(str(cfg["checkpoint"]), cfg["device"], cfg.get("bn_stats", _D["bn_stats"]))
     seqs = parse_au(cfg["au"], G.coefficient_names())
     img = read_image(work.source)
     res = ex.image(img)
@@ -295,10 +296,10 @@ def sweep_strip(face: np.ndarray, frames: np.ndarray, values: np.ndarray) -> np.
     return np.concatenate(tiles, 1)
 
 
-def run(sources: list[Path], checkpoint: Path, au: str, out_dir: Path, paste_back: bool = False,
-        postprocess: str = "none", device: str = "cpu", workers: int = 1, shard=None, progress: bool = True,
-        debug: bool = False, argv=None, sweep: Optional[str] = None, refine: int = 1, bn_stats: str = "running",
-        executor=None):
+def run(sources: list[Path], out_dir: Path, checkpoint: Path, au: str = _D["au"], paste_back: bool = _D["paste_back"],
+        postprocess: str = _D["postprocess"], device: str = _D["device"], sweep: Optional[str] = _D["au_sweep"],
+        refine: int = _D["refine"], bn_stats: str = _D["bn_stats"], workers: int = 1, shard=None,
+        progress: bool = True, debug: bool = False, argv=None, executor=None):
     """``thead synthesize gath``: every source portrait with the expression(s) of ``au``.
 
     Outputs per source: ``<id>.frontal.png`` (the 100x100 input), ``<id>.png`` + ``<id>.compare.png`` (source |
