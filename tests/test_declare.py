@@ -11,9 +11,10 @@ from thead.declare import defaults
 from thead.stages.config import STAGES, ClaheConfig, CropConfig
 from thead.systems.facial.config import RENDER_FACE
 from thead.systems.flnet.config import MAKE_BANK, MakeBankConfig
+from thead.systems.flnet.config import SYNTHESIZE_FLNET
 from thead.systems.gath.config import SYNTHESIZE_GATH, SynthesizeGathConfig
 
-DECLS = (*STAGES, RENDER_FACE, MAKE_BANK, SYNTHESIZE_GATH)
+DECLS = (*STAGES, RENDER_FACE, MAKE_BANK, SYNTHESIZE_GATH, SYNTHESIZE_FLNET)
 
 
 @pytest.mark.parametrize("decl", DECLS, ids=lambda d: d.name)

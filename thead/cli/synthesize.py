@@ -6,9 +6,9 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from thead.cli.app import NON_NEGATIVE, POSITIVE, FRACTION, number  # noqa: F401
-from thead.cli.app import app, argv, paths, progress_opt, RunOptions, stage_command
+from thead.cli.app import app, argv, progress_opt
 from thead.cli.stages import register
+from thead.systems.flnet.config import SYNTHESIZE_FLNET
 from thead.systems.gath.config import SYNTHESIZE_GATH
 
 def _checkpoint_system(args: list[str]) -> Optional[str]:
@@ -55,31 +55,7 @@ app.add_typer(synth_app, name="synthesize")
 register(synth_app, SYNTHESIZE_GATH)  # generated from its declaration (thead.systems.gath.config)
 
 
-@stage_command(synth_app, "flnet", epilog="Examples: thead synthesize flnet --checkpoint runs/flnet/last.pt --bank "
-                   "work/bank/manifest.json --landmarks driving.mp4;  --landmarks target_lmk.npy --fps 25")
-def synthesize_flnet(
-    checkpoint: Path = typer.Option(..., help="A 'thead train flnet' checkpoint (last.pt)."),
-    bank: Path = typer.Option(..., help="thead.bank manifest (thead make-bank) or a folder of same-size face crops."),
-    landmarks: list[Path] = typer.Option(..., "--landmarks", help="Driving video(s), or .npy target landmarks "
-                                         "(T,68,2) in crop px of the model's size; repeatable."),
-    output: Path = typer.Option(Path("thead_out/flnet"), "-o", "--output", help="Output folder."),
-    bank_item: Optional[str] = typer.Option(None, help="Which bank of a manifest holding several."),
-    retarget: str = typer.Option("auto", help="auto (driving videos: on; .npy: off), on or off: move the driving "
-                                 "landmarks onto the bank person's face (relative motion)."),
-    fps: float = typer.Option(25.0, callback=number(**POSITIVE), help="Frame rate of the output for .npy targets."),
-    max_frames: int = typer.Option(0, min=0, help="Stop after this many frames (0: all)."),
-    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
-    opts: RunOptions = None,
-) -> int:
-    """FLNet: the bank's person with each target face shape, frame by frame, into an MP4 (driving audio kept),
-    plus a per-frame view of the selection masks M_w and merge mask V (paper Fig. 5).
-
-    Output kind: thead.synthesis.
-    """
-    from thead.systems.flnet import synthesize as syn
-
-    return syn.run(paths(landmarks), checkpoint, bank, output, bank_item, retarget, fps, None, max_frames, device,
-                   **opts.kw())
+register(synth_app, SYNTHESIZE_FLNET)  # generated from its declaration (thead.systems.flnet.config)
 
 
 @synth_app.command("facial", epilog="Example: thead synthesize facial --audio speech.wav --reference "

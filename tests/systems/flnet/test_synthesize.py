@@ -73,4 +73,4 @@ def test_cli_bad_bank_is_one_line_error(flnet_ckpt, tmp_path, short_clips):
     np.save(tmp_path / "bad.npy", np.zeros((3, 5, 2)))
     r = run_cli("synthesize", "flnet", "--checkpoint", flnet_ckpt, "--bank", tmp_path / "empty", "--landmarks",
                 tmp_path / "bad.npy", "--retarget", "sideways", "-o", tmp_path / "out")
-    assert r.returncode == 1 and "--retarget" in r.stderr
+    assert r.returncode == 2 and "--retarget: must be one of auto, on, off" in r.stderr  # a usage error, at parse

@@ -1,12 +1,13 @@
-"""FLNet training settings, declared once: ``thead train flnet`` takes its option defaults from here (no torch
-import, so ``thead --help`` stays fast)."""
+"""FLNet settings, declared once: ``thead train flnet`` takes its option defaults from here; ``make-bank`` and
+``synthesize flnet`` are generated from their declarations (no torch import, so ``thead --help`` stays fast)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
-from thead.declare import Config, StageDecl, setting
+from thead.declare import REQUIRED, Config, StageDecl, setting
 
 
 @dataclass
@@ -70,3 +71,34 @@ MAKE_BANK = StageDecl(
     "FLNet source banks: per person, N crops evenly spaced in mouth openness (closed to open), with landmarks.",
     "thead make-bank work/crops/manifest.json --bank-size 5 -o work/bank",
     "A thead.frames crop manifest (thead crop-faces).", "thead_out/bank", single_input=True)
+
+
+RETARGET = ("auto", "on", "off")  # synthesize flnet --retarget (synthesize.retarget)
+
+
+@dataclass
+class SynthesizeFLNetConfig(Config):
+    checkpoint: Path = setting(REQUIRED, "A 'thead train flnet' checkpoint (last.pt).")
+    bank: Path = setting(REQUIRED, "thead.bank manifest (thead make-bank) or a folder of same-size face crops.")
+    bank_item: Optional[str] = setting(None, "Which bank of a manifest holding several.")
+    retarget: str = setting("auto", "auto (driving videos: on; .npy: off), on or off: move the driving landmarks onto "
+                            "the bank person's face (relative motion).", choices=RETARGET)
+    fps: float = setting(25.0, "Frame rate of the output for .npy targets.", low=0.0, low_open=True)
+    max_frames: int = setting(0, "Stop after this many frames (0: all).", low=0)
+    device: str = setting("cpu", "cpu, cuda or auto.")
+
+    def run_kwargs(self) -> dict:
+        kw = super().run_kwargs()
+        kw["retarget_mode"] = kw.pop("retarget")
+        return kw
+
+
+SYNTHESIZE_FLNET = StageDecl(
+    "flnet", "thead.systems.flnet.synthesize:run", SynthesizeFLNetConfig, ("videos", ".npy landmarks"),
+    "thead.synthesis",
+    "FLNet: the bank's person with each target face shape, frame by frame, into an MP4 (driving audio kept), plus a "
+    "per-frame view of the selection masks M_w and merge mask V (paper Fig. 5).",
+    "thead synthesize flnet --checkpoint runs/flnet/last.pt --bank work/bank/manifest.json driving.mp4;  "
+    "--landmarks target_lmk.npy --fps 25",
+    "Driving video(s), or .npy target landmarks (T,68,2) in crop px of the model's size.", "thead_out/flnet",
+    inputs_option="--landmarks")

@@ -18,11 +18,13 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from thead.declare import defaults
 from thead.errors import InputError
-from thead.systems.flnet.bank import Bank
 from thead.manifest.paths import item_path
+from thead.systems.flnet.bank import Bank
+from thead.systems.flnet.config import RETARGET, SynthesizeFLNetConfig
 
-RETARGET = ("auto", "on", "off")
+_D = defaults(SynthesizeFLNetConfig)
 
 
 class FLNetModel:
@@ -202,10 +204,10 @@ def process(work, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], dict[str, 
     return {"video": vw.path, "masks": mw.path, "preview": prev}, meta
 
 
-def run(targets: list[Path], checkpoint: Path, bank: Path, out_dir: Path, bank_item: Optional[str] = None,
-        retarget_mode: str = "auto", fps: float = 25.0, video_fps: Optional[float] = None, max_frames: int = 0,
-        device: str = "cpu", workers: int = 1, shard=None, progress: bool = True, debug: bool = False, argv=None,
-        executor=None):
+def run(targets: list[Path], out_dir: Path, checkpoint: Path, bank: Path, bank_item: Optional[str] = _D["bank_item"],
+        retarget_mode: str = _D["retarget"], fps: float = _D["fps"], max_frames: int = _D["max_frames"],
+        device: str = _D["device"], video_fps: Optional[float] = None, workers: int = 1, shard=None,
+        progress: bool = True, debug: bool = False, argv=None, executor=None):
     """``thead synthesize flnet``: the bank's person driven by each target (driving video or landmark ``.npy``).
 
     Outputs per target: ``<id>.mp4`` (generated crops; the driving video's audio when it has one), ``<id>.masks.mp4``
