@@ -24,16 +24,26 @@ REQUIRED: Any = ...  # ``setting(REQUIRED, ...)``: an option the command line re
 
 def setting(default: Any, help: str, *, flag: Optional[str] = None, short: Optional[str] = None,
             low: Optional[float] = None, high: Optional[float] = None, low_open: bool = False,
-            high_open: bool = False, choices: Optional[tuple[str, ...]] = None, metavar: Optional[str] = None):
+            high_open: bool = False, choices: Optional[tuple[str, ...]] = None, metavar: Optional[str] = None,
+            scale: float = 1.0):
     """A ``Config`` field: its default, its ``--help`` text and what the command line checks before any work
     (``low``/``high`` bounds, ``*_open`` excluding them, NaN and infinities refused; ``choices`` for strings).
     ``flag``: the option's name when not ``--field-name`` (booleans get ``--x/--no-x`` unless given one).
-    ``default`` ``REQUIRED``: the option has no default and must be given."""
+    ``default`` ``REQUIRED``: the option has no default and must be given. ``scale``: the field holds the option's
+    value times this (``--time-limit`` in minutes, ``time_limit_s`` in seconds: 60); bounds are in the option's
+    unit."""
     meta = dict(help=help, flag=flag, short=short, low=low, high=high, low_open=low_open, high_open=high_open,
-                choices=choices, metavar=metavar)
+                choices=choices, metavar=metavar, scale=scale)
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def retuned(base: type, name: str, default: Any, help: Optional[str] = None):
+    """A subclass's field that keeps ``base``'s declaration of ``name`` (bounds, flag; and help unless given) with
+    another default."""
+    f = {f.name: f for f in dataclasses.fields(base)}[name]
+    return field(default=default, metadata=dict(f.metadata, help=help) if help else f.metadata)
 
 
 class Config:
@@ -59,6 +69,7 @@ class Config:
             if isinstance(v, (int, float)):
                 if isinstance(v, float) and not math.isfinite(v):
                     raise ValueError(f"{f.name}: {v} is not a finite number")
+                v = v / m.get("scale", 1.0)
                 lo, hi = m.get("low"), m.get("high")
                 if lo is not None and (v < lo or (m.get("low_open") and v == lo)):
                     raise ValueError(f"{f.name} must be {'>' if m.get('low_open') else '>='} {lo:g}, got {v}")
@@ -100,8 +111,66 @@ class StageDecl:
 
     def function(self) -> Callable:
         """The stage's entry point (imported now)."""
-        module, _, attr = self.run.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return _resolve(self.run)
+
+
+def _resolve(target: str) -> Callable:
+    """``"module:function"`` -> the function (its module imported now)."""
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of a trainer: a path option (``--name`` unless ``flag``), required unless ``required`` is False;
+    ``many``: repeatable (a list); ``text``: strings rather than paths. ``name`` is the run function's parameter."""
+
+    name: str
+    help: str
+    flag: Optional[str] = None
+    required: bool = True
+    many: bool = False
+    text: bool = False
+
+
+@dataclass(frozen=True)
+class TrainerDecl:
+    """One ``thead train SYSTEM`` command, declared once; ``thead.cli.train`` generates it.
+
+    Attributes:
+        name: the system (``gath``); run: ``"module:function"``, called as ``run(**inputs, out_dir=..., cfg=...,
+            resume=..., progress=..., argv=...)``; config: the settings dataclass (a ``TrainSettings`` subclass,
+            ``thead.train.settings``); inputs: its ``Input`` options; summary / example: the help text and one
+            command line; default_output: the run folder when ``-o`` is not given; only / exclude: which of the
+            config's declared settings are options (default: every field declared with ``setting``);
+            overrides: ``((field, default), ...)`` where this command's default differs from the config's;
+            validate: ``"module:function"`` called with the config before training (raises ``InputError``).
+    """
+
+    name: str
+    run: str
+    config: type
+    inputs: tuple[Input, ...]
+    summary: str
+    example: str
+    default_output: str
+    only: Optional[tuple[str, ...]] = None
+    exclude: tuple[str, ...] = ()
+    overrides: tuple[tuple[str, Any], ...] = ()
+    validate: Optional[str] = None
+
+    def function(self) -> Callable:
+        return _resolve(self.run)
+
+    def options(self) -> list:
+        """The config's fields that are command-line options, in declaration order."""
+        out = []
+        for f in dataclasses.fields(self.config):
+            if not f.metadata.get("help") or f.name in self.exclude:
+                continue
+            if self.only is None or f.name in self.only:
+                out.append(f)
+        return out
 
 
 def defaults(config: type) -> dict:

@@ -263,8 +263,9 @@ def test_debug_puts_the_traceback_of_a_failed_item_in_the_manifest(tmp_path, mon
 
 
 def test_train_option_defaults_are_the_config_dataclasses():
-    """Defaults live once: every ``thead train`` option named like a field of its system's config dataclass has
-    that field's default (the AU estimator's learning rate is ``AUE_LR``; ``--output`` is the run folder)."""
+    """Defaults live once: every ``thead train`` setting option has its system's config field default (the AU
+    estimator's learning rate is ``AUE_LR``; ``--time-limit`` is ``time_limit_s`` in minutes), and every declared
+    field is an option of the system's command unless its declaration leaves it out."""
     import dataclasses
 
     import typer
@@ -280,13 +281,17 @@ def test_train_option_defaults_are_the_config_dataclasses():
     checked = 0
     for name, cls in (("aue", TrainConfig), ("gath", TrainConfig), ("flnet", FLNetConfig),
                       ("facial-gan", FacialGANConfig), ("render2video", Render2VideoConfig)):
-        fields = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
         for p in commands[name].params:
-            if p.name == "output" or p.name not in fields:
+            if not p.name.startswith("s__"):
                 continue
-            want = AUE_LR if (name, p.name) == ("aue", "lr") else fields[p.name]
-            assert p.default == want, f"train {name} --{p.name}: {p.default} != {cls.__name__}.{p.name} = {want}"
+            f = fields[p.name[3:]]
+            scale = f.metadata.get("scale", 1.0)
+            want = AUE_LR if (name, f.name) == ("aue", "lr") else f.default / scale if scale != 1 else f.default
+            assert p.default == want, f"train {name} --{f.name}: {p.default} != {cls.__name__}.{f.name} = {want}"
             checked += 1
-    assert checked >= 40
-    g_output = next(p for p in commands["gath"].params if p.name == "g_output")
-    assert g_output.default == TrainConfig.output
+    assert checked >= 90
+    g_output = next(p for p in commands["gath"].params if p.name == "s__output")
+    assert g_output.default == TrainConfig.output and g_output.opts == ["--g-output"]
+    time_limit = next(p for p in commands["flnet"].params if p.name == "s__time_limit_s")
+    assert time_limit.opts == ["--time-limit"] and time_limit.default == 0.0

@@ -5,58 +5,54 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thead.declare import Config, StageDecl, setting
+from thead.declare import Config, Input, StageDecl, TrainerDecl, retuned, setting
+from thead.train.settings import TrainSettings
 
 
 @dataclass
-class FacialGANConfig:
-    steps: int = 5000
-    batch_size: int = 16  # per process (paper: 64 general, 16 fine-tuning)
-    lr: float = 1e-4
-    window: int = 128  # T
-    hop: int = 5  # frames between training windows
-    hidden: int = 128
+class FacialGANConfig(TrainSettings):
+    steps: int = retuned(TrainSettings, "steps", 5000)
+    batch_size: int = retuned(TrainSettings, "batch_size", 16, "Batch size per process (paper: 64; fine-tuning 16).")
+    lr: float = retuned(TrainSettings, "lr", 1e-4)
+    window: int = setting(128, "T, frames per training window (paper: 128).", low=16)
+    hop: int = setting(5, "Frames between training windows (paper: 5).", low=1)
+    hidden: int = setting(128, "G_tem GRU width.", low=4)
     local_dim: int = 64
-    width: int = 64  # G_loc channels
+    width: int = retuned(TrainSettings, "width", 64)  # G_loc channels
     w_exp: float = 2.0
     w_pose: float = 1.0
     w_eye: float = 5.0
     w_state: float = 10.0
     w_motion: float = 10.0
-    w_gan: float = 0.1
-    audio_norm: str = "cmvn"  # per-clip CMVN of the features (data.cmvn; not in FACIAL) or "none" (the paper)
-    w_mouth: float = 0.0  # weight of L_mouth, the 3DMM mouth-shape loss (not in FACIAL; losses.py)
-    epochs: float = 0.0  # > 0: train this many passes over the windows instead of ``steps`` (the paper counts epochs)
-    time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
-    amp: bool = False  # bf16 autocast of the forward passes (thead.train.amp); not in the papers
+    w_gan: float = setting(0.1, "omega_6, weight of the GAN term (eq. 8).", low=0.0)
+    audio_norm: str = setting("cmvn", "Per-clip CMVN of the features (cmvn; not in FACIAL) or none (the paper). A "
+                              "fine-tuned or resumed run keeps its checkpoint's.")  # data.cmvn
+    w_mouth: float = setting(0.0, "Weight of L_mouth, the loss on the 3DMM mouth shape (not in FACIAL; the bundled "
+                             "pretrained model used 10). 0: off.", low=0.0)  # losses.py
+    epochs: float = setting(0.0, "Passes over the training windows, replacing --steps when above 0 (paper: 50 "
+                            "general, 10 fine-tuning).", low=0.0)
 
 
 @dataclass
-class Render2VideoConfig:
-    steps: int = 20000
-    batch_size: int = 4
-    lr: float = 2e-4
-    n_w: int = 2  # window of 2 N_w renders
-    arch: str = "auto"  # render2video.ARCHS; auto: pix2pixhd on a GPU, unet-residual on a CPU
-    width: int = 32  # generator; pix2pixHD: 64
-    d_width: int = 32  # discriminator; pix2pixHD: 64
+class Render2VideoConfig(TrainSettings):
+    steps: int = retuned(TrainSettings, "steps", 20000)
+    batch_size: int = retuned(TrainSettings, "batch_size", 4)
+    lr: float = retuned(TrainSettings, "lr", 2e-4)
+    n_w: int = setting(2, "N_w: the generator reads 2 N_w consecutive renders.", low=1)
+    arch: str = setting("auto", "Generator: pix2pixhd (the paper's), unet-residual (a U-Net correcting the render: "
+                        "learns in CPU minutes) or auto (pix2pixhd on cuda, unet-residual on cpu).")  # render2video.ARCHS
+    width: int = retuned(TrainSettings, "width", 32, "Generator width.")  # pix2pixHD: 64
+    d_width: int = setting(32, "Channels of each discriminator's first conv.", low=4)  # pix2pixHD: 64
     lambda_fm: float = 2.0  # lambda_1
     lambda_p: float = 10.0  # lambda_2
     lambda_l1: float = 50.0  # lambda_3
-    lambda_id: float = 1.0  # identity term (not in FACIAL): dlib descriptor distance of G^r's frame to the real one
-    w_face: float = 4.0  # extra L1 weight inside the rendered face (not in FACIAL; 0: eq. 10's plain L1)
-    epochs: float = 0.0  # > 0: train this many passes over the frames instead of ``steps`` (the paper counts epochs)
-    lr_decay: float = 0.0  # fraction of the run, at its end, over which lr falls linearly to 0 (pix2pixHD; paper 0.6)
-    time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
-    amp: bool = False  # bf16 autocast of the forward passes (thead.train.amp); not in the papers
+    lambda_id: float = setting(1.0, "Weight of the identity term (dlib face-descriptor distance; not in the paper; 0: "
+                               "eq. 10 exactly).", low=0.0)
+    w_face: float = setting(4.0, "Extra L1 weight inside the rendered face (not in the paper; 0: eq. 10).", low=0.0)
+    epochs: float = setting(0.0, "Passes over the reference's frames, replacing --steps when above 0 (paper: 50).",
+                            low=0.0)
+    lr_decay: float = setting(0.0, "Fraction of the run, at its end, over which the learning rate falls linearly to 0 "
+                              "(paper: the last 30 of 50 epochs, 0.6).", low=0.0, high=1.0)  # pix2pixHD
 
 
 # ---- FACIAL's own per-item stage, declared once (thead.declare; the command is generated by thead.cli.stages) ----
@@ -76,3 +72,35 @@ RENDER_FACE = StageDecl(
     "reference npz).",
     "thead render-face work/au/manifest.json --size 128 -o work/render",
     "A thead.au manifest made from a fit-3dmm manifest of videos.", "thead_out/render", single_input=True)
+
+
+# ---- training, declared once (thead.declare; the commands are generated by thead.cli.train) -----------------------
+
+_CLIPS = Input("clips", "Train on these item ids only (repeatable).", flag="--clip", required=False, many=True,
+               text=True)
+
+TRAIN_FACIAL_GAN = TrainerDecl(
+    "facial-gan", "thead.systems.facial.train:train_facial_gan", FacialGANConfig,
+    (Input("audio_manifest", "thead.audio manifest (audio-features run on the clips' landmarks or 3dmm manifest, so "
+           "rows match the fitted frames).", flag="--audio"),
+     Input("au_manifest", "thead.au manifest made from the clips' fit-3dmm manifest.", flag="--au"),
+     Input("finetune", "A general FACIAL-GAN checkpoint to fine-tune on these clips (FACIAL section 5.1).",
+           required=False), _CLIPS),
+    "Train FACIAL-GAN (FACIAL eq. 3-8): audio features -> expression, head pose and blink AU45 per frame.\n\n"
+    "Input kinds: thead.audio + thead.au (from thead.3dmm). Output kind: thead.checkpoint.",
+    "thead train facial-gan --audio work/audio/manifest.json --au work/au/manifest.json -o runs/facial-gan;  "
+    "fine-tune: ... --finetune runs/facial-gan/last.pt -o runs/facial-gan-alice", "runs/facial-gan",
+    exclude=("width",))
+
+TRAIN_RENDER2VIDEO = TrainerDecl(
+    "render2video", "thead.systems.facial.train_render:train_render2video", Render2VideoConfig,
+    (Input("manifest", "thead.frames manifest of 'thead render-face' (renders + real crops)."),
+     Input("vgg_weights", "torchvision VGG16 state dict for the perceptual loss.", required=False),
+     Input("face_net", "Without --vgg-weights: a 'train aue' checkpoint as the perceptual network (default: dlib's "
+           "face-recognition ResNet).", required=False),
+     Input("clips", "Train on these item ids only (repeatable; one person).", flag="--clip", required=False,
+           many=True, text=True)),
+    "Train FACIAL's rendering-to-video network (eq. 10-11): stacked renders + eye attention maps -> real frames.\n\n"
+    "Input kind: thead.frames (render-face). Output kind: thead.checkpoint (+ samples.png).",
+    "thead train render2video --manifest work/render/manifest.json -o runs/r2v [--vgg-weights vgg16.pth]",
+    "runs/render2video")

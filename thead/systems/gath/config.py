@@ -8,41 +8,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from thead.declare import REQUIRED, Config, StageDecl, setting
+from thead.declare import REQUIRED, Config, Input, StageDecl, TrainerDecl, retuned, setting
+from thead.train.settings import TrainSettings
+
+
+VARIANTS = ("gath", "gath-c", "gath-dc")  # GATH and its two baselines (paper Table 2)
 
 
 @dataclass
-class TrainConfig:
-    steps: int = 10000
-    batch_size: int = 64  # per process
-    lr: float = 1e-4
-    beta1: float = 0.9
+class TrainConfig(TrainSettings):
+    steps: int = retuned(TrainSettings, "steps", 10000)
+    batch_size: int = retuned(TrainSettings, "batch_size", 64)  # per process
+    lr: float = retuned(TrainSettings, "lr", 1e-4)
+    beta1: float = setting(0.9, "Adam beta1.", low=0.0, high=1.0, high_open=True)
     beta2: float = 0.999
-    lambda_rec: float = 1.0
-    lambda_tv: float = 1.0
-    lambda_adv: float = 0.05
-    lambda_cls: float = 0.05
-    lambda_au: float = 1.0  # eq. 4
-    au_norm: str = "relative"  # eq. 4's normalization: relative (thead), sum (paper), mean; see train_gath
-    lambda_expr: float = 1.0  # GANimation's conditional expression loss on E's output (not in GATH; see train_gath)
-    edit_fraction: float = 0.25  # share of each batch given an edited target vector (not in GATH; see train_gath)
-    aue_norm: str = "batch"  # AU estimator normalization: batch (thead) or none (paper); see model.AUEstimator
+    lambda_rec: float = setting(1.0, "Weight of the reconstruction loss (GATH eq. 3).", low=0.0)
+    lambda_tv: float = setting(1.0, "Weight of the total-variation loss.", low=0.0)
+    lambda_adv: float = setting(0.05, "Weight of the adversarial loss.", low=0.0)
+    lambda_cls: float = setting(0.05, "Weight of the identity classification loss.", low=0.0)
+    lambda_au: float = setting(1.0, "Weight of the AU feature loss (GATH eq. 4).", low=0.0)
+    au_norm: str = setting("relative", "Eq. 4's normalization: relative (to the target's feature energy), sum (the "
+                           "paper's) or mean.")  # see train_gath
+    lambda_expr: float = setting(1.0, "Weight of GANimation's expression loss ||E(G(x, e)) - e||^2 (not in GATH; 0 "
+                                 "gives the paper's objective).", low=0.0)  # see train_gath
+    edit_fraction: float = setting(0.25, "Share of each batch driven by edited vectors (zeros, one AU) instead of a "
+                                   "target frame's (not in GATH; 0 gives the paper's sampling).", low=0.0, high=1.0)
+    aue_norm: str = setting("batch", "batch (BatchNorm after each conv) or none (the paper's VGG).")  # model.AUEstimator
     augment: bool = True  # AU estimator: random shifts and brightness/contrast (not in GATH; see train_aue)
-    output: str = "attention"  # generator output: attention (GANimation; thead), residual, direct (paper); see
-    # model.Generator
-    lambda_att: float = 0.01  # attention-map regularizer (GANimation): mean A + TV of A; not with output=direct
-    warp: str = "3dmm"  # generator input: 3dmm (thead: source warped by the 3DMM flow) or none (paper); model.Generator
-    upsample: str = "resize"  # generator upsampling: resize (thead) or transposed (paper); see model.Generator
-    g_norm: str = "batch"  # generator normalization: batch (paper; thead) or instance; see model.Generator
-    width: int = 64
-    time_limit_s: float = 0.0  # wall-clock budget of one invocation, s (0: none); stops early with a checkpoint
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    device: str = "cpu"
-    amp: bool = False  # bf16 autocast of the forward passes (thead.train.amp); not in the papers
-    variant: str = "gath"
-    max_per_item: int = 0  # source frames kept per video item (0: all)
+    output: str = setting("attention", "Generator output: attention (A * input + (1 - A) * colour, GANimation's), "
+                          "residual (A * input + (1 - A) * (input + correction); experimental) or direct (the "
+                          "paper's).", flag="--g-output")  # see model.Generator
+    lambda_att: float = setting(0.01, "Weight of the attention-map regularizer (mean + TV; with --g-output residual "
+                                "or attention).", low=0.0)  # GANimation
+    warp: str = setting("3dmm", "Generator input: 3dmm (the source warped by the 3DMM's expression flow first; "
+                        "thead) or none (the paper).")  # model.Generator
+    upsample: str = setting("resize", "Generator upsampling: resize (no checkerboard) or transposed (the paper's).")
+    g_norm: str = setting("batch", "Generator normalization: batch (the paper's) or instance (the same at synthesis "
+                          "as in training; experimental).")  # see model.Generator
+    width: int = retuned(TrainSettings, "width", 64)
+    variant: str = setting("gath", "gath (G+D+C), gath-c (G+D) or gath-dc (G only).", choices=VARIANTS)
+    max_per_item: int = setting(0, "Source frames kept per video item (0: all).", low=0)
     extra: dict = field(default_factory=dict)
 
 
@@ -81,3 +86,29 @@ SYNTHESIZE_GATH = StageDecl(
     "thead synthesize --checkpoint runs/gath/last.pt --au zeros --paste-back portrait.png;  --au "
     "\"AU12_r=3,AU26_r=2\";  --au-sweep AU12_r=0:4:5;  --au work/au/manifest.json",
     "Portrait image(s) or folder(s); any size.", "thead_out/gath", inputs_option="--source")
+
+
+# ---- training, declared once (thead.declare; the commands are generated by thead.cli.train) -----------------------
+
+_GATH_ONLY = ("beta1", "lambda_rec", "lambda_tv", "lambda_adv", "lambda_cls", "lambda_au", "au_norm", "lambda_expr",
+              "edit_fraction", "output", "lambda_att", "warp", "upsample", "g_norm", "variant", "max_per_item")
+
+TRAIN_AUE = TrainerDecl(
+    "aue", "thead.systems.gath.train:train_aue", TrainConfig,
+    (Input("target_frames", "thead.frames manifest of frontalized target video frames."),
+     Input("target_au", "thead.au manifest of the same videos (AU coefficient vectors).")),
+    "Train GATH's AU estimator E (GATH equation 2): frames to AU coefficients; conv3_2 gives f_au.\n\n"
+    "Input kinds: thead.frames + thead.au. Output kind: thead.checkpoint.",
+    "thead train aue --target-frames work/frontal/manifest.json --target-au work/au/manifest.json -o runs/aue",
+    "runs/aue", exclude=_GATH_ONLY, overrides=(("lr", AUE_LR),))
+
+TRAIN_GATH = TrainerDecl(
+    "gath", "thead.systems.gath.train:train_gath", TrainConfig,
+    (Input("source", "thead.frames manifest of source portraits/frames (identity = item)."),
+     Input("target_frames", "thead.frames manifest of frontalized target video frames."),
+     Input("target_au", "thead.au manifest of the target videos."),
+     Input("aue", "AU estimator checkpoint (thead train aue).")),
+    "Train GATH or a baseline with GATH's composite loss (equation 3; updates: equations 9, 10).\n\n"
+    "Input kinds: thead.frames (source, target) + thead.au + an AUE checkpoint. Output kind: thead.checkpoint.",
+    "thead train gath --source work/frontal/manifest.json --target-frames work/frontal/manifest.json --target-au "
+    "work/au/manifest.json --aue runs/aue/last.pt -o runs/gath", "runs/gath", exclude=("aue_norm",))

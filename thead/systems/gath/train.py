@@ -17,9 +17,8 @@ from typing import Callable, Optional
 
 from thead.errors import TheadError
 from thead.train.loop import fit, prepare_run_dir, random_batch, seed_all, write_run_files
-from thead.systems.gath.config import TrainConfig, AUE_LR  # noqa: F401 (the settings live there)
+from thead.systems.gath.config import VARIANTS, TrainConfig, AUE_LR  # noqa: F401 (the settings live there)
 
-VARIANTS = ("gath", "gath-c", "gath-dc")
 WARPS = ("3dmm", "none")
 
 
