@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 
 REQUIRED: Any = ...  # ``setting(REQUIRED, ...)``: an option the command line requires (no default)
@@ -48,10 +48,14 @@ def retuned(base: type, name: str, default: Any, help: Optional[str] = None):
 
 class Config:
     """Base of the stages' settings dataclasses. ``run_kwargs`` maps the settings to the stage function's
-    keyword arguments (a subclass overrides it where the command line's form differs from the function's)."""
+    keyword arguments: ``RENAME`` ({field: parameter}) where only the names differ; a subclass overrides it where
+    the command line's form differs from the function's."""
+
+    RENAME: ClassVar[dict[str, str]] = {}
 
     def run_kwargs(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {self.RENAME.get(f.name, f.name): getattr(self, f.name)
+                for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     def check(self) -> None:
         """Refuse settings outside their declared bounds or choices (ValueError, one line); the command line

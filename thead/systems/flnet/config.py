@@ -89,10 +89,7 @@ class SynthesizeFLNetConfig(Config):
     max_frames: int = setting(0, "Stop after this many frames (0: all).", low=0)
     device: str = setting("cpu", "cpu, cuda or auto.")
 
-    def run_kwargs(self) -> dict:
-        kw = super().run_kwargs()
-        kw["retarget_mode"] = kw.pop("retarget")
-        return kw
+    RENAME = {"retarget": "retarget_mode"}
 
 
 SYNTHESIZE_FLNET = StageDecl(

@@ -74,10 +74,7 @@ class SynthesizeGathConfig(Config):
                             "input (each image its own, pix2pix's test-time BatchNorm).", choices=BN_STATS)
     device: str = setting("cpu", "cpu, cuda or auto.")
 
-    def run_kwargs(self) -> dict:
-        kw = super().run_kwargs()
-        kw["sweep"] = kw.pop("au_sweep")
-        return kw
+    RENAME = {"au_sweep": "sweep"}
 
 
 SYNTHESIZE_GATH = StageDecl(
