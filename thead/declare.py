@@ -60,8 +60,6 @@ class Config:
     def check(self) -> None:
         """Refuse settings outside their declared bounds or choices (ValueError, one line); the command line
         checks the same at parse time, this guards library callers."""
-        import math
-
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             v, m = getattr(self, f.name), f.metadata
             if v is REQUIRED:
@@ -71,14 +69,25 @@ class Config:
             if m.get("choices") and v not in m["choices"]:
                 raise ValueError(f"{f.name} must be one of {', '.join(m['choices'])}, got {v!r}")
             if isinstance(v, (int, float)):
-                if isinstance(v, float) and not math.isfinite(v):
-                    raise ValueError(f"{f.name}: {v} is not a finite number")
                 v = v / m.get("scale", 1.0)
-                lo, hi = m.get("low"), m.get("high")
-                if lo is not None and (v < lo or (m.get("low_open") and v == lo)):
-                    raise ValueError(f"{f.name} must be {'>' if m.get('low_open') else '>='} {lo:g}, got {v}")
-                if hi is not None and (v > hi or (m.get("high_open") and v == hi)):
-                    raise ValueError(f"{f.name} must be {'<' if m.get('high_open') else '<='} {hi:g}, got {v}")
+                why = refusal(v, m.get("low"), m.get("high"), m.get("low_open", False), m.get("high_open", False))
+                if why:
+                    raise ValueError(f"{f.name}: {v} {why}" if why.startswith("is") else f"{f.name} {why}, got {v}")
+
+
+def refusal(v: float, low: Optional[float] = None, high: Optional[float] = None, low_open: bool = False,
+            high_open: bool = False) -> Optional[str]:
+    """Why a number is refused (``"is not a finite number"``, ``"must be >= 16"``, ...), or None: the one check
+    behind ``Config.check`` and the command line's parse-time callback (``thead.cli.app.number``)."""
+    import math
+
+    if isinstance(v, float) and not math.isfinite(v):
+        return "is not a finite number"
+    if low is not None and (v < low or (low_open and v == low)):
+        return f"must be {'>' if low_open else '>='} {low:g}"
+    if high is not None and (v > high or (high_open and v == high)):
+        return f"must be {'<' if high_open else '<='} {high:g}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -65,19 +65,16 @@ def number(low: Optional[float] = None, high: Optional[float] = None, low_open: 
            high_open: bool = False):
     """A typer callback that refuses NaN, infinities and values outside [low, high] (``*_open``: bound excluded)
     at parse time, so a bad number is a usage error (exit 2, one line) before any work starts."""
-    import math
+    from thead.declare import refusal
 
     def check(value):
         if value is None:
             return value
         vals = value if isinstance(value, (list, tuple)) else [value]
         for v in vals:
-            if isinstance(v, float) and not math.isfinite(v):
-                raise typer.BadParameter(f"{v} is not a finite number")
-            if low is not None and (v < low or (low_open and v == low)):
-                raise typer.BadParameter(f"{v} must be {'>' if low_open else '>='} {low:g}")
-            if high is not None and (v > high or (high_open and v == high)):
-                raise typer.BadParameter(f"{v} must be {'<' if high_open else '<='} {high:g}")
+            why = refusal(v, low, high, low_open, high_open)
+            if why:
+                raise typer.BadParameter(f"{v} {why}")
         return value
 
     return check
