@@ -123,7 +123,8 @@ FC_PRE_STEPS ?= 1000
 facial-pretrain:
 	$(THEAD) extract-au $(FC_CORPUS) -o $(FC_PRE_WORK)/au --fps 25 --no-preview $(COMMON)
 	THEAD_ALLOW_OUTSIDE=$(abspath ../shared/data):$$THEAD_ALLOW_OUTSIDE \
-	  $(THEAD) audio-features $(FC_PRE_WORK)/au/3dmm/manifest.json -o $(FC_PRE_WORK)/audio --no-preview $(COMMON) || \
+	  $(THEAD) audio-features $(FC_PRE_WORK)/au/3dmm/manifest.json -o $(FC_PRE_WORK)/audio --kind $(FC_KIND) \
+	  --no-preview $(COMMON) || \
 	  test $$? -eq 3
 	THEAD_ALLOW_OUTSIDE=$(abspath ../shared/data):$$THEAD_ALLOW_OUTSIDE \
 	  $(THEAD) train facial-gan --audio $(FC_PRE_WORK)/audio/manifest.json --au $(FC_PRE_WORK)/au/manifest.json \

@@ -50,6 +50,28 @@ def test_mfcc_of_real_speech_and_silence():
     assert f[:, 0].std() > 5 * g[:, 0].std()  # energy varies in speech, not in silence
 
 
+def test_phones_of_real_speech_and_silence():
+    """pocketsphinx's bundled English phone recognizer on real speech: one probability row per video frame over
+    silence + 39 phones, many different phones in 5 s of speech, nothing but silence in silence; mfcc+phones is
+    both side by side."""
+    from thead.audio.features import PHONES, mfcc_features
+    from thead.media import load_audio
+
+    speech = load_audio(shared("audio/video-retalking_audio_1.wav"))[:5 * 16000]
+    f = audio_features(speech, 25.0, 125, kind="phones")
+    assert f.shape == (125, len(PHONES)) == (125, 40) and np.isfinite(f).all()
+    assert np.allclose(f.sum(1), 1.0, atol=1e-5) and f.min() >= 0
+    spoken = set(np.array(PHONES)[f.argmax(1)]) - {"SIL"}
+    assert len(spoken) >= 12
+    vowels = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+    assert spoken & vowels and (f[:, 0] > 0.5).mean() < 0.5  # mostly speech, and vowels among it
+    silent = audio_features(np.zeros(32000, np.float32), 25.0, 50, kind="phones")
+    assert np.allclose(silent[:, 0], 1.0)
+    both = audio_features(speech, 25.0, 125, kind="mfcc+phones")
+    assert both.shape == (125, 79)
+    assert np.allclose(both[:, :39], mfcc_features(speech, 25.0, 125)) and np.allclose(both[:, 39:], f)
+
+
 def test_too_short_and_bad_kind():
     with pytest.raises(InputError, match="shorter than one video frame"):
         audio_features(np.zeros(100, np.float32), 25.0, 1)

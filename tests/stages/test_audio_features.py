@@ -96,3 +96,16 @@ def test_silent_video_takes_the_wav_beside_it(tmp_path, clip25):
     (d / "talk.wav").unlink()  # no speech anywhere: the item fails with the one-line reason
     r = run_cli("audio-features", d / "talk.mp4", "-o", tmp_path / "b", "--no-progress")
     assert r.returncode != 0 and "no audio track" in r.stderr
+
+
+def test_phones_kind_through_the_stage(tmp_path):
+    """audio-features --kind mfcc+phones on a real clip: 79 columns per video frame, the manifest says so, and the
+    file names carry no '+'."""
+    clip = EXAMPLES / "videos" / "LivePortrait_d20.mp4"
+    r = run_cli("audio-features", clip, "--kind", "mfcc+phones", "-o", tmp_path / "p", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    it = _items(tmp_path / "p")[clip.stem]
+    feat = np.load(tmp_path / "p" / it["outputs"]["features"])
+    assert feat.shape[1] == 79 and it["meta"]["dim"] == 79 and it["meta"]["feature_kind"] == "mfcc+phones"
+    assert it["outputs"]["features"].endswith(".mfcc-phones.npy") and (tmp_path / "p" / it["outputs"]["plot"]).exists()
+    assert np.allclose(feat[:, 39:].sum(1), 1.0, atol=1e-5)

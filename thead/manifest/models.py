@@ -144,8 +144,9 @@ class AudioOutputs(_Open):
 
 
 class AudioMeta(MediaMeta):
-    feature_kind: Optional[Literal["mfcc", "deepspeech"]] = None
-    dim: Optional[int] = Field(None, description="D: 39 for mfcc, 29 for deepspeech")
+    feature_kind: Optional[Literal["mfcc", "deepspeech", "phones", "mfcc+phones"]] = None
+    dim: Optional[int] = Field(None, description="D: 39 for mfcc, 29 for deepspeech, 40 for phones, 79 for "
+                               "mfcc+phones")
     sample_rate: Optional[int] = Field(None, description="Hz the audio was decoded at")
     real_time_factor: Optional[float] = Field(None, description="processing time / audio duration")
 
@@ -314,7 +315,9 @@ KINDS: dict[str, KindSpec] = {
         required_outputs=("features",),
         conventions={"time": "row t is the feature at t / fps seconds from the start of the audio",
                      "deepspeech": "log-probabilities over space, a-z, apostrophe, CTC blank (DeepSpeech order)",
-                     "mfcc": "13 MFCC (c0 = log energy), 13 deltas, 13 delta-deltas"},
+                     "mfcc": "13 MFCC (c0 = log energy), 13 deltas, 13 delta-deltas",
+                     "phones": "probabilities over silence and the 39 ARPAbet phones (thead.audio.features.PHONES "
+                               "order); mfcc+phones: the 39 MFCC columns, then those 40"},
     ),
     "thead.bank": KindSpec(
         kind="thead.bank",

@@ -85,11 +85,12 @@ def process(work: WorkItem, out_dir: Path, cfg: dict) -> tuple[dict[str, Path], 
     if cfg["kind"] == "deepspeech":
         model = _wav2vec2(str(cfg["model"]), cfg["device"])
     feat = audio_features(audio, fps, n, cfg["kind"], model, start_s)
-    outputs = {"features": item_path(out_dir, work.id, f".{cfg['kind']}.npy")}
+    tag = cfg["kind"].replace("+", "-")  # file names: mfcc-phones
+    outputs = {"features": item_path(out_dir, work.id, f".{tag}.npy")}
     atomic_save_npy(outputs["features"], feat)
     duration = len(audio) / SAMPLE_RATE
     if cfg["preview"]:
-        outputs["plot"] = _plot(feat, fps, cfg["kind"], item_path(out_dir, work.id, f".{cfg['kind']}.png"), work.id)
+        outputs["plot"] = _plot(feat, fps, cfg["kind"], item_path(out_dir, work.id, f".{tag}.png"), work.id)
     meta = dict(feature_kind=cfg["kind"], dim=int(feat.shape[1]), fps=fps, n_frames=int(n),
                 duration_s=round(duration, 3), sample_rate=SAMPLE_RATE,
                 real_time_factor=round((time.perf_counter() - t0) / max(duration, 1e-6), 4))
@@ -134,11 +135,16 @@ def _plot(feat: np.ndarray, fps: float, kind: str, path: Path, title: str) -> Pa
     from thead.viz import save_figure
 
     fig, ax = plt.subplots(figsize=(10, 3))
-    data = feat[:, :13] if kind == "mfcc" else np.exp(feat)
+    if kind == "mfcc":
+        data, label = feat[:, :13], "MFCC"
+    elif kind == "deepspeech":
+        data, label = np.exp(feat), "symbol (space, a-z, ', blank)"
+    else:  # phones, mfcc+phones: the 40 phone columns last
+        data, label = feat[:, -40:], "phone (silence, ARPAbet order)"
     ax.imshow(data.T, aspect="auto", origin="lower", extent=(0, len(feat) / fps, 0, data.shape[1]),
               cmap="magma", interpolation="nearest")
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("MFCC" if kind == "mfcc" else "symbol (space, a-z, ', blank)")
+    ax.set_ylabel(label)
     ax.set_title(f"{title}: {kind}, {len(feat)} frames at {fps:g} fps")
     fig.tight_layout()
     return save_figure(fig, path)

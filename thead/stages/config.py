@@ -71,8 +71,9 @@ class CropConfig(LandmarkSettings):
 
 @dataclass
 class AudioFeaturesConfig(Config):
-    kind: str = setting("mfcc", "mfcc (39-D, no weights needed) or deepspeech (29-D character log-probabilities from "
-                        "--model).", choices=("mfcc", "deepspeech"))
+    kind: str = setting("mfcc", "mfcc (39-D, no weights needed), deepspeech (29-D character log-probabilities from "
+                        "--model), phones (40-D phone probabilities from pocketsphinx's bundled English recognizer) "
+                        "or mfcc+phones (79-D).", choices=("mfcc", "deepspeech", "phones", "mfcc+phones"))
     model: Optional[Path] = setting(None, "Local wav2vec2 CTC checkpoint folder (config.json, weights, vocab.json) "
                                     "for --kind deepspeech.")
     fps: Optional[float] = setting(None, "Video frame rate: for audio-only inputs (default 25) or to resample videos "
