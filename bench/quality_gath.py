@@ -91,9 +91,10 @@ def main() -> None:
     ap.add_argument("--upsample", default=None, help="override TrainConfig.upsample")
     ap.add_argument("--output", default=None, help="override TrainConfig.output (residual | attention | direct)")
     ap.add_argument("--lambda-att", type=float, default=None, help="override TrainConfig.lambda_att")
-    ap.add_argument("--bn-stats", default="running", choices=("running", "input"),
+    ap.add_argument("--bn-stats", default="input", choices=("running", "input"),
                     help="BatchNorm statistics at synthesis (synthesize gath --bn-stats); the final checkpoint is "
                     "also scored with the other one, under the key bn_stats_other")
+    ap.add_argument("--refine", type=int, default=None, help="synthesize gath --refine (default: its own)")
     ap.add_argument("--snapshots", type=int, default=4, help="learning-curve points over the GATH budget")
     a = ap.parse_args()
 
@@ -186,7 +187,9 @@ def main() -> None:
         outs = {}
         for au_spec, name in (("zeros", "zeros"), ("AU12_r=3", "smile")):
             out = work / "score" / tag / name
-            synth_run(portraits, out, ck, au_spec, paste_back=(name == "zeros"), progress=False, bn_stats=bn_stats)
+            extra = {} if a.refine is None else dict(refine=a.refine)
+            synth_run(portraits, out, ck, au_spec, paste_back=(name == "zeros"), progress=False, bn_stats=bn_stats,
+                      **extra)
             m = json.loads((out / "manifest.json").read_text())
             outs[name] = (out, {it["id"]: it for it in m["items"]})
         for p in portraits:

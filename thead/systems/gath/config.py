@@ -68,10 +68,15 @@ class SynthesizeGathConfig(Config):
     postprocess: str = setting("none", "none or clahe (GATH section 4.2).", choices=("none", "clahe"))
     au_sweep: Optional[str] = setting(None, "Also an interpolation strip of one AU: NAME=START:STOP:N on the 0-5 "
                                       "scale, e.g. AU12_r=0:4:5.", flag="--au-sweep")
-    refine: int = setting(1, "Closed-loop corrections of the 3DMM flow per still target (a generator trained with "
+    refine: int = setting(2, "Closed-loop corrections of the 3DMM flow per still target (a generator trained with "
                           "--warp 3dmm; 0: off).", low=0)
-    bn_stats: str = setting("running", "A BatchNorm generator's statistics at synthesis: running (eval mode) or "
-                            "input (each image its own, pix2pix's test-time BatchNorm).", choices=BN_STATS)
+    bn_stats: str = setting("input", "A BatchNorm generator's statistics at synthesis: input (each image its own, "
+                            "pix2pix's test-time BatchNorm) or running (eval mode's running statistics).",
+                            choices=BN_STATS)
+    # Defaults measured on one 60-minute model (bench/results/gath_cpu_60min_bnstats.json and
+    # gath_cpu_60min_input_refine2.json, the same checkpoint scored both ways; issue 13 note): running
+    # statistics and 1 correction gave drop 0.65, smile gain 1.08 but magenta casts on most portraits; input
+    # statistics alone took the casts away with smile gain 0.97; input statistics and 2 corrections: 0.79, 1.04.
     device: str = setting("cpu", "cpu, cuda or auto.")
 
     RENAME = {"au_sweep": "sweep"}

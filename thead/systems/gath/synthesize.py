@@ -35,6 +35,8 @@ class GathGenerator:
     the training crops (a studio picture on white) falls outside the running statistics, and eval mode then shifts
     its colours (the 100-step demo model: mean RGB +23/-45/-39 in eval mode, +3/-7/-6 with its own statistics;
     issue 13 note). Each target is then synthesized alone, so no output depends on what else is in its batch.
+    ``"input"`` is the default since the 60-minute bench: the same checkpoint showed magenta casts on most held-out
+    portraits with the running statistics and far fewer with its own (``bench/results/gath_cpu_60min_bnstats_*``).
     An InstanceNorm generator is unaffected by either.
 
     Raises:
