@@ -31,8 +31,10 @@ demo: install
 test: install
 	$(PYTHON) -m pytest -q
 
-# The quick loop while developing: everything but the tests marked slow (whole Makefile chains, end-to-end CLI runs
-# and evaluations on real clips); `make test` (CI) runs them all.
+# The quick loop while developing: everything but the tests marked slow (whole Makefile chains, end-to-end CLI runs,
+# training fixtures and evaluations on real clips: every test that took 0.3 s or more in a `--durations` run of
+# the whole suite, and those that inherited a fixture's setup after them); `make test` (CI) runs them all.
+# Measured on 2 cores: 219 tests in 34 s (the whole suite: 403 tests in 12m25s).
 test-fast:
 	$(PYTHON) -m pytest -q -m "not slow"
 

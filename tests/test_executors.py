@@ -56,6 +56,7 @@ def test_ray_gives_the_local_pools_manifest(local_run, tmp_path):
     assert again.n_reused == len(PORTRAITS)
 
 
+@pytest.mark.slow
 def test_slurm_array_gives_the_local_pools_manifest_and_merges_its_shards(local_run, tmp_path):
     out = tmp_path / "slurm"
     res = landmarks.run(PORTRAITS, out, preview=False, progress=False,
@@ -138,6 +139,7 @@ def test_slurm_without_sbatch_and_bad_settings_are_one_line_errors(tmp_path, mon
         ExecutorSpec("slurm", tasks=0)
 
 
+@pytest.mark.slow
 def test_cli_executor_option(tmp_path):
     r = run_cli("--executor", "slurm", "--slurm-cluster", "local", "--slurm-tasks", "2", "extract-landmarks",
                 *PORTRAITS, "-o", tmp_path / "cli", "--no-preview", "--no-progress")

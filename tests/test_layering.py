@@ -1,6 +1,7 @@
 """thead's modules form layers and every import points down (or within its layer): the README's "where things
 live" drawing, kept true by walking the imports of every module (those inside functions too)."""
 
+import pytest
 import ast
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def thead_imports(path: Path):
                 yield node.lineno, tuple(name.split(".")[1:])
 
 
+@pytest.mark.slow
 def test_every_import_points_down_the_layers():
     pkg = ROOT / "thead"
     wrong, seen = [], 0

@@ -10,6 +10,7 @@ def frame(clip25):
     return next(iter(FrameReader(clip25)))[2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode,tol", [("value", 6.0), ("lab", 4.0), ("rgb", 6.0)])
 def test_opencv_clahe_matches_skimage(frame, mode, tol):
     a = clahe(frame, mode=mode)
@@ -27,6 +28,7 @@ def test_clahe_restores_contrast(frame):
         clahe(frame, mode="hsv")
 
 
+@pytest.mark.slow
 def test_denoise_and_sharpen(frame):
     rng = np.random.default_rng(0)
     noisy = np.clip(frame + rng.normal(0, 12, frame.shape), 0, 255).astype(np.uint8)

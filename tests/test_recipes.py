@@ -30,6 +30,7 @@ def _items(manifest: Path) -> dict:
     return {it["id"]: it for it in m["items"]}
 
 
+@pytest.mark.slow
 def test_ravdess_labels_split_and_skips(tmp_path):
     root = tmp_path / "RAVDESS"
     for a in range(1, 9):
@@ -118,6 +119,7 @@ def _jpeg_frames(n: int, dst: Path) -> list[Path]:
     return out
 
 
+@pytest.mark.slow
 def test_vidtimit_frames_audio_and_held_out_subjects(tmp_path):
     root = tmp_path / "VidTIMIT"
     subjects = ["fadg0", "faks0", "mccm0", "mdab0", "mjar0"]
@@ -151,6 +153,7 @@ def test_vidtimit_frames_audio_and_held_out_subjects(tmp_path):
     assert it["status"] == "done" and it["meta"]["sentence"] == "sa1"
 
 
+@pytest.mark.slow
 def test_tcd_timit_straight_camera_and_recommended_split(tmp_path):
     root = tmp_path / "TCD-TIMIT"
     _put(CLIP, root / "volunteers" / "01M" / "straightcam" / "sa1.mp4")
@@ -214,6 +217,7 @@ def test_a_root_that_is_not_the_corpus_is_one_line(tmp_path):
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "does not look like HDTF" in r.stderr
 
 
+@pytest.mark.slow
 def test_labels_flow_into_a_stage(tmp_path):
     root = tmp_path / "RAVDESS"
     _put(CLIP, root / "Actor_01" / "01-01-03-02-01-01-01.mp4")

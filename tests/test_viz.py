@@ -18,6 +18,7 @@ def portrait_and_landmarks():
     return img, res.landmarks[0]
 
 
+@pytest.mark.slow
 def test_landmark_overlay_draws_on_the_face_only(portrait_and_landmarks):
     img, lm = portrait_and_landmarks
     out = draw_landmarks(img, lm, label="sad1")
@@ -42,6 +43,7 @@ def test_au_curves_plot_is_a_png(tmp_path):
     assert not list(tmp_path.glob("*.tmp*"))  # written through a temp name, nothing left behind
 
 
+@pytest.mark.slow
 def test_contact_sheet_tiles_in_order(portrait_and_landmarks):
     img = portrait_and_landmarks[0][:64, :80]
     other = 255 - img

@@ -52,6 +52,7 @@ def _entries(monkeypatch, **entries):
     monkeypatch.setattr(zoo, "ENTRIES", dict(zoo.ENTRIES, **entries))
 
 
+@pytest.mark.slow
 def test_download_checks_the_sha256_prefix_and_stages_find_the_cache(server, monkeypatch):
     good = zoo.Entry("vggtest", "test", {"weights.pth": "https://example.invalid/weights.pth"}, "sha256-prefix",
                      "--vgg-weights", prefix=_sha(server / "weights.pth")[:8])
@@ -69,6 +70,7 @@ def test_download_checks_the_sha256_prefix_and_stages_find_the_cache(server, mon
     assert "does not start with" in zoo.verify("vggtest")[0]
 
 
+@pytest.mark.slow
 def test_a_file_failing_its_check_leaves_nothing(server, monkeypatch):
     bad = zoo.Entry("badtest", "test", {"weights.pth": "x"}, "sha256-prefix", "--x", prefix="00000000")
     _entries(monkeypatch, badtest=bad)
@@ -77,6 +79,7 @@ def test_a_file_failing_its_check_leaves_nothing(server, monkeypatch):
     assert not any(zoo.home().rglob("*.pth")) and not any(zoo.home().rglob("*.tmp*"))
 
 
+@pytest.mark.slow
 def test_hub_hash_header_and_first_use_record(server, monkeypatch):
     hub = zoo.Entry("hubtest", "test", {"config.json": "x", "weights.pth": "y"}, "hub-etag", "--model", folder=True)
     tofu = zoo.Entry("tofutest", "test", {"weights.pth": "z"}, "first-use", "--syncnet-weights")
@@ -110,6 +113,7 @@ def test_unknown_names_and_an_unreachable_server(tmp_path, monkeypatch):
     assert not any(tmp_path.rglob("*.pth*"))
 
 
+@pytest.mark.slow
 def test_cli(server, tmp_path, monkeypatch):
     (server / "vgg16-397923af.pth").write_bytes((server / "weights.pth").read_bytes())
     r = run_cli("weights", "list")

@@ -38,6 +38,7 @@ def test_windows_are_centred_with_repeated_edges():
     assert all(w[t, 8, 0] == t for t in range(5))
 
 
+@pytest.mark.slow
 def test_mfcc_of_real_speech_and_silence():
     from thead.media import load_audio
 
@@ -50,6 +51,7 @@ def test_mfcc_of_real_speech_and_silence():
     assert f[:, 0].std() > 5 * g[:, 0].std()  # energy varies in speech, not in silence
 
 
+@pytest.mark.slow
 def test_phones_of_real_speech_and_silence():
     """pocketsphinx's bundled English phone recognizer on real speech: one probability row per video frame over
     silence + 39 phones, many different phones in 5 s of speech, nothing but silence in silence; mfcc+phones is
@@ -81,6 +83,7 @@ def test_too_short_and_bad_kind():
         audio_features(np.zeros(16000, np.float32), 25.0, 25, kind="deepspeech")
 
 
+@pytest.mark.slow
 def test_deepspeech_features_from_a_saved_tiny_checkpoint(tmp_path):
     from thead.media import load_audio
 
@@ -96,6 +99,7 @@ def test_deepspeech_features_from_a_saved_tiny_checkpoint(tmp_path):
     assert short.shape == (2, 29) and np.isfinite(short).all()
 
 
+@pytest.mark.slow
 def test_bad_model_folders(tmp_path):
     with pytest.raises(InputError, match="no config.json"):
         DeepSpeechFeatures(tmp_path)

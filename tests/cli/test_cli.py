@@ -29,6 +29,7 @@ def test_help_is_fast_and_light():
     assert r.returncode == 0 and "thead.landmarks" in r.stdout and "Example" in r.stdout
 
 
+@pytest.mark.slow
 def test_landmarks_on_video_and_images(tmp_path, short_clips):
     out = tmp_path / "lmk"
     r = run_cli("extract-landmarks", short_clips, EXAMPLES / "portraits" / "SadTalker_sad1.png", "-o", out, "--json",
@@ -69,6 +70,7 @@ def test_chaining_from_plain_inputs(tmp_path, happy, sad):
     assert r.returncode == 0
 
 
+@pytest.mark.slow
 def test_bad_inputs_exit_codes_and_leave_nothing(tmp_path, clip25):
     out = tmp_path / "o"
     r = run_cli("extract-landmarks", tmp_path / "missing.mp4", "-o", out)
@@ -100,6 +102,7 @@ def test_bad_model_file_is_one_error_up_front(tmp_path, happy):
     assert not (tmp_path / "f").exists()  # nothing ran, nothing written
 
 
+@pytest.mark.slow
 def test_multi_face_image_reports_count(tmp_path):
     """The count reaches the manifest and the user (HOG here: tests/face/test_landmarks.py runs the slow CNN
     detector on the same photo and finds the fifth, tilted face)."""
@@ -109,6 +112,7 @@ def test_multi_face_image_reports_count(tmp_path):
     assert it["meta"]["n_faces"] == 4 and "4 faces" in r.stderr
 
 
+@pytest.mark.slow
 def test_wrong_manifest_kind_and_version(tmp_path, happy):
     r = run_cli("extract-landmarks", happy, "-o", tmp_path / "l", "--no-progress", "--no-preview")
     assert r.returncode == 0
@@ -178,6 +182,7 @@ def test_workers_and_shards_merge(tmp_path, short_clips):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.slow
 def test_frontalize_and_clahe_cli(tmp_path, clip25, happy):
     short = tmp_path / "s.mp4"
     from tests.conftest import cut
@@ -202,6 +207,7 @@ def test_frontalize_and_clahe_cli(tmp_path, clip25, happy):
     assert info.has_audio and info.n_frames_nominal == 15
 
 
+@pytest.mark.slow
 def test_openface_input(tmp_path):
     p = tmp_path / "clip.csv"
     p.write_text("frame, face_id, timestamp, confidence, success, AU12_r, AU45_r\n"
@@ -215,6 +221,7 @@ def test_openface_input(tmp_path):
     assert e.shape == (60, 2) and e.max() <= 1.0
 
 
+@pytest.mark.slow
 def test_timings_file_and_report_table(tmp_path):
     """THEAD_TIMINGS=FILE: each invocation appends its command and wall time; ``report --timings`` shows them and the
     training budget helper subtracts them."""

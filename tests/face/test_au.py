@@ -34,6 +34,7 @@ def test_au_mapping_hand_computed(ict):
         au_from_blendshapes(w, [f"exp{i}" for i in range(ict.k_exp)])
 
 
+@pytest.mark.slow
 def test_smile_has_higher_au12_than_sad(ict, happy, sad):
     ex = LandmarkExtractor()
     au12 = []
@@ -44,6 +45,7 @@ def test_smile_has_higher_au12_than_sad(ict, happy, sad):
     assert au12[0] > au12[1] + 1.0, au12
 
 
+@pytest.mark.slow
 def test_blinks_show_as_au45_peaks(ict, blink_clip_landmarks):
     lm = blink_clip_landmarks.landmarks
     fr = fit_landmarks(ict, lm)

@@ -4,6 +4,7 @@ import pytest
 from thead.face.crop import Crop, CropPaste, clip_side, crop_center, crops_for_clip, mouth_openness
 
 
+@pytest.mark.slow
 def test_crop_maps_points_and_pixels_consistently(happy):
     from thead.face.landmarks import LandmarkExtractor
     from thead.media import read_image
@@ -22,6 +23,7 @@ def test_crop_maps_points_and_pixels_consistently(happy):
         assert np.abs(src - dst).max() < 40
 
 
+@pytest.mark.slow
 def test_one_side_per_clip_and_centres_follow_the_face(clip_landmarks):
     lm = clip_landmarks.landmarks
     crops = crops_for_clip(lm, 128, "eyes", 3.0)

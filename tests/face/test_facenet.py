@@ -34,6 +34,7 @@ def _dlib_refs(paths):
     return out
 
 
+@pytest.mark.slow
 def test_descriptors_match_dlib_on_real_portraits(facenet):
     import torch
 

@@ -40,6 +40,7 @@ def _synthetic_clip(model, T=12, seed=0):
     return np.array(lms, np.float32), expr, rot
 
 
+@pytest.mark.slow
 def test_fit_recovers_synthetic_motion(ict):
     lm, expr, rot = _synthetic_clip(ict)
     fr = fit_landmarks(ict, lm)
@@ -52,6 +53,7 @@ def test_fit_recovers_synthetic_motion(ict):
     assert fr.expression.min() >= 0 and fr.expression.max() <= 1
 
 
+@pytest.mark.slow
 def test_frames_without_landmarks_are_bridged(ict):
     lm, _, _ = _synthetic_clip(ict)
     lm[4] = np.nan
@@ -60,12 +62,14 @@ def test_frames_without_landmarks_are_bridged(ict):
     assert fr.rotation[3, 1] > fr.rotation[4, 1] > fr.rotation[5, 1]  # interpolated by the smoothness term
 
 
+@pytest.mark.slow
 def test_real_clip_reprojection_error(ict, clip_landmarks):
     fr = fit_landmarks(ict, clip_landmarks.landmarks)
     assert np.median(fr.reproj_err_iod[fr.valid]) <= 0.03
     assert np.abs(fr.rotation).max() < 1.0
 
 
+@pytest.mark.slow
 def test_bfm_layout_file(tmp_path, ict):
     """A small synthetic BFM_model_front.mat (BFM itself is not redistributable) loads and fits."""
     from scipy.io import savemat

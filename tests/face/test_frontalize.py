@@ -30,6 +30,7 @@ def test_reference_view(front):
     assert abs(row[0, 0] + row[-1, 0]) < 1.0 and c == 50
 
 
+@pytest.mark.slow
 def test_frontalized_faces_land_on_the_reference_layout(front, happy):
     """Landmarks detected on the frontalized crops of two differently posed portraits coincide with each other
     and lie near the reference landmark positions, much closer than in the original images."""
@@ -51,6 +52,7 @@ def test_frontalized_faces_land_on_the_reference_layout(front, happy):
         assert abs(pts[36:42, 1].mean() - pts[42:48, 1].mean()) < 3.0
 
 
+@pytest.mark.slow
 def test_turned_face_uses_soft_symmetry(front):
     img = read_image(shared("portraits/GeneFace_d3dr_000002.jpg"))  # slight yaw
     ex = LandmarkExtractor()
@@ -71,6 +73,7 @@ def test_rasterizer_is_deterministic_and_z_buffered():
     assert a1[10, 10, 0] == pytest.approx(1.0) and not m1[2, 62]
 
 
+@pytest.mark.slow
 def test_expression_flow_basis_moves_the_chin_for_jaw_open_and_not_the_forehead(front):
     model = load_face_model()
     B = front.expression_flow_basis(model)

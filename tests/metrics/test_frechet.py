@@ -32,6 +32,7 @@ def test_frechet_distance_with_fewer_samples_than_dimensions():
     assert np.isfinite(d) and d > 0
 
 
+@pytest.mark.slow
 def test_inception_loads_pytorch_fid_layout(tmp_path):
     torch.manual_seed(0)
     net = FIDInceptionV3()
@@ -54,6 +55,7 @@ def test_inception_loads_pytorch_fid_layout(tmp_path):
         FIDInceptionV3.from_file(tmp_path / "missing.pth")
 
 
+@pytest.mark.slow
 def test_landmark_distance_and_finder_on_a_real_crop(happy):
     from thead.face.crop import crops_for_clip
     from thead.face.landmarks import LandmarkExtractor

@@ -18,6 +18,7 @@ def test_mae_rmse_hand_computed():
     assert mae_rmse(a, b, m) == pytest.approx((12.0, 12.0))
 
 
+@pytest.mark.slow
 def test_identity_same_and_different_people(happy, sad):
     emb = FaceEmbedder()
     a, b = emb(read_image(happy)), emb(read_image(sad))

@@ -1,3 +1,4 @@
+import pytest
 import cv2
 
 from thead.media import read_image
@@ -12,6 +13,7 @@ def test_cpbd_ranks_a_blurred_portrait_below_the_original(happy):
     assert 0 < sharp <= 1 and sharp > soft >= blurred
 
 
+@pytest.mark.slow
 def test_edge_widths_equal_the_cpbd_packages_loop_on_real_frames(happy, clip25):
     """thead's vectorized Marziliano widths are the package's own matrix, so CPBD is the package's figure."""
     import numpy as np

@@ -42,6 +42,7 @@ def test_layout_matches_syncnet_v2_and_streams_give_embeddings(net):
         assert net.lip(torch.rand(2, 3, 5, CROP, CROP) * 255).shape == (2, 1024)
 
 
+@pytest.mark.slow
 def test_weights_round_trip_and_bad_files(net, tmp_path):
     x = torch.randn(2, 1, 13, 20)
     torch.save(net.state_dict(), tmp_path / "syncnet.model")
@@ -73,6 +74,7 @@ def test_offset_sign_and_confidence(lag):
     assert r.confidence < 0.5
 
 
+@pytest.mark.slow
 def test_mfcc_windows_follow_the_video_frames(speech_16k):
     w = mfcc_windows(speech_16k, 20)
     assert w.shape == (20, 1, 13, 20) and w.dtype == np.float32
@@ -83,6 +85,7 @@ def test_mfcc_windows_follow_the_video_frames(speech_16k):
         mfcc_windows(speech_16k[:3000], 20)
 
 
+@pytest.mark.slow
 def test_face_boxes_fill_gaps_and_drop_outliers():
     t = 30
     lm = np.zeros((t, 68, 2))
@@ -110,6 +113,7 @@ def test_lip_crop_geometry_and_channel_order():
     assert (edge[0, 0] == 110).all()
 
 
+@pytest.mark.slow
 def test_score_video_on_a_real_clip(net, short_clips):
     from thead.face.landmarks import LandmarkExtractor
     from thead.media import FrameReader

@@ -61,6 +61,7 @@ def wait_for(cond, timeout=120.0):
     return False
 
 
+@pytest.mark.slow
 def test_workers_die_with_a_killed_parent(tmp_path):
     p = start(tmp_path, "-j", "2")
     try:
@@ -78,6 +79,7 @@ def test_workers_die_with_a_killed_parent(tmp_path):
             os.kill(w, signal.SIGKILL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_says_what_was_kept_and_exits_130(tmp_path, jobs):
     p = start(tmp_path, "-j", jobs)

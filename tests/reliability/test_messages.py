@@ -16,6 +16,7 @@ def failed_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.startswith("failed ")]
 
 
+@pytest.mark.slow
 def test_markup_in_file_names_and_ffmpeg_messages_is_printed_verbatim(tmp_path):
     d = tmp_path / "in"
     (d / "clip[").mkdir(parents=True)
@@ -35,6 +36,7 @@ def test_markup_in_file_names_and_ffmpeg_messages_is_printed_verbatim(tmp_path):
     assert sorted(it["status"] for it in m["items"]) == ["done", "failed", "failed"]
 
 
+@pytest.mark.slow
 def test_long_error_lines_are_not_wrapped(tmp_path):
     d = tmp_path / "in"
     d.mkdir()
@@ -46,6 +48,7 @@ def test_long_error_lines_are_not_wrapped(tmp_path):
     assert len(lines) == 1 and "END.mp4" in lines[0] and len(lines[0]) > 120
 
 
+@pytest.mark.slow
 def test_items_failing_before_processing_are_printed(tmp_path):
     d = tmp_path / "in"
     d.mkdir()
@@ -99,6 +102,7 @@ def test_an_output_folder_that_is_a_file(tmp_path):
     assert f.read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_mp3_rows_follow_the_decoded_audio(tmp_path):
     import subprocess
 
@@ -112,6 +116,7 @@ def test_mp3_rows_follow_the_decoded_audio(tmp_path):
     assert np.load(tmp_path / "a" / m["items"][0]["outputs"]["features"]).shape == (38, 39)
 
 
+@pytest.mark.slow
 def test_a_wav_shorter_than_its_header_says_is_reported(tmp_path):
     import subprocess
 
@@ -127,6 +132,7 @@ def test_a_wav_shorter_than_its_header_says_is_reported(tmp_path):
     assert "truncated" in m["items"][0]["meta"]["note"]
 
 
+@pytest.mark.slow
 def test_make_bank_is_a_stage_like_the_others(tmp_path):
     help_text = run_cli("make-bank", "--help").stdout
     for opt in ("--workers", "--shard", "--json", "--progress"):

@@ -26,6 +26,7 @@ def one_error_line(r: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad_id", ["../../ESCAPED", "ABSOLUTE", "a/b", ".hidden", "-opt", "x" * 201, ""])
 def test_unsafe_item_ids_are_refused_and_nothing_outside_is_touched(tmp_path, landmarks_manifest, bad_id):
     if bad_id == "ABSOLUTE":
@@ -64,6 +65,7 @@ def test_output_path_helper_keeps_every_write_inside(tmp_path):
         item_path(out, "../x", ".png")
 
 
+@pytest.mark.slow
 def test_outputs_listed_outside_the_manifest_folder_are_refused(tmp_path, landmarks_manifest):
     secret = tmp_path / "secret.npz"
     secret.write_bytes(b"not yours")
@@ -86,6 +88,7 @@ def _env_without_opt_in() -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_sources_outside_need_an_opt_in(tmp_path, landmarks_manifest):
     """A source outside the manifest's folder and the working directory is followed only with --allow-outside or
     THEAD_ALLOW_OUTSIDE (the bundled sample lies in ../shared, outside both)."""
@@ -102,6 +105,7 @@ def test_sources_outside_need_an_opt_in(tmp_path, landmarks_manifest):
     assert ok2.returncode == 0, ok2.stderr
 
 
+@pytest.mark.slow
 def test_media_named_on_the_command_line_are_trusted_through_the_chain(tmp_path):
     """`thead frontalize FILE` runs landmarks first and reads back the manifest it wrote: the file the user named is
     trusted even though it lies outside the working directory."""

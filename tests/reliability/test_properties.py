@@ -3,6 +3,7 @@ one-line error with exit 1, 2 or 3: never a traceback, never a write outside -o.
 
 from __future__ import annotations
 
+import pytest
 import contextlib
 import io
 import json
@@ -61,6 +62,7 @@ def run_main(args: list[str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+@pytest.mark.slow
 @given(st.text(max_size=220))
 @example("0\n")  # found by this test: Python's "$" matched before the newline, pydantic's did not
 @settings(max_examples=300, deadline=None)
@@ -81,6 +83,7 @@ def test_item_ids_are_safe_names_or_refused(item_id):
             Item(id=item_id, status="done")
 
 
+@pytest.mark.slow
 @given(MANIFEST)
 @settings(max_examples=200, deadline=None)
 def test_any_manifest_loads_or_is_refused_with_a_manifest_error(data):
@@ -103,6 +106,7 @@ def test_any_manifest_loads_or_is_refused_with_a_manifest_error(data):
 @given(st.lists(STAGE_ITEM, min_size=1, max_size=3))
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 def test_a_stage_on_any_manifest_exits_cleanly_and_writes_only_inside_o(landmarks_manifest, items):
     import shutil
 
@@ -132,6 +136,7 @@ NUMBER = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-
 
 @given(fps=NUMBER, workers=st.one_of(st.integers(-3, 4), st.text(max_size=3)),
        shard=st.one_of(st.none(), st.text(max_size=5), st.sampled_from(["0/1", "1/1", "-1/2", "0/0", "2/3"])))
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 def test_any_option_values_give_a_usage_error_or_run(fps, workers, shard):
     args = ["extract-landmarks", "/nonexistent/clip.mp4", "--fps", str(fps), "--workers", str(workers)]

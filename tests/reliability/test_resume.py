@@ -29,6 +29,7 @@ def summary(r) -> dict:
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_same_names_from_another_folder_are_processed_not_reused(tmp_path):
     a = portraits(tmp_path / "A", {"face.png": "SadTalker_happy1.png", "face.jpg": "GeneFace_d3dr_000002.jpg"})
     c = portraits(tmp_path / "C", {"face.png": "SadTalker_sad1.png", "face.jpg": "LivePortrait_d30.jpg"})
@@ -48,6 +49,7 @@ def test_same_names_from_another_folder_are_processed_not_reused(tmp_path):
         "reused"] == 0
 
 
+@pytest.mark.slow
 def test_ids_are_stable_when_a_same_named_file_is_added(tmp_path):
     d = portraits(tmp_path / "in", {"face.jpg": "GeneFace_d3dr_000002.jpg", "face.png": "SadTalker_happy1.png"})
     out = tmp_path / "out"

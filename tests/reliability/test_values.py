@@ -79,6 +79,7 @@ def test_bad_numbers_are_usage_errors(args):
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr, r.stderr
 
 
+@pytest.mark.slow
 def test_good_fps_still_works(tmp_path):
     r = run_cli("audio-features", EXAMPLES / "audio" / "SadTalker_RD_Radio34_002_5s.wav", "--fps", "30", "-o",
                 tmp_path / "a", "--no-progress", "--no-preview", "--json")

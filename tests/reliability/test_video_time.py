@@ -3,6 +3,7 @@ starts after its file does (the edge-case clip's video starts at 0.852 s)."""
 
 from __future__ import annotations
 
+import pytest
 import json
 import subprocess
 
@@ -19,6 +20,7 @@ def packet_times(path) -> np.ndarray:
     return np.sort(np.array([float(x) for x in out.split() if x.strip()]))
 
 
+@pytest.mark.slow
 def test_timestamps_match_ffprobe_packet_times():
     from thead.media import FrameReader, count_frames
 
@@ -31,6 +33,7 @@ def test_timestamps_match_ffprobe_packet_times():
     assert abs(ts[0] - 0.852) < 0.5 / r.fps
 
 
+@pytest.mark.slow
 def test_landmark_and_audio_rows_carry_the_late_start(tmp_path):
     path = shared(CLIP)
     r = run_cli("extract-landmarks", path, "-o", tmp_path / "lmk", "--no-progress", "--no-preview")

@@ -1,3 +1,4 @@
+import pytest
 import json
 import subprocess
 
@@ -15,6 +16,7 @@ def _items(folder):
     return {it["id"]: it for it in json.loads((folder / "manifest.json").read_text())["items"]}
 
 
+@pytest.mark.slow
 def test_one_row_per_video_frame_for_25_30_fps_and_vfr(tmp_path):
     from thead.media import FrameReader
 
@@ -34,6 +36,7 @@ def test_one_row_per_video_frame_for_25_30_fps_and_vfr(tmp_path):
     assert abs(_items(tmp_path / "a")["video-retalking_face_1"]["meta"]["fps"] - 22.131) < 0.01  # VFR: average rate
 
 
+@pytest.mark.slow
 def test_frame_count_from_a_landmarks_manifest(tmp_path, short_clips):
     from thead.stages import landmarks
 
@@ -44,6 +47,7 @@ def test_frame_count_from_a_landmarks_manifest(tmp_path, short_clips):
     assert np.load(tmp_path / "a" / "b.mfcc.npy").shape == (n, 39)
 
 
+@pytest.mark.slow
 def test_awkward_audio_files(tmp_path):
     src = shared("audio/video-retalking_audio_1.wav")
     d = tmp_path / "in"
@@ -65,6 +69,7 @@ def test_awkward_audio_files(tmp_path):
     assert np.load(tmp_path / "out" / items["short"]["outputs"]["features"]).shape == (8, 39)
 
 
+@pytest.mark.slow
 def test_deepspeech_cli_and_errors(tmp_path, short_clips):
     r = run_cli("audio-features", short_clips / "a.mp4", "--kind", "deepspeech", "-o", tmp_path / "x")
     assert r.returncode == 1 and "--model" in r.stderr
@@ -79,6 +84,7 @@ def test_deepspeech_cli_and_errors(tmp_path, short_clips):
     np.testing.assert_allclose(np.exp(f).sum(1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_silent_video_takes_the_wav_beside_it(tmp_path, clip25):
     from tests.conftest import cut
 
@@ -98,6 +104,7 @@ def test_silent_video_takes_the_wav_beside_it(tmp_path, clip25):
     assert r.returncode != 0 and "no audio track" in r.stderr
 
 
+@pytest.mark.slow
 def test_phones_kind_through_the_stage(tmp_path):
     """audio-features --kind mfcc+phones on a real clip: 79 columns per video frame, the manifest says so, and the
     file names carry no '+'."""

@@ -1,3 +1,4 @@
+import pytest
 import json
 
 import numpy as np
@@ -5,6 +6,7 @@ import numpy as np
 from tests.conftest import EXAMPLES, run_cli, shared
 
 
+@pytest.mark.slow
 def test_crop_faces_cli_on_a_video_and_photos(tmp_path, short_clips):
     from thead.media import has_audio, probe_video, read_image
 

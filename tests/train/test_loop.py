@@ -51,6 +51,7 @@ def _run(out_dir, cfg, resume=False, poison_at=None, on_step=None, say=None):
                stage="train toy", progress=False, on_step=on_step, say=say)
 
 
+@pytest.mark.slow
 def test_fit_checkpoints_logs_and_resumes(tmp_path):
     seen = []
     p = _run(tmp_path / "run", Cfg(steps=3), on_step=seen.append)

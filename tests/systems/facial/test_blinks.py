@@ -19,6 +19,7 @@ def _blinks(eye: np.ndarray):
     return count_blinks(eye * 5.0, FPS)  # thead's blink test on AU45_r (0-5)
 
 
+@pytest.mark.slow
 def test_blink_style_of_a_real_clip(blink_clip_landmarks):
     """The style read from a real clip's AU45 (thead's fit of video-retalking_face_4, which blinks) lies in a
     person's range."""

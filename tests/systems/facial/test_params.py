@@ -6,6 +6,7 @@ from thead.systems.facial.data import load_clips, reference_params
 from thead.systems.facial.params import EXP_START, EYE, POSE, ReferenceParams, denormalize, from_fit
 
 
+@pytest.mark.slow
 def test_reference_parameters_from_a_real_fit(facial_data):
     refs = reference_params(facial_data["au"])
     ref, src = refs["a"]
@@ -20,6 +21,7 @@ def test_reference_parameters_from_a_real_fit(facial_data):
     np.testing.assert_allclose(denormalize(z, ref.offset, ref.scale), ref.params, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_reference_round_trip_and_filling(facial_data, tmp_path):
     from thead.manifest import atomic_save_npz
 
@@ -40,6 +42,7 @@ def test_reference_round_trip_and_filling(facial_data, tmp_path):
         from_fit(fit, np.zeros(3), np.ones(3, bool), 25.0)
 
 
+@pytest.mark.slow
 def test_clips_pair_features_and_parameters(facial_data, short_clips, tmp_path):
     clips = load_clips(facial_data["audio"], facial_data["au"])
     assert {c.id for c in clips} == {"a", "b"}

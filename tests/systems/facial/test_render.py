@@ -36,6 +36,7 @@ def test_eye_regions_follow_eq9_on_the_mean_shape():
         assert np.abs(v[idx, 1] - c[1]).max() < 1.0  # cm, within the eyelids' height
 
 
+@pytest.mark.slow
 def test_renders_are_deterministic_and_look_like_the_reference(reference_fit):
     from thead.face.facemodel import load_face_model
     from thead.systems.facial.render import FaceRenderer, estimate_albedo
@@ -63,6 +64,7 @@ def test_renders_are_deterministic_and_look_like_the_reference(reference_fit):
     assert 0.15 * h < ys.mean() < 0.6 * h  # the eyes sit in the upper half of the frame
 
 
+@pytest.mark.slow
 def test_precomputed_identity_part_matches_the_model(reference_fit):
     from thead.face.facemodel import load_face_model
     from thead.systems.facial.render import FaceRenderer

@@ -20,6 +20,7 @@ def test_networks_shapes():
     assert lsgan(outs, True) > 0 and feature_matching(outs, D(x, torch.zeros_like(y))) > 0
 
 
+@pytest.mark.slow
 def test_residual_unet_starts_at_the_render(facial_renders):
     """At step 0 the CPU generator outputs the current frame's render itself, on real renders."""
     from thead.systems.facial.train_render import load_render_clips
@@ -50,6 +51,7 @@ def _cfg(**kw):
     return Render2VideoConfig(**base)
 
 
+@pytest.mark.slow
 def test_two_cpu_steps_resume_and_backbone_note(facial_renders, tmp_path):
     said = []
     a = train_render2video(facial_renders, tmp_path / "a", _cfg(steps=3), progress=False, say=said.append)
@@ -65,6 +67,7 @@ def test_two_cpu_steps_resume_and_backbone_note(facial_renders, tmp_path):
     assert load_checkpoint(a)["config"]["arch"] == "unet-residual"
 
 
+@pytest.mark.slow
 def test_pix2pixhd_arch_trains_and_resumes_as_saved(facial_renders, tmp_path):
     train_render2video(facial_renders, tmp_path / "p", _cfg(steps=1, arch="pix2pixhd"), progress=False,
                        say=lambda m: None)
@@ -74,6 +77,7 @@ def test_pix2pixhd_arch_trains_and_resumes_as_saved(facial_renders, tmp_path):
     assert blob["config"]["arch"] == "pix2pixhd" and blob["step"] == 2 and "net.0.0.weight" in blob["models"]["G"]
 
 
+@pytest.mark.slow
 def test_needs_render_face_output(facial_data, tmp_path):
     from thead.stages import crop
 

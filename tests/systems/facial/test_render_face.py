@@ -1,3 +1,4 @@
+import pytest
 import json
 
 import numpy as np
@@ -5,6 +6,7 @@ import numpy as np
 from tests.conftest import run_cli
 
 
+@pytest.mark.slow
 def test_render_face_pairs_real_crops_with_renders(facial_data, tmp_path):
     from thead.media import has_audio, read_image
     from PIL import Image
@@ -31,6 +33,7 @@ def test_render_face_pairs_real_crops_with_renders(facial_data, tmp_path):
         assert has_audio(tmp_path / "r" / it["outputs"]["video"])
 
 
+@pytest.mark.slow
 def test_render_face_refuses_other_manifests(facial_data, tmp_path):
     r = run_cli("render-face", facial_data["audio"], "-o", tmp_path / "x")
     assert r.returncode == 1 and r.stderr.strip().startswith("error:")

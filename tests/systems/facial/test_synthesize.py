@@ -18,6 +18,7 @@ def test_smoothing_keeps_lines_and_short_sequences():
     assert np.array_equal(smooth(x[:3]), x[:3])
 
 
+@pytest.mark.slow
 def test_reference_frames_play_forward_then_backward(short_clips):
     from thead.media import FrameReader
 

@@ -10,6 +10,7 @@ from thead.systems.facial.train import train_facial_gan
 from thead.train.checkpoint import load_checkpoint
 
 
+@pytest.mark.slow
 def test_two_cpu_steps_and_resume(facial_data, tmp_path):
     straight = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "a",
                                 small_gan_config(steps=3), progress=False)
@@ -26,6 +27,7 @@ def test_two_cpu_steps_and_resume(facial_data, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_finetune_starts_from_the_general_model(facial_data, tmp_path):
     general = train_facial_gan(facial_data["audio"], facial_data["au"], tmp_path / "g", small_gan_config(),
                                progress=False)
@@ -44,6 +46,7 @@ def test_finetune_starts_from_the_general_model(facial_data, tmp_path):
                          finetune=bad, progress=False)
 
 
+@pytest.mark.slow
 def test_exported_weights_fine_tune_like_the_full_checkpoint(facial_data, tmp_path):
     """A weights-only export (what thead bundles as examples/weights/facial_gan_pretrained.pt) drops optimizer state
     and local paths, loads weights-only, and fine-tunes to the same weights as the full checkpoint."""
@@ -63,6 +66,7 @@ def test_exported_weights_fine_tune_like_the_full_checkpoint(facial_data, tmp_pa
     assert all(torch.equal(ga[k], gb[k]) for k in ga)
 
 
+@pytest.mark.slow
 def test_time_limit_stops_with_a_checkpoint_and_resume_goes_on(facial_data, tmp_path):
     run = tmp_path / "t"
     last = train_facial_gan(facial_data["audio"], facial_data["au"], run,
@@ -75,6 +79,7 @@ def test_time_limit_stops_with_a_checkpoint_and_resume_goes_on(facial_data, tmp_
     assert load_checkpoint(last)["step"] == 3
 
 
+@pytest.mark.slow
 def test_prediction_covers_long_and_short_audio(facial_data, tmp_path):
     from thead.systems.facial.data import load_clips
     from thead.systems.facial.predict import FacialGAN
@@ -93,6 +98,7 @@ def test_prediction_covers_long_and_short_audio(facial_data, tmp_path):
         model(long_audio[:, :13], clip.params[0])
 
 
+@pytest.mark.slow
 def test_cli_train_facial_gan(facial_data, tmp_path):
     from tests.conftest import run_cli
 
@@ -104,6 +110,7 @@ def test_cli_train_facial_gan(facial_data, tmp_path):
     assert r.returncode == 1 and r.stderr.strip().startswith("error:") and "thead.audio" in r.stderr
 
 
+@pytest.mark.slow
 def test_amp_trains_facial_gan_and_render2video_under_bf16_autocast(facial_data, facial_renders, tmp_path):
     from thead.systems.facial.train_render import Render2VideoConfig, train_render2video
 
@@ -120,6 +127,7 @@ def test_amp_trains_facial_gan_and_render2video_under_bf16_autocast(facial_data,
         assert all(x["step_s"] > 0 and x["loader_samples_per_s"] > 0 for x in recs)
 
 
+@pytest.mark.slow
 def test_epochs_replace_steps_as_the_paper_counts_them(facial_data, tmp_path):
     import math
 

@@ -17,6 +17,7 @@ def test_select_bank_sorts_by_openness_and_spaces_evenly():
         select_bank(np.array([1.0, 2.0, np.nan, 3.0, 4.0]), pool=5)
 
 
+@pytest.mark.slow
 def test_make_bank_picks_closed_to_open_mouths_from_the_training_part(flnet_bank, flnet_crops):
     from thead.manifest import load_manifest
 
@@ -48,12 +49,14 @@ def _crop_folder(tmp_path, flnet_bank, k):
     return d
 
 
+@pytest.mark.slow
 def test_bank_folder_with_too_few_images(tmp_path, flnet_bank):
     d = _crop_folder(tmp_path, flnet_bank, 3)
     with pytest.raises(InputError, match="bank has 3 images, the model needs 5"):
         load_bank(d, 5)
 
 
+@pytest.mark.slow
 def test_bank_image_without_a_face(tmp_path, flnet_bank):
     from thead.media import read_image, write_image
 
@@ -64,6 +67,7 @@ def test_bank_image_without_a_face(tmp_path, flnet_bank):
         load_bank(d, 5)
 
 
+@pytest.mark.slow
 def test_bank_images_of_mismatched_sizes(tmp_path, flnet_bank):
     import cv2
 
@@ -75,6 +79,7 @@ def test_bank_images_of_mismatched_sizes(tmp_path, flnet_bank):
         load_bank(d, 5)
 
 
+@pytest.mark.slow
 def test_bank_folder_of_crops_loads_with_detected_landmarks(tmp_path, flnet_bank):
     d = _crop_folder(tmp_path, flnet_bank, 5)
     bank = load_bank(d, 5, size=128)

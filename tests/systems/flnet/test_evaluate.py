@@ -29,6 +29,7 @@ def test_evaluate_on_held_back_frames(flnet_ckpt, flnet_crops, tmp_path):
     assert (tmp_path / "eval" / "full-5B_at_2.compare.png").exists()
 
 
+@pytest.mark.slow
 def test_mouth_agreement_on_real_landmarks(clip_landmarks):
     from thead.systems.flnet.evaluate import mouth_agreement, mouth_opening
 

@@ -95,6 +95,7 @@ def _face_landmarks():
     return torch.from_numpy(lm.astype(np.float32))
 
 
+@pytest.mark.slow
 def test_tps_flow_takes_output_pixels_to_where_the_bank_image_has_them():
     from thead.systems.flnet.fields import tps_flow
 
@@ -118,6 +119,7 @@ def test_tps_flow_takes_output_pixels_to_where_the_bank_image_has_them():
     assert tps_flow(bad[None, None], tgt[None], 128).abs().max() == 0  # a missing landmark: no prior flow
 
 
+@pytest.mark.slow
 def test_similarity_fit_recovers_a_head_motion():
     from thead.systems.flnet.fields import similarity_fit
 
@@ -129,6 +131,7 @@ def test_similarity_fit_recovers_a_head_motion():
     assert torch.allclose(A[0], A0, atol=1e-4) and torch.allclose(t[0], t0, atol=1e-2)
 
 
+@pytest.mark.slow
 def test_head_ring_moves_hair_with_the_face_and_keeps_the_borders():
     from thead.systems.flnet.fields import HEAD_RING, tps_flow
 

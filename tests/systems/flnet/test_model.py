@@ -8,6 +8,7 @@ HEADS = {"full": {"output", "appearance", "masks", "fields", "warped_each", "war
          "warp-only": {"output", "masks", "fields", "warped_each", "warped"}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("n", [1, 3, 5])
 def test_head_shapes(variant, n):

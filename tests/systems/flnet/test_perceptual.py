@@ -60,6 +60,7 @@ def test_a_train_aue_checkpoint_is_a_perceptual_network(tmp_path):
     assert not any(p_.requires_grad for p_ in FaceNetFeatures.from_checkpoint(p).parameters())
 
 
+@pytest.mark.slow
 def test_face_net_rejects_other_checkpoints(flnet_ckpt):
     with pytest.raises(InputError, match="not a face-network checkpoint"):
         FaceNetFeatures.from_checkpoint(flnet_ckpt)

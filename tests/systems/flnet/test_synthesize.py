@@ -32,6 +32,7 @@ def test_retarget_moves_driving_motion_onto_the_bank_face(flnet_bank):
     assert scale == pytest.approx(1 / 1.5, rel=0.05)  # motion rescaled to the bank face's size
 
 
+@pytest.mark.slow
 def test_cli_synthesize_from_a_driving_video_keeps_audio(flnet_ckpt, flnet_bank, short_clips, tmp_path):
     from thead.media import has_audio, probe_video
 
@@ -50,6 +51,7 @@ def test_cli_synthesize_from_a_driving_video_keeps_audio(flnet_ckpt, flnet_bank,
     assert (tmp_path / "out" / it["outputs"]["preview"]).exists()
 
 
+@pytest.mark.slow
 def test_cli_synthesize_from_landmark_file(flnet_ckpt, flnet_bank, tmp_path):
     from thead.media import has_audio, probe_video
 

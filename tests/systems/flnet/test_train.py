@@ -14,6 +14,7 @@ def _weights(path):
     return load_checkpoint(path)["models"]["G"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant,n", [(v, 5) for v in VARIANTS] + [("full", 1), ("full", 3)])
 def test_two_cpu_steps_per_variant(flnet_crops, tmp_path, variant, n):
     said = []
@@ -34,6 +35,7 @@ def test_two_cpu_steps_per_variant(flnet_crops, tmp_path, variant, n):
         assert (tmp_path / "run" / f).exists(), f
 
 
+@pytest.mark.slow
 def test_training_changes_the_weights(flnet_crops, tmp_path):
     from thead.systems.flnet.model import FLNetGenerator
 
@@ -44,6 +46,7 @@ def test_training_changes_the_weights(flnet_crops, tmp_path):
     assert any(not torch.equal(fresh[k], trained[k]) for k in fresh if k.endswith("original"))
 
 
+@pytest.mark.slow
 def test_dense_field_and_mask_entropy_train_and_synthesize(flnet_crops, flnet_bank, tmp_path):
     from thead.systems.flnet.synthesize import FLNetModel
 
@@ -60,6 +63,7 @@ def test_dense_field_and_mask_entropy_train_and_synthesize(flnet_crops, flnet_ba
         train_flnet(flnet_crops, tmp_path / "bad", small_config(field="splat"), progress=False, say=lambda m: None)
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(flnet_crops, tmp_path):
     straight = train_flnet(flnet_crops, tmp_path / "a", small_config(steps=3), progress=False, say=lambda m: None)
     train_flnet(flnet_crops, tmp_path / "b", small_config(steps=1), progress=False, say=lambda m: None)
@@ -87,6 +91,7 @@ def test_bad_config_and_data(flnet_crops, tmp_path, happy):
         train_flnet(fr.manifest_path, tmp_path / "y", small_config(), progress=False)
 
 
+@pytest.mark.slow
 def test_vgg_weights_file_is_used(flnet_crops, tmp_path):
     from thead.systems.flnet.perceptual import VGG16Features
 
@@ -99,6 +104,7 @@ def test_vgg_weights_file_is_used(flnet_crops, tmp_path):
     assert not said
 
 
+@pytest.mark.slow
 def test_one_to_one_schedule_and_weight_average(flnet_crops, tmp_path):
     from thead.systems.flnet.synthesize import FLNetModel
 
@@ -118,6 +124,7 @@ def test_one_to_one_schedule_and_weight_average(flnet_crops, tmp_path):
     assert "G_ema" not in load_checkpoint(off)["models"]
 
 
+@pytest.mark.slow
 def test_amp_runs_under_bf16_autocast_and_the_loader_is_timed_apart(flnet_crops, tmp_path, capfd):
     """--amp (bf16 autocast; torch's CPU autocast here, CUDA's on a GPU) trains finite steps; every log record holds
     the step time beside the loader's own rate, and the end of the run prints both."""

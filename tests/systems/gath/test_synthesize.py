@@ -66,6 +66,7 @@ def test_neutralize_and_paste_back(gath_ckpt, happy, tmp_path):
     assert abs(xs.mean() - w / 2) < w / 4 and not changed[:5].any() and not changed[:, :5].any()
 
 
+@pytest.mark.slow
 def test_driving_manifest_gives_mp4_with_audio(gath_ckpt, gath_data, happy, tmp_path):
     r = run_cli("synthesize", "gath", "--checkpoint", gath_ckpt, "--source", happy, "--au", gath_data["au"],
                 "-o", tmp_path, "--no-progress")
@@ -80,6 +81,7 @@ def test_driving_manifest_gives_mp4_with_audio(gath_ckpt, gath_data, happy, tmp_
         assert read_image(tmp_path / it["outputs"][f"image:{still}"]).shape == (100, 100, 3)
 
 
+@pytest.mark.slow
 def test_bad_au_fails_before_any_work(gath_ckpt, happy, tmp_path):
     r = run_cli("synthesize", "gath", "--checkpoint", gath_ckpt, "--source", happy, "--au", "AU12_r=9",
                 "-o", tmp_path / "o")
@@ -88,6 +90,7 @@ def test_bad_au_fails_before_any_work(gath_ckpt, happy, tmp_path):
     assert r.returncode == 1 and "checkpoint not found" in r.stderr
 
 
+@pytest.mark.slow
 def test_system_from_checkpoint_positional_portrait_and_sweep(gath_ckpt, happy, tmp_path):
     """The design card's form: `thead synthesize --checkpoint CKPT --au zeros PORTRAIT` (no system named), with an
     interpolation strip of AU12."""
@@ -118,6 +121,7 @@ def test_sweep_parsing():
             parse_sweep(bad, NAMES)
 
 
+@pytest.mark.slow
 def test_the_3dmm_flow_neutralizes_and_smiles_a_real_portrait(gath_ckpt, happy):
     """The flow a --warp 3dmm generator starts from, measured by thead's AU chain on a real expressive portrait:
     --au zeros closes the mouth and takes the smile down, AU12_r=3 on the neutralized face brings it back, and
@@ -150,6 +154,7 @@ def test_the_3dmm_flow_neutralizes_and_smiles_a_real_portrait(gath_ckpt, happy):
     assert out.shape == (2, 100, 100, 3) and out.dtype == np.uint8
 
 
+@pytest.mark.slow
 def test_input_bn_stats_normalize_each_target_alone(gath_ckpt, happy):
     """--bn-stats input (pix2pix's test-time BatchNorm): a target's output does not depend on the other targets of
     its call, differs from eval mode's running statistics, and leaves the running statistics as trained."""

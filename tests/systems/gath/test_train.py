@@ -15,6 +15,7 @@ def _cfg(**kw):
     return TrainConfig(**dict(dict(steps=2, batch_size=4, width=8, log_every=1, checkpoint_every=1), **kw))
 
 
+@pytest.mark.slow
 def test_aue_checkpoint_is_weights_only_data(aue_ckpt):
     blob = torch.load(aue_ckpt, weights_only=True)
     assert blob["step"] == 2 and blob["config"]["system"] == "aue" and blob["config"]["n_au"] == 53
@@ -26,6 +27,7 @@ def test_aue_checkpoint_is_weights_only_data(aue_ckpt):
     assert m["kind"] == "thead.checkpoint" and m["items"][0]["outputs"]["checkpoint"] == "last.pt"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["gath", "gath-c", "gath-dc"])
 def test_two_training_steps_per_variant(gath_data, aue_ckpt, tmp_path, variant):
     p = train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / variant,
@@ -38,6 +40,7 @@ def test_two_training_steps_per_variant(gath_data, aue_ckpt, tmp_path, variant):
     assert all(torch.isfinite(torch.tensor(r["g"])) for r in log)
 
 
+@pytest.mark.slow
 def test_training_moves_weights_and_lowers_reconstruction(gath_data, aue_ckpt, tmp_path):
     p = train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "r",
                    _cfg(variant="gath-dc", steps=12, lr=1e-3, checkpoint_every=100), progress=False)
@@ -48,6 +51,7 @@ def test_training_moves_weights_and_lowers_reconstruction(gath_data, aue_ckpt, t
     assert load_checkpoint(p)["step"] == 12
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_matches_uninterrupted(gath_data, aue_ckpt, tmp_path):
     args = (gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt)
     ref = load_checkpoint(train_gath(*args, tmp_path / "full", _cfg(steps=4, checkpoint_every=2), progress=False))
@@ -70,6 +74,7 @@ def test_resume_after_interruption_matches_uninterrupted(gath_data, aue_ckpt, tm
     assert steps == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_bad_checkpoints(tmp_path, aue_ckpt, gath_data):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
@@ -90,6 +95,7 @@ def test_bad_checkpoints(tmp_path, aue_ckpt, gath_data):
         load_aue(gath_run)
 
 
+@pytest.mark.slow
 def test_train_cli_and_torchrun(gath_data, aue_ckpt, tmp_path):
     common = ["--source", gath_data["frames"], "--target-frames", gath_data["frames"], "--target-au",
               gath_data["au"], "--aue", aue_ckpt, "--steps", "2", "--batch-size", "2", "--width", "8",
@@ -108,6 +114,7 @@ def test_train_cli_and_torchrun(gath_data, aue_ckpt, tmp_path):
     assert blob["step"] == 2 and not any(k.startswith("module.") for k in blob["models"]["G"])
 
 
+@pytest.mark.slow
 def test_a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint(gath_data, tmp_path):
     """Issue 10, case 4: weights poisoned after step 2 make step 3's loss NaN; training stops with a one-line error
     and last.pt stays the finite step-2 state."""
@@ -160,6 +167,7 @@ def test_edited_targets_are_the_vectors_users_ask_for():
     assert len(edit_basis(7)) == 0  # coefficients that are not ICT blendshapes: no edits
 
 
+@pytest.mark.slow
 def test_expression_loss_and_edits_are_logged_and_off_gives_the_papers_objective(gath_data, aue_ckpt, tmp_path):
     train_gath(gath_data["frames"], gath_data["frames"], gath_data["au"], aue_ckpt, tmp_path / "new",
                _cfg(variant="gath-dc", steps=2, edit_fraction=1.0), progress=False)
@@ -176,6 +184,7 @@ def test_expression_loss_and_edits_are_logged_and_off_gives_the_papers_objective
                    _cfg(upsample="pixelshuffle"), progress=False)
 
 
+@pytest.mark.slow
 def test_amp_trains_aue_and_gath_under_bf16_autocast(gath_data, aue_ckpt, tmp_path):
     from thead.systems.gath.train import train_aue
 
