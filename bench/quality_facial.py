@@ -16,7 +16,9 @@ synthesizes SPEECH, pasted back into REF's frames. Figures (JSON keys):
   frames; dlib's same-person threshold is 0.6).
 - ``mouth_lmd_ratio``: mouth LMD (% IOD, ``thead.systems.facial.evaluate.mouth_lmd``) of (a) against the real last
   20%, divided by the LMD of a static mouth: the real last 20%'s own mean mouth shape held still (an oracle still
-  mouth; below 1 means the mouth follows the speech better than any still mouth).
+  mouth; below 1 means the mouth follows the speech better than any still mouth). Beside it,
+  ``reference_still_mouth_lmd_ratio``: the same ratio for the reference's (first 80%) mean mouth held still, the
+  still mouth a model trained on the reference could know.
 - ``blinks_per_s``, ``blink_duration_s``: of (b), from AU45 of thead's own fit of the output.
 - ``flicker_ratio``: mean |frame t - frame t-1| (0-255) of (b)'s crops over that of REF's real crops.
 - ``wall_minutes``: from the start to the end of synthesis (b) (evaluation not included).
@@ -103,15 +105,18 @@ def identity_distance(gen: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(gen - ref.mean(0), axis=1).mean())
 
 
-def static_mouth_lmd(truth: np.ndarray) -> float:
-    """LMD of the truth's own mean mouth shape, held still, against the truth (``mouth_lmd``'s normalisation)."""
+def static_mouth_lmd(truth: np.ndarray, source: np.ndarray | None = None) -> float:
+    """LMD of a mean mouth shape held still against the truth (``mouth_lmd``'s normalisation): the truth's own mean
+    (the oracle still mouth, the ratio's denominator) or, with ``source``, that landmark track's mean (the reference's
+    first 80%: the still mouth a model could know)."""
     from thead.face.landmarks import interocular
     from thead.systems.facial.evaluate import mouth_lmd
 
-    ok = np.isfinite(truth).all(axis=(1, 2))
+    src = truth if source is None else source
+    ok = np.isfinite(src).all(axis=(1, 2))
     still = truth.copy()
-    mouth = truth[ok, 48:68]
-    shape = ((mouth - mouth.mean(1, keepdims=True)) / interocular(truth[ok])[:, None, None]).mean(0)  # (20, 2) IOD
+    mouth = src[ok, 48:68]
+    shape = ((mouth - mouth.mean(1, keepdims=True)) / interocular(src[ok])[:, None, None]).mean(0)  # (20, 2) IOD
     still[:, 48:68] = truth[:, 48:68].mean(1, keepdims=True) + shape[None] * interocular(truth)[:, None, None]
     return mouth_lmd(still, truth)
 
@@ -191,8 +196,10 @@ def main() -> dict:
     aur = au.run([head], work / "au", preview=False, progress=False)
     clock.part("landmarks + 3DMM + AU", s)
     s = time.perf_counter()
-    afr = audio_features.run([work / "au" / "3dmm" / "manifest.json"], work / "audio", preview=False, progress=False)
-    clock.part("audio features", s)
+    kind = (load_checkpoint(pre)["config"].get("feature_kind") or "mfcc") if pre else "mfcc"  # the model's own
+    afr = audio_features.run([work / "au" / "3dmm" / "manifest.json"], work / "audio", kind=kind, preview=False,
+                             progress=False)
+    clock.part("audio features", s, kind=kind)
     s = time.perf_counter()
     rfr = render_face.run(aur.manifest_path, work / "render", size=a.size, progress=False)
     clock.part("renders", s)
@@ -250,6 +257,8 @@ def main() -> dict:
     b_row, _ = analyse_video(b_crop)
     lmd = mouth_lmd(a_lmk, t_lmk)
     still = static_mouth_lmd(t_lmk[:len(a_lmk)])
+    _, h_lmk = analyse_video(head)
+    still_ref = static_mouth_lmd(t_lmk[:len(a_lmk)], h_lmk)
     ref_desc = descriptors(read_frames(head))
     cpbd_gen, cpbd_real, flicker_real = mean_cpbd(gen), mean_cpbd(real_crops), flicker(real_crops)
     res = dict(
@@ -260,6 +269,7 @@ def main() -> dict:
         flicker_ratio=flicker(gen) / flicker_real,
         wall_minutes=wall,
         mouth_lmd_pct_iod=lmd, static_mouth_lmd_pct_iod=still,
+        reference_still_mouth_lmd_ratio=still_ref / still if still > 0 else float("nan"),
         mouth_audio_corr_a=a_row.get("mouth_audio_corr"), mouth_audio_corr_real=t_row.get("mouth_audio_corr"),
         cpbd_generated=cpbd_gen, cpbd_real=cpbd_real,
         budget_minutes=a.minutes, cores=os.cpu_count(), device=a.device, size=a.size, width=a.width,

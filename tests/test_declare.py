@@ -88,3 +88,62 @@ def test_a_required_setting_and_inputs_given_by_option_or_position(tmp_path):
                 "--source", EXAMPLES / "portraits" / "SadTalker_sad1.png", "-o", tmp_path / "o")
     assert r.returncode == 2 and "must be one of running, input" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("call,message", [
+    ("gath", "refine must be >= 0, got -1"),
+    ("flnet", "retarget must be one of auto, on, off, got 'sideways'"),
+    ("facial", "blinks must be one of fill, predicted, raw, got 'often'"),
+])
+def test_library_callers_meet_the_declared_bounds_before_any_file_is_read(tmp_path, call, message):
+    """A ``run`` / ``synthesize`` function called from Python checks its settings against the same declaration as
+    the command line (``check_settings``), before it reads a checkpoint (none exists here) or writes anything."""
+    from thead.errors import InputError
+
+    missing = tmp_path / "none.pt"
+    with pytest.raises(InputError, match=message):
+        if call == "gath":
+            from thead.systems.gath.synthesize import run
+
+            run([EXAMPLES / "portraits" / "SadTalker_sad1.png"], tmp_path / "o", missing, refine=-1)
+        elif call == "flnet":
+            from thead.systems.flnet.synthesize import run
+
+            run([tmp_path / "t.npy"], tmp_path / "o", missing, tmp_path / "bank", retarget_mode="sideways")
+        else:
+            from thead.systems.facial.synthesize import synthesize
+
+            synthesize(tmp_path / "a.wav", tmp_path / "r.json", missing, missing, tmp_path / "o", blinks="often")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_scaled_setting_is_refused_in_its_options_unit():
+    """``--time-limit`` is minutes, stored as ``time_limit_s``: the refusal names both, with the option's value."""
+    from thead.train.settings import TrainSettings
+
+    with pytest.raises(ValueError, match=r"time_limit_s / 60 must be >= 0, got -1$"):
+        TrainSettings(time_limit_s=-60.0).check()
+
+
+def test_synthesize_facial_is_generated_from_its_declaration(tmp_path):
+    """``thead synthesize facial`` (``SYNTHESIZE_FACIAL``, a ``JobDecl``): every declared setting is an option with
+    its config default, a bad choice is a usage error at parse time, and the run function passes the settings on."""
+    import typer
+
+    from thead.cli import _register
+    from thead.cli.synthesize import synth_app
+    from thead.systems.facial.config import SYNTHESIZE_FACIAL, SynthesizeFacialConfig
+
+    _register()
+    cmd = typer.main.get_command(synth_app).commands["facial"]
+    opts = {p.name[3:]: p.default for p in cmd.params if p.name.startswith("s__")}
+    assert opts == defaults(SynthesizeFacialConfig) and len(opts) == len(dataclasses.fields(SynthesizeFacialConfig))
+    assert {"audio", "reference", "facial_gan", "render2video", "model_dir"} <= {p.name for p in cmd.params}
+    assert "resume" not in {p.name for p in cmd.params}  # a synthesis, not a training run
+    params = inspect.signature(SYNTHESIZE_FACIAL.function()).parameters
+    assert [i.name for i in SYNTHESIZE_FACIAL.inputs] == list(params)[:5]
+    r = run_cli("synthesize", "facial", "--audio", tmp_path / "a.wav", "--reference", tmp_path / "r.json",
+                "--facial-gan", tmp_path / "g.pt", "--render2video", tmp_path / "r.pt", "--blinks", "often",
+                "-o", tmp_path / "o")
+    assert r.returncode == 2 and "must be one of fill, predicted, raw" in r.stderr
+    assert not (tmp_path / "o").exists()

@@ -69,10 +69,31 @@ class Config:
             if m.get("choices") and v not in m["choices"]:
                 raise ValueError(f"{f.name} must be one of {', '.join(m['choices'])}, got {v!r}")
             if isinstance(v, (int, float)):
-                v = v / m.get("scale", 1.0)
+                scale = m.get("scale", 1.0)
+                v = v / scale
                 why = refusal(v, m.get("low"), m.get("high"), m.get("low_open", False), m.get("high_open", False))
+                name = f.name if scale == 1.0 else f"{f.name} / {scale:g}"  # bounds are in the option's unit
                 if why:
-                    raise ValueError(f"{f.name}: {v} {why}" if why.startswith("is") else f"{f.name} {why}, got {v}")
+                    raise ValueError(f"{name}: {v} {why}" if why.startswith("is") else f"{name} {why}, got {v:g}")
+
+
+def check_settings(config: type, **values) -> None:
+    """A ``run`` function's guard for library callers: its settings (keyword names, ``config.RENAME`` applied) built
+    into ``config`` and checked (``Config.check``); the command line checks the same at parse time.
+
+    Raises:
+        thead.errors.InputError: a value outside its declared bounds or choices (one line).
+    """
+    from thead.errors import InputError
+
+    back = {v: k for k, v in getattr(config, "RENAME", {}).items()}
+    names = {f.name for f in dataclasses.fields(config)}
+    known = {back.get(k, k): v for k, v in values.items() if back.get(k, k) in names}
+    full = {f.name: None for f in dataclasses.fields(config) if f.default is REQUIRED} | known  # given elsewhere
+    try:
+        config(**full).check()
+    except ValueError as e:
+        raise InputError(str(e)) from None
 
 
 def refusal(v: float, low: Optional[float] = None, high: Optional[float] = None, low_open: bool = False,
@@ -147,17 +168,19 @@ class Input:
 
 
 @dataclass(frozen=True)
-class TrainerDecl:
-    """One ``thead train SYSTEM`` command, declared once; ``thead.cli.train`` generates it.
+class JobDecl:
+    """One command that runs once over named inputs (not per item), declared once; ``thead.cli.stages.register_job``
+    generates it. ``TrainerDecl`` is the ``thead train SYSTEM`` kind; ``thead synthesize facial`` is the other.
 
     Attributes:
-        name: the system (``gath``); run: ``"module:function"``, called as ``run(**inputs, out_dir=..., cfg=...,
-            resume=..., progress=..., argv=...)``; config: the settings dataclass (a ``TrainSettings`` subclass,
-            ``thead.train.settings``); inputs: its ``Input`` options; summary / example: the help text and one
-            command line; default_output: the run folder when ``-o`` is not given; only / exclude: which of the
-            config's declared settings are options (default: every field declared with ``setting``);
+        name: the subcommand (``gath``); run: ``"module:function"``, called as ``run(**inputs, out_dir=..., cfg=...,
+            progress=..., argv=...)`` (and ``resume=...`` when ``resumable``), returning the path it announces;
+            config: the settings dataclass (a ``Config``); inputs: its ``Input`` options; summary / example: the help
+            text and one command line; default_output: the folder when ``-o`` is not given; only / exclude: which of
+            the config's declared settings are options (default: every field declared with ``setting``);
             overrides: ``((field, default), ...)`` where this command's default differs from the config's;
-            validate: ``"module:function"`` called with the config before training (raises ``InputError``).
+            validate: ``"module:function"`` called with the config before the run (raises ``InputError``);
+            resumable: add ``--resume``; result: what the returned path is, for the line printed at the end.
     """
 
     name: str
@@ -171,6 +194,8 @@ class TrainerDecl:
     exclude: tuple[str, ...] = ()
     overrides: tuple[tuple[str, Any], ...] = ()
     validate: Optional[str] = None
+    resumable: bool = False
+    result: str = "output"
 
     def function(self) -> Callable:
         return _resolve(self.run)
@@ -184,6 +209,15 @@ class TrainerDecl:
             if self.only is None or f.name in self.only:
                 out.append(f)
         return out
+
+
+@dataclass(frozen=True)
+class TrainerDecl(JobDecl):
+    """One ``thead train SYSTEM`` command (a ``JobDecl`` with ``--resume``, announcing its checkpoint); its config is a
+    ``TrainSettings`` subclass (``thead.train.settings``)."""
+
+    resumable: bool = True
+    result: str = "checkpoint"
 
 
 def defaults(config: type) -> dict:

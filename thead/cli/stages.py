@@ -1,20 +1,23 @@
-"""The per-item stages' commands, generated from their declarations (``thead.declare.StageDecl``): the shared
-stages (``thead.stages.config.STAGES``) and the systems' own (``render-face``, ``make-bank``). Each setting of a
-stage's ``Config`` becomes an option with its default and help text; ``stage_command`` adds the run options once.
+"""Commands generated from declarations (``thead.declare``): the per-item stages (``StageDecl``: the shared
+stages, ``thead.stages.config.STAGES``, and the systems' own, ``render-face`` and ``make-bank``), registered here;
+``register`` also makes ``thead synthesize gath|flnet``. ``register_job`` makes the commands that run once over
+named inputs (``JobDecl``: ``thead train SYSTEM``, ``thead synthesize facial``). Each setting of a ``Config`` becomes
+an option with its default and help text; ``stage_command`` adds the run options once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 import typing
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from thead.cli.app import RunOptions, app, number, paths, stage_command
-from thead.declare import REQUIRED, StageDecl, defaults
+from thead.cli.app import RunOptions, app, argv, number, paths, progress_opt, stage_command
+from thead.declare import REQUIRED, JobDecl, StageDecl, _resolve, defaults
 from thead.stages.config import STAGES
 from thead.systems.facial.config import RENDER_FACE
 from thead.systems.flnet.config import MAKE_BANK
@@ -99,6 +102,69 @@ def register(target: typer.Typer, decl: StageDecl) -> None:
     accepts = ", ".join(decl.accepts)
     command.__doc__ = f"{decl.summary}\n\nInput: {accepts}. Output kind: {decl.kind}."
     stage_command(target, decl.name, epilog=f"Example: {decl.example}")(command)
+
+
+_S = "s__"  # prefix of a job's settings' parameter names (a setting may share a name with an input or -o)
+
+
+def _announce(what: str, path: Path) -> None:
+    """Print the job's result path once: under torchrun every rank returns from training, rank 0 speaks."""
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"{what} -> {path}", file=sys.stderr)
+
+
+def register_job(target: typer.Typer, decl: JobDecl) -> None:
+    """Add ``thead ... NAME --INPUT ... -o OUT [settings] [--resume] [--progress]`` to ``target``."""
+    pk = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    hints = typing.get_type_hints(decl.config)
+    initial = defaults(decl.config) | dict(decl.overrides)
+    params = []
+    for inp in decl.inputs:
+        ann = (list[str] if inp.text else list[Path]) if inp.many else Path
+        flag = inp.flag or "--" + inp.name.replace("_", "-")
+        params.append(inspect.Parameter(inp.name, pk, annotation=ann if inp.required else Optional[ann],
+                                        default=typer.Option(... if inp.required else None, flag, help=inp.help)))
+    params.append(inspect.Parameter("output", pk, annotation=Path, default=typer.Option(
+        Path(decl.default_output), "-o", "--output", help="Run folder." if decl.resumable else "Output folder.")))
+    fields = decl.options()
+    for f in fields:
+        shown = initial[f.name] / f.metadata["scale"] if f.metadata.get("scale", 1.0) != 1.0 else initial[f.name]
+        params.append(inspect.Parameter(_S + f.name, pk, annotation=hints[f.name],
+                                        default=_option(f, hints[f.name], shown)))
+    if decl.resumable:
+        params.append(inspect.Parameter("resume", pk, annotation=bool, default=typer.Option(
+            False, "--resume", help="Continue the run in the output folder from last.pt.")))
+    params.append(inspect.Parameter("progress", pk, annotation=bool, default=progress_opt()))
+
+    def command(**values) -> int:
+        inputs = {i.name: values.pop(i.name) for i in decl.inputs}
+        for i in decl.inputs:
+            if i.many:
+                inputs[i.name] = list(inputs[i.name]) if inputs[i.name] else None
+        settings = {f.name: values.pop(_S + f.name) for f in fields}
+        for f in fields:
+            if f.metadata.get("scale", 1.0) != 1.0 and settings[f.name] is not None:
+                settings[f.name] = settings[f.name] * f.metadata["scale"]
+        cfg = decl.config(**settings)
+        try:
+            cfg.check()
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+        if decl.validate:
+            _resolve(decl.validate)(cfg)
+        extra = {"resume": values["resume"]} if decl.resumable else {}
+        p = decl.function()(**inputs, out_dir=values["output"], cfg=cfg, progress=values["progress"], argv=argv(),
+                            **extra)
+        _announce(decl.result, p)
+        return 0
+
+    command.__signature__ = inspect.Signature(params, return_annotation=int)
+    command.__annotations__ = {p.name: p.annotation for p in params} | {"return": int}
+    command.__name__ = decl.name.replace("-", "_")
+    command.__doc__ = decl.summary
+    target.command(decl.name, epilog=f"Example: {decl.example}")(command)
 
 
 for _decl in (*STAGES, RENDER_FACE, MAKE_BANK):

@@ -28,13 +28,14 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from thead.declare import check_settings, defaults
 from thead.errors import InputError
 from thead.manifest.paths import item_path
+from thead.systems.facial.config import SynthesizeFacialConfig
 
 SAVGOL_WINDOW = 5  # frames (official code)
 PASTE_GROW = 0.2  # paste-back region: the faces' hulls dilated by this fraction of the face height (hair, neck)
 SAVGOL_ORDER = 2
-BLINK_MODES = ("fill", "predicted", "raw")
 
 
 class RenderToVideo:
@@ -129,10 +130,26 @@ def reference_frames(source: Path, fps: float, n: int) -> Iterator[np.ndarray]:
             yield read_image(Path(tmp) / f"{pingpong(t, m):06d}.png")
 
 
+_D = defaults(SynthesizeFacialConfig)
+
+
+def run(audio: Path, reference: Path, facial_gan: Path, render2video: Path, model_dir: Optional[Path] = None, *,
+        out_dir: Path, cfg: SynthesizeFacialConfig = SynthesizeFacialConfig(), progress: bool = True,
+        argv=None) -> Path:
+    """``thead synthesize facial`` (``SYNTHESIZE_FACIAL``): ``synthesize`` with the declared settings ``cfg``.
+
+    Raises:
+        InputError: what ``synthesize`` raises.
+    """
+    return synthesize(audio, reference, facial_gan, render2video, out_dir, cfg.reference_item, model_dir, cfg.device,
+                      argv, cfg.paste_back, cfg.blinks, cfg.seed, progress, cfg.match_mean)
+
+
 def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Path, out_dir: Path,
-               item: Optional[str] = None, model_dir: Optional[Path] = None, device: str = "cpu",
-               argv=None, paste_back: bool = False, blinks: str = "fill", seed: int = 0,
-               progress: bool = False, match_mean: bool = True) -> Path:
+               item: Optional[str] = _D["reference_item"], model_dir: Optional[Path] = None,
+               device: str = _D["device"], argv=None, paste_back: bool = _D["paste_back"],
+               blinks: str = _D["blinks"], seed: int = _D["seed"], progress: bool = False,
+               match_mean: bool = _D["match_mean"]) -> Path:
     """Write ``<audio stem>.mp4`` (with the input audio), ``<stem>.render.mp4``, with ``paste_back``
     ``<stem>.pasted.mp4`` (the reference video's size), and a ``thead.synthesis`` manifest.
 
@@ -140,8 +157,8 @@ def synthesize(audio: Path, reference: Path, facial_gan: Path, render2video: Pat
         InputError: bad audio, a reference of another size than the networks, missing --model for deepspeech, a
             missing reference video for paste-back, an unknown ``blinks`` mode.
     """
-    if blinks not in BLINK_MODES:
-        raise InputError(f"--blinks must be one of {', '.join(BLINK_MODES)}, got {blinks!r}")
+    check_settings(SynthesizeFacialConfig, reference_item=item, paste_back=paste_back, blinks=blinks, seed=seed,
+                   match_mean=match_mean, device=device)  # the declared choices
     from thead.audio.features import SAMPLE_RATE, DeepSpeechFeatures, audio_features, n_frames_for
     from thead.face.facemodel import load_face_model
     from thead.manifest import Item, ManifestWriter, atomic_save_npy, load_manifest, make_producer

@@ -18,11 +18,11 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from thead.declare import defaults
+from thead.declare import check_settings, defaults
 from thead.errors import InputError
 from thead.manifest.paths import item_path
 from thead.systems.flnet.bank import Bank
-from thead.systems.flnet.config import RETARGET, SynthesizeFLNetConfig
+from thead.systems.flnet.config import SynthesizeFLNetConfig
 
 _D = defaults(SynthesizeFLNetConfig)
 
@@ -219,8 +219,8 @@ def run(targets: list[Path], out_dir: Path, checkpoint: Path, bank: Path, bank_i
     """
     from thead.runner import WorkItem, run_stage, safe_id
 
-    if retarget_mode not in RETARGET:
-        raise InputError(f"--retarget must be one of {', '.join(RETARGET)}, got {retarget_mode!r}")
+    check_settings(SynthesizeFLNetConfig, bank_item=bank_item, retarget_mode=retarget_mode, fps=fps,
+                   max_frames=max_frames, device=device)  # the declared bounds and choices
     FLNetModel(checkpoint, device).bank(bank, bank_item)  # a bad checkpoint or bank is one error up front
     items = []
     for t in targets:

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from thead.declare import defaults
+from thead.declare import check_settings, defaults
 from thead.errors import InputError, NoFaceError
 from thead.manifest.paths import item_path
 from thead.runner import safe_id
@@ -47,6 +47,8 @@ class GathGenerator:
         from thead.systems.gath.model import Generator
         from thead.train.checkpoint import load_system_checkpoint
 
+        if bn_stats not in BN_STATS:  # before the checkpoint is read
+            raise ValueError(f"bn_stats must be one of {BN_STATS}, got {bn_stats!r}")
         blob, cfg, self.device = load_system_checkpoint(checkpoint, "gath", device)
         # checkpoints from before the upsample / warp / norm options used the paper's transposed convs, no warp
         # and BatchNorm
@@ -54,8 +56,6 @@ class GathGenerator:
         self.G = Generator(int(cfg["n_au"]), int(cfg["width"]), cfg.get("upsample", "transposed"),
                            cfg.get("output", "direct"), basis, cfg.get("g_norm", "batch"))
         self.G.load_state_dict(blob["models"]["G"])
-        if bn_stats not in BN_STATS:
-            raise ValueError(f"bn_stats must be one of {BN_STATS}, got {bn_stats!r}")
         self.bn_stats = bn_stats
         self.G.eval().to(self.device)
         if bn_stats == "input":
@@ -322,12 +322,8 @@ def run(sources: list[Path], out_dir: Path, checkpoint: Path, au: str = _D["au"]
     from thead.runner import discover, run_stage
     from thead.systems.gath.au_spec import parse_au
 
-    if postprocess not in ("none", "clahe"):
-        raise InputError(f"--postprocess must be none or clahe, got {postprocess!r}")
-    if refine < 0:
-        raise InputError(f"--refine must be >= 0, got {refine}")
-    if bn_stats not in BN_STATS:
-        raise InputError(f"--bn-stats must be one of {', '.join(BN_STATS)}, got {bn_stats!r}")
+    check_settings(SynthesizeGathConfig, au=au, paste_back=paste_back, postprocess=postprocess, device=device,
+                   sweep=sweep, refine=refine, bn_stats=bn_stats)  # the declared bounds and choices
     names = GathGenerator(checkpoint, device).coefficient_names()
     parse_au(au, names)  # fail on a bad --au / --au-sweep before any work
     if sweep:
