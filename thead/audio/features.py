@@ -22,7 +22,9 @@ Kinds:
   soft probabilities. Measured on four real clips with a fixed phone-to-jaw-opening table and no training, the
   phones correlated with the dlib-measured mouth opening at r 0.39-0.54 where the audio RMS reached 0.11-0.39
   (issue 11 note).
-- ``mfcc+phones``: both, 79-D (MFCCs first).
+- ``mfcc+phones``: both, 79-D (MFCCs first). Through FACIAL it did worse than ``mfcc`` on the 60-minute bench
+  (``bench/results/facial_cpu_hour_phones.json``: held-out mouth LMD 1.50x the oracle still mouth against 1.27x,
+  flicker 1.79x against 1.08x), mostly through the head pose FACIAL-GAN predicted from it, so FACIAL keeps ``mfcc``.
 
 Row t is the feature at video frame t's time: ``start_s + t / fps`` seconds after the first audio sample, where
 ``start_s`` is frame 0's timestamp minus the audio stream's start (0 for audio files and most videos).
