@@ -134,7 +134,7 @@ _D = defaults(SynthesizeFacialConfig)
 
 
 def run(audio: Path, reference: Path, facial_gan: Path, render2video: Path, model_dir: Optional[Path] = None, *,
-        out_dir: Path, cfg: SynthesizeFacialConfig = SynthesizeFacialConfig(), progress: bool = True,
+        out_dir: Path, cfg: SynthesizeFacialConfig, progress: bool = True,
         argv=None) -> Path:
     """``thead synthesize facial`` (``SYNTHESIZE_FACIAL``): ``synthesize`` with the declared settings ``cfg``.
 
