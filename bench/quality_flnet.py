@@ -22,6 +22,11 @@ On a GPU (issue 12, part 3: the ablation ordering at a budget the CPU cannot rea
 one small model leaves most of a GPU idle), ``--no-eval`` stops after training (a machine without dlib), and
 ``--from-runs DIR`` scores the runs a device trained (``DIR/run-TAG/last.pt``) on this machine's CPU. With
 ``--parallel`` every variant gets the same wall-clock minutes, shared hardware included.
+
+Start: without ``--ablations`` the full-5B model fine-tunes thead's bundled general FLNet
+(``examples/weights/flnet_pretrained.pt``, trained on the people of ``../shared/data`` less the bench clips; see
+``examples/weights/README.md``) unless ``--finetune none``; the budget covers the fine-tuning only, as a user who
+installs thead gets those weights. With ``--ablations`` every variant starts from scratch, so the comparison is fair.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PRETRAINED = ROOT / "examples" / "weights" / "flnet_pretrained.pt"
 VARIANTS = [("full-5B", "full", 5), ("full-3B", "full", 3), ("full-1B", "full", 1),
             ("appearance-only", "appearance-only", 5), ("warp-only", "warp-only", 5)]
 EVAL_RESERVE_S = 150  # scoring ~200 held-back frames on 2 cores (dlib landmarks + descriptors), kept in the budget
@@ -50,7 +56,7 @@ def figures(row: dict) -> dict:
     return out
 
 
-def _train_one(crops: str, run: str, cfg, chunks: int = 1) -> list[tuple[float, Path]]:
+def _train_one(crops: str, run: str, cfg, chunks: int = 1, finetune=None) -> list[tuple[float, Path]]:
     """One variant for ``cfg.time_limit_s`` in ``chunks`` resumed pieces of equal time; with several, a copy
     ``run-TAG/snapK.pt`` after each. Returns (seconds since the start, snapshot) per snapshot."""
     from thead.systems.flnet.train import train_flnet
@@ -58,7 +64,8 @@ def _train_one(crops: str, run: str, cfg, chunks: int = 1) -> list[tuple[float, 
     total, t, snaps = cfg.time_limit_s, time.perf_counter(), []
     for k in range(chunks):
         cfg.time_limit_s = max((total - (time.perf_counter() - t)) / (chunks - k), 1.0)  # 0 = no limit
-        train_flnet(Path(crops), Path(run), cfg, resume=k > 0, progress=False, say=lambda m: None)
+        train_flnet(Path(crops), Path(run), cfg, resume=k > 0, progress=False, say=lambda m: None,
+                    finetune=finetune if k == 0 else None)
         if chunks > 1:
             snap = Path(run) / f"snap{k + 1}.pt"
             shutil.copyfile(Path(run) / "last.pt", snap)
@@ -66,7 +73,7 @@ def _train_one(crops: str, run: str, cfg, chunks: int = 1) -> list[tuple[float, 
     return snaps
 
 
-def train_parallel(a, crops: Path, work: Path, train_s: float, cfg) -> dict:
+def train_parallel(a, crops: Path, work: Path, train_s: float, cfg, finetune=None) -> dict:
     """Every variant (only full-5B without ``--ablations``) in its own process at once, each for ``train_s``; with
     ``--curve`` each in 3 resumed pieces, leaving ``snap1..3.pt`` in its run folder."""
     import multiprocessing as mp
@@ -74,7 +81,7 @@ def train_parallel(a, crops: Path, work: Path, train_s: float, cfg) -> dict:
     todo = VARIANTS if a.ablations else VARIANTS[:1]
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_train_one, args=(str(crops), str(work / f"run-{tag}"), cfg(variant, n, train_s),
-                                                    3 if a.curve else 1))
+                                                    3 if a.curve else 1, finetune if tag == "full-5B" else None))
              for tag, variant, n in todo]
     for p in procs:
         p.start()
@@ -105,6 +112,10 @@ def main() -> dict:
     ap.add_argument("--k-floor", type=float, default=None, help="Heatmap K lower bound (default: thead's).")
     ap.add_argument("--ema", type=float, default=0.999, help="Generator weight average decay (0: off; not in paper).")
     ap.add_argument("--lambda-entropy", type=float, default=0.0, help="Selection-mask entropy weight (not in paper).")
+    ap.add_argument("--finetune", default=None,
+                    help="FLNet checkpoint the full-5B model starts from (default: the bundled "
+                    "examples/weights/flnet_pretrained.pt when present and without --ablations; 'none': from "
+                    "scratch). Ablations always train from scratch, every variant alike.")
     ap.add_argument("--max-targets", type=int, default=200)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--crops", type=Path, default=None, help="An existing crop manifest of --video (skips cropping).")
@@ -118,6 +129,16 @@ def main() -> dict:
 
     from thead.systems.flnet.train import FLNetConfig
 
+    if a.finetune is None:
+        finetune = PRETRAINED if PRETRAINED.is_file() and not a.ablations else None
+    elif a.finetune == "none" or a.ablations:
+        if a.ablations and a.finetune != "none":
+            print("note: --ablations trains every variant from scratch; --finetune ignored")
+        finetune = None
+    else:
+        finetune = Path(a.finetune)
+        if not finetune.is_file():
+            sys.exit(f"error: {finetune} not found")
     work = (a.work or Path(tempfile.mkdtemp(prefix="thead-quality-flnet-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -131,7 +152,8 @@ def main() -> dict:
     train_s = max(a.minutes * 60 - crop_s - (0 if a.no_eval or a.from_runs else EVAL_RESERVE_S), 60.0)
     print(f"machine: {os.cpu_count()} cores, device {a.device}; budget {a.minutes} min; crops {crop_s:.0f} s; "
           f"training {train_s / 60:.1f} min per model; {a.size} px, width {a.width}, batch {a.batch}, D steps "
-          f"{a.d_steps}, {a.field} field, mask entropy {a.lambda_entropy}; work {work}", flush=True)
+          f"{a.d_steps}, {a.field} field, mask entropy {a.lambda_entropy}; start "
+          f"{finetune or 'from scratch'}; work {work}", flush=True)
 
     def cfg(variant, n, limit):
         return FLNetConfig(steps=10**7, batch_size=a.batch, width=a.width, d_width=a.width, variant=variant,
@@ -142,7 +164,8 @@ def main() -> dict:
 
     def train(tag, variant, n):
         run = work / f"run-{tag}"
-        snaps = _train_one(str(crops), str(run), cfg(variant, n, train_s), 5 if (a.curve and tag == "full-5B") else 1)
+        snaps = _train_one(str(crops), str(run), cfg(variant, n, train_s), 5 if (a.curve and tag == "full-5B") else 1,
+                           finetune if tag == "full-5B" else None)
         print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] trained {tag}", flush=True)
         return run / "last.pt", [((s + crop_s) / 60, snap) for s, snap in snaps]
 
@@ -152,7 +175,7 @@ def main() -> dict:
         trained = {tag: (next(q for q in qs if q.is_file()), []) for tag, qs in found.items()
                    if any(q.is_file() for q in qs)}
     elif a.parallel:
-        trained = train_parallel(a, crops, work, train_s, cfg)
+        trained = train_parallel(a, crops, work, train_s, cfg, finetune)
     else:
         trained = {VARIANTS[0][0]: train(*VARIANTS[0])}
         if a.ablations:
@@ -173,6 +196,7 @@ def main() -> dict:
                   train_minutes=train_s / 60, crop_minutes=crop_s / 60, cores=os.cpu_count(), device=a.device,
                   size=a.size, width=a.width, batch=a.batch, d_steps=a.d_steps, ema=a.ema, k_floor=a.k_floor,
                   field=a.field, prior=a.prior, lambda_entropy=a.lambda_entropy, video=str(a.video),
+                  finetuned_from=str(finetune) if finetune else None,
                   n_targets=int(next(iter(ev["rows"].values()))["n_targets"]))
     if a.from_runs:  # trained elsewhere (a GPU): say where, as the run folder recorded it
         conf = json.loads((full.parent / "config.json").read_text())

@@ -1,7 +1,8 @@
 """Weights-only copies of thead checkpoints, for bundling and sharing: ``python -m thead.train.export SRC DST``.
 
 The copy keeps the format, step, models and config (with local file paths dropped) and leaves out the optimizer
-and RNG states, which only resuming needs: a fine-tuning run (``--finetune``) reads nothing else. It loads with
+and RNG states and the discriminator's image history, which only resuming needs: a fine-tuning run (``--finetune``)
+reads nothing else. It loads with
 ``torch.load(..., weights_only=True)`` like every thead checkpoint.
 """
 
@@ -11,6 +12,7 @@ import argparse
 from pathlib import Path
 
 PATH_KEYS = ("manifest", "audio_manifest", "au_manifest", "finetuned_from")
+RESUME_ONLY = ("history",)  # extra state only resuming reads (FLNet's image history for D: ~10 MB)
 
 
 def export_weights(src: Path, dst: Path, note: str = "") -> Path:
@@ -28,7 +30,9 @@ def export_weights(src: Path, dst: Path, note: str = "") -> Path:
         if cfg.get(k):
             cfg[k] = Path(str(cfg[k])).name
     out = {"format": blob["format"], "step": blob["step"], "config": cfg, "models": blob["models"],
-           "optimizers": {}, "rng": {}, "extra": {**blob.get("extra", {}), **({"note": note} if note else {})}}
+           "optimizers": {}, "rng": {},
+           "extra": {**{k: v for k, v in blob.get("extra", {}).items() if k not in RESUME_ONLY},
+                     **({"note": note} if note else {})}}
     return write_checkpoint_blob(dst, out)
 
 

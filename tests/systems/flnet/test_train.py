@@ -136,3 +136,33 @@ def test_amp_runs_under_bf16_autocast_and_the_loader_is_timed_apart(flnet_crops,
         assert all(v == v and abs(v) < 1e9 for v in r.values())
         assert r["step_s"] > 0 and r["loader_samples_per_s"] > r["samples_per_s"] > 0
     assert "throughput:" in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_finetune_starts_from_a_general_model_and_refuses_another(flnet_crops, tmp_path):
+    from thead.train.export import export_weights
+
+    base = train_flnet(flnet_crops, tmp_path / "base", small_config(steps=2, width=8, d_width=8), progress=False,
+                       say=lambda m: None)
+    general = export_weights(base, tmp_path / "general.pt")
+    cfg = small_config(steps=1)  # width 4 asked: the general model's 8 is used
+    p = train_flnet(flnet_crops, tmp_path / "tune", cfg, finetune=general, progress=False,
+                    say=lambda m: None)
+    blob = load_checkpoint(p)
+    assert blob["step"] == 1 and blob["config"]["width"] == 8 and blob["config"]["finetuned_from"] == str(general)
+    g0, g1 = load_checkpoint(general)["models"]["G"], blob["models"]["G"]
+    assert g0.keys() == g1.keys()
+    params = [k for k in g0 if k.endswith(("original", ".weight", ".bias"))]  # not spectral norm's u, v
+    moved = [k for k in params if not torch.equal(g0[k], g1[k])]
+    # one Adam step at lr 1e-4 from the general weights: every tensor stays within a few lr of where it was
+    assert moved and max(float((g0[k] - g1[k]).abs().max()) for k in moved) < 1e-3
+    for bad in (dict(variant="warp-only"), dict(bank_size=3), dict(prior="none")):
+        with pytest.raises(InputError, match="trained with another"):
+            train_flnet(flnet_crops, tmp_path / f"bad{len(bad)}{list(bad)[0]}", small_config(steps=1, **bad),
+                        finetune=general, progress=False, say=lambda m: None)
+    with pytest.raises(InputError, match="not an FLNet checkpoint"):
+        facial_like = load_checkpoint(general)
+        facial_like["config"]["system"] = "facial-gan"
+        torch.save(facial_like, tmp_path / "other.pt")
+        train_flnet(flnet_crops, tmp_path / "other", small_config(steps=1), finetune=tmp_path / "other.pt",
+                    progress=False, say=lambda m: None)

@@ -108,7 +108,9 @@ TRAIN_FLNET = TrainerDecl(
     (Input("manifest", "thead.frames crop manifest (thead crop-faces); meta.identity groups clips into people."),
      Input("vgg_weights", "torchvision VGG16 state dict for the perceptual loss.", required=False),
      Input("face_net", "Without --vgg-weights: a 'train aue' checkpoint as the perceptual network (default: dlib's "
-           "face-recognition ResNet).", required=False)),
+           "face-recognition ResNet).", required=False),
+     Input("finetune", "A general FLNet checkpoint to start from (G, D and their average; fresh optimizers): e.g. "
+           "examples/weights/flnet_pretrained.pt, trained on many people. Its width is used.", required=False)),
     "Train FLNet (a bank of N crops + target landmarks -> that person with that face shape; FLNet eq. 1-17).\n\n"
     "Input kind: thead.frames (crops). Output kind: thead.checkpoint (+ samples.png with the masks).",
     "thead train flnet --manifest work/crops/manifest.json -o runs/flnet --steps 20000 --device cuda   (or: torchrun "

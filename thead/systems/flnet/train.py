@@ -45,6 +45,31 @@ def check_config(cfg: FLNetConfig) -> None:
         raise InputError(f"--prior must be one of {', '.join(PRIORS)}, got {cfg.prior!r}")
 
 
+ARCH = ("width", "d_width")  # taken from a finetune checkpoint
+MUST_MATCH = ("variant", "bank_size", "prior", "field")  # refused when they differ
+
+
+def load_finetune(path: Path, cfg: FLNetConfig) -> dict:
+    """A general FLNet checkpoint to start from; sets ``cfg.width`` / ``cfg.d_width`` to its networks' (as FACIAL-GAN's
+    ``--finetune`` takes its sizes).
+
+    Raises:
+        InputError: unreadable, not an FLNet checkpoint, or another variant, bank size or warp prior.
+    """
+    from thead.train.checkpoint import load_checkpoint
+
+    blob = load_checkpoint(path)
+    bc = blob.get("config", {})
+    if bc.get("system") != "flnet":
+        raise InputError(f"{path}: not an FLNet checkpoint (system {bc.get('system')!r})")
+    bad = [f"{k} {bc.get(k)!r} (this run: {getattr(cfg, k)!r})" for k in MUST_MATCH if bc.get(k) != getattr(cfg, k)]
+    if bad:
+        raise InputError(f"{path}: trained with another " + ", ".join(bad))
+    for k in ARCH:
+        setattr(cfg, k, int(bc[k]))
+    return blob
+
+
 def ema_update(decay: float):
     """``multi_avg_fn`` for ``torch.optim.swa_utils.AveragedModel`` (one fused update of every tensor, as torch's
     ``get_ema_multi_avg_fn``): an exponential moving average of the generator's
@@ -108,20 +133,26 @@ def sample_panel(G, batch: dict, margin: float, size: int, path: Path, field: st
 
 
 def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Optional[Path] = None,
-                face_net: Optional[Path] = None, resume: bool = False, progress: bool = True, argv=None,
+                face_net: Optional[Path] = None, finetune: Optional[Path] = None, resume: bool = False,
+                progress: bool = True, argv=None,
                 on_step: Optional[Callable[[int], None]] = None, say: Callable[[str], None] = _stderr) -> Path:
     """Train FLNet (or an ablation, ``cfg.variant`` / ``cfg.bank_size``) on a crop manifest (``thead crop-faces``).
 
     Args:
         manifest: ``thead.frames`` crop manifest; items sharing ``meta.identity`` are one person.
         vgg_weights: torchvision VGG16 state dict for the perceptual loss (eq. 15); without it ``face_net`` (a
-            ``train aue`` checkpoint) or, failing that, a face network trained here first.
+            ``train aue`` checkpoint) or, failing that, dlib's face-recognition ResNet.
+        finetune: a general FLNet checkpoint (e.g. ``examples/weights/flnet_pretrained.pt``, trained on many
+            people) whose G, D and weight average this run starts from, with fresh optimizers at step 0. Not in the
+            paper, which trains one model on all its people: it lets a short run on one new person start from
+            warps and selection masks that already work (``load_finetune``). Ignored when resuming.
 
     Returns:
         the last checkpoint's path.
 
     Raises:
-        InputError: bad config or data; TheadError: an existing run without ``resume``.
+        InputError: bad config or data, or a ``finetune`` checkpoint of another system or architecture;
+        TheadError: an existing run without ``resume``.
     """
     import torch
 
@@ -137,11 +168,14 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     check_config(cfg)
     out_dir = Path(out_dir)
     last = prepare_run_dir(out_dir, resume)
+    base = load_finetune(finetune, cfg) if finetune is not None and last is None else None
     d = dist.setup(cfg.device)
     clips = load_crop_clips(manifest)
     size = clips[0].size
     if size % 16:
         raise InputError(f"crop size {size} is not a multiple of 16")
+    if base is not None and int(base["config"].get("size", size)) != size:
+        raise InputError(f"{finetune}: trained on {base['config']['size']} px crops, these are {size} px")
     margin = cfg.margin or default_margin(size)
     sampler = BankSampler(clips, cfg.bank_size, cfg.bank_pool, cfg.holdout, cfg.gap)
     gen = seed_all(cfg.seed + d.rank)
@@ -156,12 +190,18 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
 
         ema = AveragedModel(G, multi_avg_fn=ema_update(cfg.ema))
         models["G_ema"] = ema.module
+    if base is not None:
+        G.load_state_dict(base["models"]["G"])
+        D.load_state_dict(base["models"]["D"])
+        if ema is not None:
+            ema.module.load_state_dict(base["models"].get("G_ema", base["models"]["G"]))
     opts = {k: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2)) for k, m in
             (("G", G), ("D", D))}
     history = ImageHistory(cfg.history)
     conf = dict(asdict(cfg), system="flnet", size=size, margin_px=margin, perceptual=perc_name,
                 crop_center=clips[0].center, crop_scale=clips[0].scale,
-                manifest=str(manifest), identities=sampler.names, n_train_frames=sampler.n_frames)
+                manifest=str(manifest), identities=sampler.names, n_train_frames=sampler.n_frames,
+                finetuned_from=str(finetune) if base is not None else None)
     start = 0
     if last:
         blob = load_checkpoint(last)
