@@ -4,7 +4,11 @@
 #
 #   make -f stages/flnet.mk flnet WORK=work VIDEOS=videos/ FL_PERSON=clip_id FL_DRIVING=driving.mp4 \
 #        FL_SIZE=224 FL_STEPS=50000 FL_BATCH=8 FL_WIDTH=64 DEVICE=cuda
-# The defaults are a CPU demo: a few minutes of training at 128 px and a narrow network (an under-trained model).
+# The defaults are a CPU demo: a few minutes of training at 128 px and a narrow network, fine-tuned from thead's
+# general FLNet (examples/weights/flnet_pretrained.pt, trained on the people of ../shared/data; it saw the demo's
+# LivePortrait_d20, so the demo's held-back figures are not a held-out score: bench/quality_flnet.py is). FL_FINETUNE=
+# (empty) trains from scratch; another size, width, variant or bank size trains from scratch unless FL_FINETUNE names
+# a general model of that shape.
 
 include stages/reproduce.mk
 include stages/preprocess.mk
@@ -24,6 +28,7 @@ FL_FRAMES   ?= 60
 FL_TARGETS  ?= 12
 DEVICE      ?= cpu
 FL_TRAIN_FLAGS ?=
+FL_FINETUNE ?= $(if $(and $(filter 128,$(FL_SIZE)),$(filter 16,$(FL_WIDTH)),$(filter full,$(FL_VARIANT)),$(filter 5,$(FL_BANK))),examples/weights/flnet_pretrained.pt)
 
 FL_CROPS  := $(WORK)/flnet/crops/manifest.json
 FL_BANKS  := $(WORK)/flnet/bank/manifest.json
@@ -44,7 +49,8 @@ $(FL_BANKS): $(FL_CROPS)
 $(FL_CKPT): $(FL_CROPS)
 	$(THEAD) train flnet --manifest $< -o $(dir $@) --variant $(FL_VARIANT) --bank-size $(FL_BANK) \
 	  --holdout $(FL_HOLDOUT) --steps $(FL_STEPS) --batch-size $(FL_BATCH) --width $(FL_WIDTH) --d-width $(FL_WIDTH) \
-	  --device $(DEVICE) --checkpoint-every 50 $(FL_TRAIN_FLAGS) $(if $(wildcard $@),--resume)
+	  --device $(DEVICE) --checkpoint-every 50 $(FL_TRAIN_FLAGS) $(if $(FL_FINETUNE),--finetune $(FL_FINETUNE)) \
+	  $(if $(wildcard $@),--resume)
 
 $(FL_SYN): $(FL_CKPT) $(FL_BANKS)
 	$(THEAD) synthesize flnet --checkpoint $(FL_CKPT) --bank $(FL_BANKS) --landmarks $(FL_DRIVING) \

@@ -76,3 +76,42 @@ def test_cli_bad_bank_is_one_line_error(flnet_ckpt, tmp_path, short_clips):
     r = run_cli("synthesize", "flnet", "--checkpoint", flnet_ckpt, "--bank", tmp_path / "empty", "--landmarks",
                 tmp_path / "bad.npy", "--retarget", "sideways", "-o", tmp_path / "out")
     assert r.returncode == 2 and "--retarget: must be one of auto, on, off" in r.stderr  # a usage error, at parse
+
+
+@pytest.mark.slow
+def test_bundled_general_model_rebuilds_a_person_it_never_saw(tmp_path):
+    """examples/weights/flnet_pretrained.pt (trained without TPSMM_driving's person) loads weights-only and, driven
+    by held-back frames' own landmarks with a bank of the clip's first second, gives that same person (dlib, where its detector finds the face) and
+    frames nearer the real ones than the same network untrained (its thin-plate prior alone still warps the bank)."""
+    import torch
+
+    from tests.conftest import EXAMPLES, ROOT, cut
+    from thead.metrics.identity import SAME_PERSON_DISTANCE, FaceEmbedder
+    from thead.stages import crop
+    from thead.systems.flnet.bank import Bank, load_crop_clips, select_bank
+    from thead.systems.flnet.model import FLNetGenerator
+
+    cut(EXAMPLES / "videos" / "TPSMM_driving.mp4", tmp_path / "clip.mp4", 1.6)
+    model = FLNetModel(ROOT / "examples" / "weights" / "flnet_pretrained.pt")
+    assert (model.size, model.bank_size, model.variant) == (128, 5, "full")
+    res = crop.run([tmp_path / "clip.mp4"], tmp_path / "crops", size=model.size, progress=False)
+    (clip,) = load_crop_clips(res.manifest_path)
+    train, held = clip.split(0.3)
+    pick = train[select_bank(clip.openness[train], 5)]
+    bank = Bank(clip.read(pick), clip.landmarks[pick], clip.openness[pick], pick)
+    targets = held[::3]
+    real = clip.read(targets)
+
+    def l1(m):
+        out = np.stack([o["output"] for o in m(bank, clip.landmarks[targets])])
+        return out, float(np.abs(out.astype(np.float32) - real.astype(np.float32)).mean())
+
+    out, trained = l1(model)
+    emb = FaceEmbedder()
+    pairs = [(emb(o), emb(r)) for o, r in zip(out, real)]
+    dist = [np.linalg.norm(a - b) for a, b in pairs if a is not None and b is not None]  # HOG misses soft faces
+    assert dist and max(dist) < SAME_PERSON_DISTANCE, dist
+    torch.manual_seed(0)
+    model.G = FLNetGenerator(5, 16, "full", model.margin, "tps-head").eval()
+    _, untrained = l1(model)
+    assert np.isfinite(trained) and trained < untrained, (trained, untrained)
