@@ -30,6 +30,9 @@ DEVICE      ?= cpu
 FL_TRAIN_FLAGS ?=
 FL_FINETUNE ?= $(if $(and $(filter 128,$(FL_SIZE)),$(filter 16,$(FL_WIDTH)),$(filter full,$(FL_VARIANT)),$(filter 5,$(FL_BANK))),examples/weights/flnet_pretrained.pt)
 
+FL_TITLE_NOTE = $(if $(FL_FINETUNE),$(FL_STEPS) steps fine-tuned from $(notdir $(FL_FINETUNE)): for the people it \
+  was trained on - those of ../shared/data - the held-back figures are no held-out score,$(FL_STEPS) steps from scratch)
+
 FL_CROPS  := $(WORK)/flnet/crops/manifest.json
 FL_BANKS  := $(WORK)/flnet/bank/manifest.json
 FL_CKPT   := $(WORK)/flnet/run/last.pt
@@ -62,7 +65,7 @@ $(FL_EVAL): $(FL_CKPT) $(FL_CROPS)
 
 $(FL_REPORT): $(FL_SYN) $(FL_EVAL)
 	$(THEAD) report $(WORK)/flnet -o $@ --title "FLNet: $(FL_PERSON) driven by $(notdir $(FL_DRIVING)) \
-	  (under-trained demo model)"
+	  ($(FL_TITLE_NOTE))"
 	@echo "report: $@"
 
 # ---- reproduce: FLNet's Table 1 (L1, FID) -------------------------------------------------------------------------
