@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FLNet's general model (examples/weights/flnet_pretrained.pt) trained on a lent GPU (one H100, 16 cores, no
 # network) in one call: the crops of ../shared/data less the FLNet bench clips, made here with
-#   thead crop-faces $(cat inputs) --size 128 -o crops   then   python .dev/pack_mp4.py pack crops .dev/flcorpus
+#   thead crop-faces $(cat inputs) --size 128 -o crops   then   python bench/pack_crops.py pack crops .dev/flcorpus
 # (PNG folders carried as lossless-ish x264 4:4:4 to fit the 64 MiB a call carries), pydantic wheels in .whl/, and
 # dlib's face ResNet file in a stand-in face_recognition_models package under .dev/site (the perceptual loss).
 # Writes under $OUT: flnet_pretrained.pt (weights only), log.jsonl, samples.png, loss.png, smi.csv.
@@ -15,7 +15,7 @@ mkdir -p "$OUT"
 [ -n "${SKIP_WHL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD:$DEV/site THEAD_ALLOW_OUTSIDE=/ PYTHONUNBUFFERED=1
-python3 "$DEV/pack_mp4.py" unpack "$DEV/flcorpus" || exit 1
+python3 bench/pack_crops.py unpack "$DEV/flcorpus" || exit 1
 (nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv,noheader -l 2 > "$OUT/smi.csv" 2>/dev/null &)
 python3 -m thead train flnet --manifest "$DEV/flcorpus/manifest.json" -o /tmp/flpre --holdout 0 --width 16 \
   --d-width 16 --batch-size "$BATCH" --d-steps 1 --steps 1000000 --time-limit "$MINUTES" --checkpoint-every 1000 \
