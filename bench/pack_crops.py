@@ -4,7 +4,8 @@
     python bench/pack_crops.py unpack DST         # back to PNG folders, in place (on the GPU machine)
 
 x264 4:4:4 at CRF ``$CRF`` (default 8; 15 fitted 17 820 crops of 128 px in 18 MB, mean error 1.9 / 255); ffmpeg
-encodes, OpenCV decodes (no ffmpeg binary needed on the GPU machine). Manifests and landmark files are copied as they are.
+encodes, OpenCV decodes (no ffmpeg binary needed on the GPU machine). Manifests and landmark files are copied as
+they are.
 """
 import os, shutil, subprocess, sys
 from concurrent.futures import ProcessPoolExecutor
