@@ -7,7 +7,10 @@ x264 4:4:4 at CRF ``$CRF`` (default 8; 15 fitted 17 820 crops of 128 px in 18 MB
 encodes, OpenCV decodes (no ffmpeg binary needed on the GPU machine). Manifests and landmark files are copied as
 they are.
 """
-import os, shutil, subprocess, sys
+import os
+import shutil
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -19,7 +22,8 @@ def pack_one(args):
     lst = dst / (d.name + ".ffconcat")
     lst.write_text("ffconcat version 1.0\n" + "".join(f"file '{d.resolve()}/{n}'\nduration 0.04\n" for n in names))
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(lst), "-fps_mode",
-                    "passthrough", "-c:v", "libx264", "-preset", "veryfast", "-crf", os.environ.get("CRF", "8"), "-pix_fmt", "yuv444p",
+                    "passthrough", "-c:v", "libx264", "-preset", "veryfast", "-crf", os.environ.get("CRF", "8"),
+                    "-pix_fmt", "yuv444p",
                     str(dst / (d.name + ".mp4"))], check=True)
     lst.unlink()
 

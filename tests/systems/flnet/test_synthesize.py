@@ -81,8 +81,9 @@ def test_cli_bad_bank_is_one_line_error(flnet_ckpt, tmp_path, short_clips):
 @pytest.mark.slow
 def test_bundled_general_model_rebuilds_a_person_it_never_saw(tmp_path):
     """examples/weights/flnet_pretrained.pt (trained without TPSMM_driving's person) loads weights-only and, driven
-    by held-back frames' own landmarks with a bank of the clip's first second, gives that same person (dlib, where its detector finds the face) and
-    frames nearer the real ones than the same network untrained (its thin-plate prior alone still warps the bank)."""
+    by held-back frames' own landmarks with a bank of the clip's first second, gives that same person (dlib, where
+    its detector finds the face) and frames nearer the real ones than the same network untrained (its thin-plate
+    prior alone still warps the bank)."""
     import torch
 
     from tests.conftest import EXAMPLES, ROOT, cut
