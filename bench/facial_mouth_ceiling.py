@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,13 +45,13 @@ def main() -> dict:
     from thead.manifest import load_manifest
     from thead.systems.facial.data import reference_params
     from thead.systems.facial.evaluate import analyse_video, mouth_lmd
-    from thead.systems.facial.params import EXP_START
+    from thead.stages import au
+    from thead.systems.facial.params import EXP_START, EYE
 
     head = np.load(next((a.work / "render").glob(f"{a.item}.reference.npz")))
     tail = a.work / "ceiling" / "tail_au"
     if not (tail / "manifest.json").is_file():  # at the reference's frame rate, so frame t is the output's frame t
-        subprocess.run([sys.executable, "-m", "thead", "extract-au", str(a.work / "ref_tail.mp4"), "-o", str(tail),
-                        "--fps", f"{float(head['fps']):g}", "--no-preview", "--no-progress"], check=True)
+        au.run([a.work / "ref_tail.mp4"], tail, preview=False, progress=False, fps=float(head["fps"]))
     params = next(iter(reference_params(tail / "manifest.json").values()))[0].params
     fm = load_manifest(tail / "3dmm" / "manifest.json", "thead.3dmm")
     it = fm.done()[0]
@@ -69,8 +68,9 @@ def main() -> dict:
         def own(pred, mode=mode):
             o = params[np.minimum(np.arange(len(pred)), len(params) - 1)].copy()
             if mode:
+                eye = o[:, EYE].copy()  # the eye channel keeps moving
                 o[:, :EXP_START] = o[:, :EXP_START].mean(0)
-                o[:, 6] = params[np.minimum(np.arange(len(pred)), len(params) - 1), 6]  # the eye channel moves
+                o[:, EYE] = eye
             return o.astype(np.float32)
 
         S.smooth, S.match_expression = own, (lambda p, r: p)

@@ -81,7 +81,7 @@ def train_parallel(a, crops: Path, work: Path, train_s: float, cfg, finetune=Non
     todo = VARIANTS if a.ablations else VARIANTS[:1]
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_train_one, args=(str(crops), str(work / f"run-{tag}"), cfg(variant, n, train_s),
-                                                    3 if a.curve else 1, finetune if tag == "full-5B" else None))
+                                                    3 if a.curve else 1, finetune))
              for tag, variant, n in todo]
     for p in procs:
         p.start()
@@ -129,6 +129,7 @@ def main() -> dict:
 
     from thead.systems.flnet.train import FLNetConfig
 
+    # only full-5B trains without --ablations, and with them nothing fine-tunes: finetune is full-5B's start alone
     if a.finetune is None:
         finetune = PRETRAINED if PRETRAINED.is_file() and not a.ablations else None
     elif a.finetune == "none" or a.ablations:
@@ -165,7 +166,7 @@ def main() -> dict:
     def train(tag, variant, n):
         run = work / f"run-{tag}"
         snaps = _train_one(str(crops), str(run), cfg(variant, n, train_s), 5 if (a.curve and tag == "full-5B") else 1,
-                           finetune if tag == "full-5B" else None)
+                           finetune)
         print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] trained {tag}", flush=True)
         return run / "last.pt", [((s + crop_s) / 60, snap) for s, snap in snaps]
 

@@ -2,8 +2,7 @@
 
 The copy keeps the format, step, models and config (with local file paths dropped) and leaves out the optimizer
 and RNG states and the discriminator's image history, which only resuming needs: a fine-tuning run (``--finetune``)
-reads nothing else. It loads with
-``torch.load(..., weights_only=True)`` like every thead checkpoint.
+reads nothing else. It loads with ``torch.load(..., weights_only=True)`` like every thead checkpoint.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def load_finetune(path: Path, cfg: FLNetConfig) -> dict:
     ``--finetune`` takes its sizes).
 
     Raises:
-        InputError: unreadable, not an FLNet checkpoint, or another variant, bank size or warp prior.
+        InputError: unreadable, not an FLNet checkpoint, or another variant, bank size, warp prior or field.
     """
     from thead.train.checkpoint import load_checkpoint
 
