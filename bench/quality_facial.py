@@ -2,11 +2,11 @@
 
     python bench/quality_facial.py --video REF.mp4 --audio SPEECH.wav --minutes 60 --json out.json
                                    [--facial-gan-pretrained CKPT] [--size 128] [--width 16] [--device cpu]
-                                   [--work DIR] [--curve] [--syncnet-weights syncnet_v2.model]
+                                   [--work DIR] [--curve] [--syncnet-weights syncnet_v2.model] [--fps 25]
 
-Splits REF into its first 80% (the training reference) and last 20% (held out), then inside ``--minutes`` of wall
-clock, preprocessing included: landmarks -> 3DMM fit -> AU45 -> audio features -> renders of the first 80%;
-FACIAL-GAN fine-tuned on it (from ``--facial-gan-pretrained``, by default thead's bundled checkpoint pretrained on
+Splits REF (resampled to ``--fps``, 25 by default) into its first 80% (the training reference) and last 20% (held
+out), then inside ``--minutes`` of wall clock, preprocessing included: landmarks -> 3DMM fit -> AU45 -> audio
+features -> renders of the first 80%; FACIAL-GAN fine-tuned on it (from ``--facial-gan-pretrained``, by default thead's bundled checkpoint pretrained on
 every speech clip of ../shared/data, ``make -f stages/facial.mk facial-pretrain``; from scratch when there is none);
 the rendering-to-video network trained on it; then (a) re-synthesizes the last 20% from its own audio and (b)
 synthesizes SPEECH, pasted back into REF's frames. Figures (JSON keys):
@@ -14,9 +14,12 @@ synthesizes SPEECH, pasted back into REF's frames. Figures (JSON keys):
 - ``cpbd_ratio``: mean CPBD of (b)'s generated face crops over that of REF's real crops (same crop, same size).
 - ``identity_distance``: dlib descriptor distance of (b)'s frames to the mean descriptor of REF's frames (mean over
   frames; dlib's same-person threshold is 0.6).
-- ``mouth_lmd_ratio``: mouth LMD (% IOD, ``thead.systems.facial.evaluate.mouth_lmd``) of (a) against the real last
-  20%, divided by the LMD of a static mouth: the real last 20%'s own mean mouth shape held still (an oracle still
-  mouth; below 1 means the mouth follows the speech better than any still mouth). Beside it,
+- ``mouth_lmd_ratio``: mouth LMD (% IOD, ``thead.systems.facial.evaluate.mouth_lmd``: mouth shapes centred, levelled
+  with the eyes and scaled by the IOD, as Chen et al.'s aligned crops) of (a) against the real last 20%, divided by
+  the LMD of a static mouth: the real last 20%'s own mean mouth shape held still (an oracle still mouth; below 1
+  means the mouth follows the speech better than any still mouth). ``mouth_lmd_ratio_unaligned``: the same without
+  the levelling (thead's figure before 2026-11-27: a head that rolls otherwise than the real one counts as mouth
+  error). Beside it,
   ``reference_still_mouth_lmd_ratio``: the same ratio for the reference's (first 80%) mean mouth held still, the
   still mouth a model trained on the reference could know.
 - ``blinks_per_s``, ``blink_duration_s``: of (b), from AU45 of thead's own fit of the output.
@@ -47,6 +50,7 @@ from thead.budget import SYNTH_S_PER_FRAME  # one output frame on 2 cores (rende
 
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "examples" / "weights" / "facial_gan_pretrained.pt"
+FPS = 25.0  # FACIAL's frame rate (the official code's), the bundled FACIAL-GAN's and stages/facial.mk's
 TUNE_MINUTES = 5.0  # FACIAL-GAN fine-tuning: at most this (and 20% of the training time), as the cpu-hour preset
 TUNE_STEPS = 300  # and at most these steps, as the preset (issue 11 note: on a clip held out of pretraining, 300
 # steps lowered the mouth error, 1000 raised it above the pretrained model's: a 16 s reference overfits)
@@ -56,16 +60,16 @@ def ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
-def split_video(video: Path, work: Path) -> tuple[Path, Path, Path, float, float]:
-    """REF -> (first 80% MP4, last 20% MP4, last 20% WAV, REF's duration s, its frame rate), re-encoded at exact cut
-    points."""
+def split_video(video: Path, work: Path, fps: float | None = None) -> tuple[Path, Path, Path, float, float]:
+    """REF -> (first 80% MP4, last 20% MP4, last 20% WAV, REF's duration s, the parts' frame rate), re-encoded at
+    exact cut points, resampled to ``fps`` when given (else REF's own rate)."""
     from thead.media import probe_video, split_at
 
     info = probe_video(video)
     dur = float(info.duration_s)
     head, tail, wav = work / "ref_head.mp4", work / "ref_tail.mp4", work / "ref_tail.wav"
-    split_at(video, 0.8 * dur, head, tail, wav)
-    return head, tail, wav, dur, float(info.avg_fps) or 25.0
+    split_at(video, 0.8 * dur, head, tail, wav, fps=fps)
+    return head, tail, wav, dur, float(fps or info.avg_fps or 25.0)
 
 
 def read_frames(path: Path, limit: int = 10**9) -> list[np.ndarray]:
@@ -105,20 +109,23 @@ def identity_distance(gen: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(gen - ref.mean(0), axis=1).mean())
 
 
-def static_mouth_lmd(truth: np.ndarray, source: np.ndarray | None = None) -> float:
-    """LMD of a mean mouth shape held still against the truth (``mouth_lmd``'s normalisation): the truth's own mean
-    (the oracle still mouth, the ratio's denominator) or, with ``source``, that landmark track's mean (the reference's
-    first 80%: the still mouth a model could know)."""
+def static_mouth_lmd(truth: np.ndarray, source: np.ndarray | None = None, aligned: bool = True) -> float:
+    """LMD of a mean mouth shape held still against the truth (``mouth_lmd``'s normalisation, eye-aligned unless
+    ``aligned`` is false): the truth's own mean shape (the oracle still mouth, the ratio's denominator) or, with
+    ``source``, that landmark track's mean (the reference's first 80%: the still mouth a model could know)."""
     from thead.face.landmarks import interocular
-    from thead.systems.facial.evaluate import mouth_lmd
+    from thead.systems.facial.evaluate import MOUTH, mouth_shapes
 
-    src = truth if source is None else source
-    ok = np.isfinite(src).all(axis=(1, 2))
-    still = truth.copy()
-    mouth = src[ok, 48:68]
-    shape = ((mouth - mouth.mean(1, keepdims=True)) / interocular(src[ok])[:, None, None]).mean(0)  # (20, 2) IOD
-    still[:, 48:68] = truth[:, 48:68].mean(1, keepdims=True) + shape[None] * interocular(truth)[:, None, None]
-    return mouth_lmd(still, truth)
+    def shapes(lm):
+        if aligned:
+            return mouth_shapes(lm)
+        m = lm[:, MOUTH]
+        return (m - m.mean(1, keepdims=True)) / interocular(lm)[:, None, None]
+
+    src = shapes(truth if source is None else source)
+    mean = src[np.isfinite(src).all(axis=(1, 2))].mean(0)
+    d = np.linalg.norm(shapes(truth) - mean[None], axis=-1).mean(-1)
+    return float(np.nanmean(d) * 100) if np.isfinite(d).any() else float("nan")
 
 
 class Clock:
@@ -167,6 +174,9 @@ def main() -> dict:
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--curve", action="store_true", help="Also measure the learning curve (after the budget).")
     ap.add_argument("--syncnet-weights", type=Path, default=None)
+    ap.add_argument("--fps", type=float, default=FPS, help="Frame rate everything runs at (REF is resampled; 0: "
+                    "REF's own). Default 25, FACIAL's and the rate the bundled FACIAL-GAN and the cpu-hour preset "
+                    "use.")
     a = ap.parse_args()
     for p in (a.video, a.audio):
         if not p.is_file():
@@ -190,7 +200,7 @@ def main() -> dict:
           f"{a.width}; FACIAL-GAN from {pre or 'scratch'}; work {work}", flush=True)
 
     s = time.perf_counter()
-    head, tail, tail_wav, dur, fps = split_video(a.video, work)
+    head, tail, tail_wav, dur, fps = split_video(a.video, work, a.fps or None)
     clock.part("split 80/20", s, duration_s=round(dur, 2))
     s = time.perf_counter()
     aur = au.run([head], work / "au", preview=False, progress=False)
@@ -259,6 +269,7 @@ def main() -> dict:
     still = static_mouth_lmd(t_lmk[:len(a_lmk)])
     _, h_lmk = analyse_video(head)
     still_ref = static_mouth_lmd(t_lmk[:len(a_lmk)], h_lmk)
+    lmd_u, still_u = mouth_lmd(a_lmk, t_lmk, aligned=False), static_mouth_lmd(t_lmk[:len(a_lmk)], aligned=False)
     ref_desc = descriptors(read_frames(head))
     cpbd_gen, cpbd_real, flicker_real = mean_cpbd(gen), mean_cpbd(real_crops), flicker(real_crops)
     res = dict(
@@ -270,9 +281,10 @@ def main() -> dict:
         wall_minutes=wall,
         mouth_lmd_pct_iod=lmd, static_mouth_lmd_pct_iod=still,
         reference_still_mouth_lmd_ratio=still_ref / still if still > 0 else float("nan"),
+        mouth_lmd_ratio_unaligned=lmd_u / still_u if still_u > 0 else float("nan"),
         mouth_audio_corr_a=a_row.get("mouth_audio_corr"), mouth_audio_corr_real=t_row.get("mouth_audio_corr"),
         cpbd_generated=cpbd_gen, cpbd_real=cpbd_real,
-        budget_minutes=a.minutes, cores=os.cpu_count(), device=a.device, size=a.size, width=a.width,
+        budget_minutes=a.minutes, cores=os.cpu_count(), device=a.device, size=a.size, width=a.width, fps=fps,
         facial_gan_pretrained=str(pre) if pre else None, video=str(a.video), audio=str(a.audio),
         steps=clock.parts, outputs=dict(crop=str(b_crop), pasted=str(work / "synth" / f"{Path(a.audio).stem}"
                                                                               ".pasted.mp4")))

@@ -8,7 +8,7 @@ from PIL import Image
 from tests.conftest import cut
 from thead.errors import InputError
 from thead.media import (FrameReader, VideoWriter, count_frames, extract_audio, load_audio, probe_video, read_image,
-                         write_image)
+                         split_at, write_image)
 
 
 @pytest.mark.slow
@@ -30,6 +30,21 @@ def test_vfr_clip_is_resampled_to_its_average_rate(vfr_clip):
 def test_fps_option_resamples(clip25):
     n = sum(1 for _ in FrameReader(clip25, fps=10))
     assert n == round(probe_video(clip25).duration_s * 10)
+
+
+@pytest.mark.slow
+def test_split_at_cuts_and_resamples(tmp_path, vfr_clip):
+    # a 30 fps-nominal clip (22.1 fps average) cut at 2 s and resampled to 25 fps: both parts at 25 fps, the cut
+    # where it was asked, the tail's sound beside it
+    head, tail, wav = tmp_path / "h.mp4", tmp_path / "t.mp4", tmp_path / "t.wav"
+    split_at(vfr_clip, 2.0, head, tail, wav, fps=25)
+    h, t = probe_video(head), probe_video(tail)
+    assert float(h.avg_fps) == 25 == float(t.avg_fps)
+    assert abs(count_frames(head) - 50) <= 1
+    total = probe_video(vfr_clip).duration_s
+    assert abs(h.duration_s + t.duration_s - total) < 0.15
+    assert abs(len(load_audio(wav, 16000)) / 16000 - t.duration_s) < 0.1
+    assert not list(tmp_path.glob("*.part*"))
 
 
 @pytest.mark.slow

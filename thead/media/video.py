@@ -209,15 +209,18 @@ class FrameReader:
                                  f"{self.n_frames_expected} frames{detail})")
 
 
-def split_at(src: Path, cut_s: float, head: Path, tail: Path, tail_wav: Path) -> None:
+def split_at(src: Path, cut_s: float, head: Path, tail: Path, tail_wav: Path, fps: Optional[float] = None) -> None:
     """Cut a clip at ``cut_s`` seconds into ``head`` (before) and ``tail`` (after), both re-encoded (H.264 CRF 12,
-    AAC) so the cut is frame-exact, and ``tail_wav``, the tail's sound as 16 kHz mono WAV. Each file is written
-    through a temporary name beside it (ffmpeg).
+    AAC) so the cut is frame-exact, and ``tail_wav``, the tail's sound as 16 kHz mono WAV. With ``fps`` both parts
+    are resampled to that frame rate (ffmpeg's fps filter: frames dropped or repeated, none blended). Each file is
+    written through a temporary name beside it (ffmpeg).
 
     Raises:
         subprocess.CalledProcessError: ffmpeg failed.
     """
     enc = ["-c:v", "libx264", "-crf", "12", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+    if fps:
+        enc = ["-vf", f"fps={float(fps):g}", *enc]
     jobs = ((["-i", str(src), "-t", f"{cut_s:.3f}", *enc], Path(head)),
             (["-ss", f"{cut_s:.3f}", "-i", str(src), *enc], Path(tail)),
             (["-i", str(tail), "-vn", "-ac", "1", "-ar", "16000"], Path(tail_wav)))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from thead.systems.facial.evaluate import envelope, lagged_correlation, mouth_lmd
+from thead.systems.facial.evaluate import envelope, lagged_correlation, mouth_lmd, mouth_shapes
 
 
 def test_lmd_is_zero_for_identical_mouths_and_ignores_translation():
@@ -21,6 +21,24 @@ def test_lmd_is_zero_for_identical_mouths_and_ignores_translation():
     wide[:, 48:68, 0] = lm[:, 48:68, 0].mean(1, keepdims=True) + 2 * (lm[:, 48:68, 0] - lm[:, 48:68, 0].mean(1,
                                                                                                         keepdims=True))
     assert mouth_lmd(wide, lm) > 1.0
+
+
+def test_lmd_levels_the_mouth_with_the_eyes():
+    rng = np.random.default_rng(1)
+    lm = rng.uniform(0, 100, (4, 68, 2))
+    lm[:, 36], lm[:, 45] = (20, 40), (80, 40)
+    a = 0.3  # the whole face rolled by 0.3 rad, scaled and moved: the same mouth
+    rolled = lm @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T * 1.5 + 4.0
+    assert mouth_lmd(rolled, lm) < 1e-9
+    assert mouth_lmd(rolled, lm, aligned=False) > 5.0  # centred and scaled only, the roll counts
+    shapes = mouth_shapes(rolled)
+    assert shapes.shape == (4, 20, 2)
+    np.testing.assert_allclose(shapes, mouth_shapes(lm), atol=1e-9)
+    only_mouth = lm.copy()  # the mouth alone turned: a changed mouth, not a rolled head
+    m = lm[:, 48:68] - lm[:, 48:68].mean(1, keepdims=True)
+    only_mouth[:, 48:68] = lm[:, 48:68].mean(1, keepdims=True) + m @ np.array([[np.cos(a), -np.sin(a)],
+                                                                             [np.sin(a), np.cos(a)]]).T
+    assert mouth_lmd(only_mouth, lm) > 5.0
 
 
 def test_envelope_and_lagged_correlation():

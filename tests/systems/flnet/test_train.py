@@ -28,6 +28,7 @@ def test_two_cpu_steps_per_variant(flnet_crops, tmp_path, variant, n):
     for r in recs:
         assert all(v == v and abs(v) < 1e9 for v in r.values())
         assert "perceptual" in r and "d" in r
+        assert 0.0 < r["identity"] < 2.0  # dlib descriptor distance output -> target (unit-norm-ish, 0.6 threshold)
         assert ("sparsity_v" in r) == (variant == "full")
         assert ("rec_w" in r) == (variant == "full")
         assert ("tv_wm" in r) == (variant != "appearance-only")
@@ -102,6 +103,11 @@ def test_vgg_weights_file_is_used(flnet_crops, tmp_path):
                     progress=False, say=said.append)
     assert load_checkpoint(p)["config"]["perceptual"].startswith("vgg16:")
     assert not said
+    rec = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert 0.0 < rec["identity"] < 2.0  # the identity term keeps dlib's ResNet beside VGG16
+    p = train_flnet(flnet_crops, tmp_path / "run0", small_config(steps=1, lambda_id=0.0), progress=False,
+                    say=said.append)
+    assert "identity" not in json.loads((tmp_path / "run0" / "log.jsonl").read_text().splitlines()[-1])
 
 
 @pytest.mark.slow

@@ -30,6 +30,8 @@ class FLNetConfig(TrainSettings):
     lambda_rec: float = setting(250.0, "Weight of the reconstruction loss.", low=0.0)
     lambda_p: float = setting(1.0, "Weight of the perceptual loss.", low=0.0)
     lambda_adv: float = setting(1.0, "Weight of the adversarial loss.", low=0.0)
+    lambda_id: float = setting(1.0, "Weight of the identity term (dlib face-descriptor distance to the target; not in "
+                               "the paper; 0: eq. 17 exactly).", low=0.0)  # perceptual.identity_loss
     k_floor: float = setting(0.3, "Lower bound of the reconstruction heatmap K (eq. 12-13; paper 0.3): the weight of "
                              "hair and background against the face's 1.", low=0.0, high=1.0)
     lambda_entropy: float = setting(0.0, "Weight of the selection masks' entropy (not in the paper: pushes each pixel "
