@@ -11,6 +11,10 @@ The tail is fitted on its own (``extract-au``: landmarks, ``fit-3dmm``), and eve
 - ``render_vs_fit``: dlib on the rendered fit vs the fit's landmarks (what a detector reads off a render);
 - ``render`` / ``output``: dlib on the render / on the rendering-to-video output vs the real tail (the chain's
   ceiling: below it no audio model can go); ``*_still_pose``: the same with the pose held at its mean.
+- with ``--predicted GAN``: ``output_predicted`` (GAN's prediction as ``synthesize facial`` makes it: the bench's
+  (a)), ``output_predicted_expression_own_pose`` (its expression, the tail's own head pose),
+  ``output_predicted_expression_still_pose`` (its expression, the reference's mean pose) and
+  ``output_own_expression_predicted_pose`` (the tail's own expression, its pose): where the error comes from.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ def main() -> dict:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--facial-gan", type=Path, required=True, help="Any FACIAL-GAN of the run (not used to predict).")
     ap.add_argument("--item", default="ref_head")
+    ap.add_argument("--predicted", type=Path, default=None, help="A FACIAL-GAN (the run's fine-tuned one): also "
+                    "score its prediction, whole and with pose or expression swapped for the tail's own.")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     for p in (a.work / "ref_tail.mp4", a.work / "ref_tail.wav", a.work / "render" / "manifest.json",
@@ -39,6 +45,7 @@ def main() -> dict:
             sys.exit(f"error: {p} not found")
     os.environ.setdefault("THEAD_ALLOW_OUTSIDE", str(a.work.resolve()))
     import thead.systems.facial.synthesize as S
+    from thead.systems.facial.synthesize import match_expression, match_pose, smooth
     from quality_facial import static_mouth_lmd
     from thead.face.facemodel import load_face_model
     from thead.face.fit import project_vertices
@@ -73,7 +80,7 @@ def main() -> dict:
                 o[:, EYE] = eye
             return o.astype(np.float32)
 
-        S.smooth, S.match_expression = own, (lambda p, r: p)
+        S.smooth, S.match_expression, S.match_pose = own, (lambda p, r: p), (lambda p, r: p)
         od = a.work / "ceiling" / f"own{mode or '_pose'}"
         S.synthesize(a.work / "ref_tail.wav", a.work / "render" / "manifest.json", a.facial_gan,
                      a.work / "r2v" / "last.pt", od, item=a.item, progress=False)
@@ -84,6 +91,30 @@ def main() -> dict:
         res[f"render{mode}"] = mouth_lmd(ren[:n], truth[:n]) / still
         if not mode:
             res["render_vs_fit"] = mouth_lmd(ren[:n], fitted[:n]) / still
+    S.smooth, S.match_expression, S.match_pose = smooth, match_expression, match_pose
+    if a.predicted:  # FACIAL-GAN's prediction, whole or in part, through the same chain
+        for name, (pose, expr) in dict(predicted=("pred", "pred"), predicted_expression_own_pose=("own", "pred"),
+                                       predicted_expression_still_pose=("still", "pred"),
+                                       own_expression_predicted_pose=("pred", "own")).items():
+            def mix(pred, ref, pose=pose, expr=expr):
+                out = match_pose(match_expression(pred, ref), ref)
+                o = params[np.minimum(np.arange(len(out)), len(params) - 1)]
+                if pose == "own":
+                    out[:, :EXP_START - 1] = o[:, :EXP_START - 1]
+                elif pose == "still":
+                    out[:, :EXP_START - 1] = ref[:, :EXP_START - 1].mean(0)
+                if expr == "own":
+                    out[:, EXP_START:] = o[:, EXP_START:]
+                return out.astype(np.float32)
+
+            S.match_expression, S.match_pose = mix, (lambda p, r: p)
+            od = a.work / "ceiling" / name
+            S.synthesize(a.work / "ref_tail.wav", a.work / "render" / "manifest.json", a.predicted,
+                         a.work / "r2v" / "last.pt", od, item=a.item, progress=False)
+            _, out = analyse_video(od / "ref_tail.mp4")
+            n = min(len(out), len(truth))
+            res[f"output_{name}"] = mouth_lmd(out[:n], truth[:n]) / still
+        S.match_expression, S.match_pose = match_expression, match_pose
     res["still_mouth_lmd_pct_iod"] = still
     print("| figure (mouth LMD / oracle still mouth) | value |\n|---|---|")
     for k, v in res.items():

@@ -81,3 +81,19 @@ def test_match_expression_moves_the_mean_and_keeps_the_motion(facial_data):
     assert np.allclose(out[:, EXP_START:].mean(0), p[:, EXP_START:].mean(0), atol=1e-5)
     assert np.allclose(np.diff(out[:, EXP_START:], axis=0), np.diff(drifted[:, EXP_START:], axis=0), atol=1e-5)
     assert np.array_equal(out[:, :EXP_START], drifted[:, :EXP_START])  # pose and blink untouched
+
+
+def test_match_pose_moves_the_head_and_keeps_its_motion(facial_data):
+    from thead.systems.facial.data import reference_params
+    from thead.systems.facial.params import EXP_START, POSE
+    from thead.systems.facial.synthesize import match_pose
+
+    ref, _ = reference_params(facial_data["au"])["a"]  # a real clip's fitted parameters
+    p = ref.params.astype(np.float32)
+    drifted = p[::-1].copy()
+    drifted[:, POSE] += np.array([0.0, 0.15, 0.0, 0.5, 12.0, -7.0], np.float32)  # yaw 0.15 rad, moved and scaled
+    out = match_pose(drifted, p)
+    assert np.allclose(out[:, POSE].mean(0), p[:, POSE].mean(0), atol=1e-3)
+    assert np.allclose(np.diff(out[:, POSE], axis=0), np.diff(drifted[:, POSE], axis=0), atol=1e-3)
+    assert np.array_equal(out[:, 6:], drifted[:, 6:])  # blink and expressions untouched
+    assert EXP_START == 7

@@ -121,8 +121,9 @@ class SynthesizeFacialConfig(Config):
     blinks: str = setting("fill", "fill: FACIAL-GAN's blinks with the reference's duration, gaps filled to its rate; "
                           "predicted: its blinks only; raw: the eye channel as predicted.", choices=BLINK_MODES)
     seed: int = setting(0, "Seed of the filled-in blink times.")
-    match_mean: bool = setting(True, "Move the predicted expression's mean to the reference video's (not in the "
-                               "paper; keeps the person's mouth shape after a short fine-tuning).")
+    match_mean: bool = setting(True, "Move the predicted expression's and head pose's means to the reference video's "
+                               "(not in the paper; keeps the person's mouth shape and head placement after a short "
+                               "fine-tuning).")
     device: str = setting("cpu", "cpu, cuda or auto.")
 
 
