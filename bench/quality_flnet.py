@@ -112,6 +112,8 @@ def main() -> dict:
     ap.add_argument("--k-floor", type=float, default=None, help="Heatmap K lower bound (default: thead's).")
     ap.add_argument("--ema", type=float, default=0.999, help="Generator weight average decay (0: off; not in paper).")
     ap.add_argument("--lambda-entropy", type=float, default=0.0, help="Selection-mask entropy weight (not in paper).")
+    ap.add_argument("--lambda-id", type=float, default=1.0, help="Identity term weight (dlib descriptors; not in "
+                    "paper; 0: eq. 17).")
     ap.add_argument("--finetune", default=None,
                     help="FLNet checkpoint the full-5B model starts from (default: the bundled "
                     "examples/weights/flnet_pretrained.pt when present and without --ablations; 'none': from "
@@ -160,7 +162,7 @@ def main() -> dict:
         return FLNetConfig(steps=10**7, batch_size=a.batch, width=a.width, d_width=a.width, variant=variant,
                            bank_size=n, bank_pool=5, holdout=0.2, d_steps=a.d_steps, ema=a.ema, time_limit_s=limit,
                            **({} if a.k_floor is None else {"k_floor": a.k_floor}),
-                           field=a.field, prior=a.prior, lambda_entropy=a.lambda_entropy,
+                           field=a.field, prior=a.prior, lambda_entropy=a.lambda_entropy, lambda_id=a.lambda_id,
                            checkpoint_every=10**7, device=a.device)
 
     def train(tag, variant, n):
@@ -196,7 +198,8 @@ def main() -> dict:
     result = dict(figures(next(iter(ev["rows"].values()))), wall_minutes=wall, budget_minutes=a.minutes,
                   train_minutes=train_s / 60, crop_minutes=crop_s / 60, cores=os.cpu_count(), device=a.device,
                   size=a.size, width=a.width, batch=a.batch, d_steps=a.d_steps, ema=a.ema, k_floor=a.k_floor,
-                  field=a.field, prior=a.prior, lambda_entropy=a.lambda_entropy, video=str(a.video),
+                  field=a.field, prior=a.prior, lambda_entropy=a.lambda_entropy, lambda_id=a.lambda_id,
+                  video=str(a.video),
                   finetuned_from=str(finetune) if finetune else None,
                   n_targets=int(next(iter(ev["rows"].values()))["n_targets"]))
     if a.from_runs:  # trained elsewhere (a GPU): say where, as the run folder recorded it
