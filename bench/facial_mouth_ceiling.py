@@ -53,7 +53,7 @@ def main() -> dict:
     from thead.systems.facial.data import reference_params
     from thead.systems.facial.evaluate import analyse_video, mouth_lmd
     from thead.stages import au
-    from thead.systems.facial.params import EXP_START, EYE
+    from thead.systems.facial.params import EXP_START, EYE, POSE
 
     head = np.load(next((a.work / "render").glob(f"{a.item}.reference.npz")))
     tail = a.work / "ceiling" / "tail_au"
@@ -100,9 +100,9 @@ def main() -> dict:
                 out = match_pose(match_expression(pred, ref), ref)
                 o = params[np.minimum(np.arange(len(out)), len(params) - 1)]
                 if pose == "own":
-                    out[:, :EXP_START - 1] = o[:, :EXP_START - 1]
+                    out[:, POSE] = o[:, POSE]
                 elif pose == "still":
-                    out[:, :EXP_START - 1] = ref[:, :EXP_START - 1].mean(0)
+                    out[:, POSE] = ref[:, POSE].mean(0)
                 if expr == "own":
                     out[:, EXP_START:] = o[:, EXP_START:]
                 return out.astype(np.float32)

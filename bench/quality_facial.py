@@ -6,8 +6,9 @@
 
 Splits REF (resampled to ``--fps``, 25 by default) into its first 80% (the training reference) and last 20% (held
 out), then inside ``--minutes`` of wall clock, preprocessing included: landmarks -> 3DMM fit -> AU45 -> audio
-features -> renders of the first 80%; FACIAL-GAN fine-tuned on it (from ``--facial-gan-pretrained``, by default thead's bundled checkpoint pretrained on
-every speech clip of ../shared/data, ``make -f stages/facial.mk facial-pretrain``; from scratch when there is none);
+features -> renders of the first 80%; FACIAL-GAN fine-tuned on it (from ``--facial-gan-pretrained``, by default
+thead's bundled checkpoint pretrained on every speech clip of ../shared/data, ``make -f stages/facial.mk
+facial-pretrain``; from scratch when there is none);
 the rendering-to-video network trained on it; then (a) re-synthesizes the last 20% from its own audio and (b)
 synthesizes SPEECH, pasted back into REF's frames. Figures (JSON keys):
 
@@ -113,18 +114,11 @@ def static_mouth_lmd(truth: np.ndarray, source: np.ndarray | None = None, aligne
     """LMD of a mean mouth shape held still against the truth (``mouth_lmd``'s normalisation, eye-aligned unless
     ``aligned`` is false): the truth's own mean shape (the oracle still mouth, the ratio's denominator) or, with
     ``source``, that landmark track's mean (the reference's first 80%: the still mouth a model could know)."""
-    from thead.face.landmarks import interocular
-    from thead.systems.facial.evaluate import MOUTH, mouth_shapes
+    from thead.systems.facial.evaluate import mouth_shapes
 
-    def shapes(lm):
-        if aligned:
-            return mouth_shapes(lm)
-        m = lm[:, MOUTH]
-        return (m - m.mean(1, keepdims=True)) / interocular(lm)[:, None, None]
-
-    src = shapes(truth if source is None else source)
+    src = mouth_shapes(truth if source is None else source, aligned)
     mean = src[np.isfinite(src).all(axis=(1, 2))].mean(0)
-    d = np.linalg.norm(shapes(truth) - mean[None], axis=-1).mean(-1)
+    d = np.linalg.norm(mouth_shapes(truth, aligned) - mean[None], axis=-1).mean(-1)
     return float(np.nanmean(d) * 100) if np.isfinite(d).any() else float("nan")
 
 

@@ -12,10 +12,11 @@ with 5 bank images trains for what is left. JSON keys (full-5B): ``l1`` (0-255, 
 the target landmarks'), ``mouth_std_ratio`` (output / target opening std: the amplitude), ``identity_distance``,
 ``same_person_rate``, ``lmd_px``, ``wall_minutes``, ``steps``, and what copying a real training frame scores on
 the same targets (``l1_copy_nearest``: the frame with the nearest landmarks; ``l1_copy_best``: the best frame, an
-oracle), which shows how far the clip's tail is from what the model saw and so which ``l1`` is reachable on it. With ``--ablations`` a ``variants`` object holds the
-same keys for ``full-5B``, ``full-3B``, ``full-1B``, ``appearance-only`` and ``warp-only``, each trained for the
-same minutes as full-5B (1B and 3B: the first 1 or 3 of the 5 evenly spaced bank images, as in the paper). With
-``--curve``, full-5B is also scored (on 40 targets) at each fifth of its training: ``curve`` in the JSON.
+oracle), which shows how far the clip's tail is from what the model saw and so which ``l1`` is reachable on it. With
+``--ablations`` a ``variants`` object holds the same keys for ``full-5B``, ``full-3B``, ``full-1B``,
+``appearance-only`` and ``warp-only``, each trained for the same minutes as full-5B (1B and 3B: the first 1 or 3 of
+the 5 evenly spaced bank images, as in the paper). With ``--curve``, full-5B is also scored (on 40 targets) at each
+fifth of its training: ``curve`` in the JSON.
 
 On a GPU (issue 12, part 3: the ablation ordering at a budget the CPU cannot reach) the work splits in two:
 ``--crops MANIFEST`` reuses crops made here, ``--parallel`` trains the variants at the same time (one process each;

@@ -4,7 +4,8 @@ for real videos (the reference).
 Per video (streamed once for landmarks; a 3DMM fit and FACS AUs from thead's own chain):
 - LMD (lip sync, Chen et al. 2018), only against a ground-truth video of the same speech: the 20 mouth landmarks
   (ibug 48-67) of each frame centred on their mean, rotated level with the eyes and divided by the frame's own
-  inter-ocular distance (``mouth_shapes``), mean point distance x 100 (% IOD). Frame t of one video is paired with frame t of the other.
+  inter-ocular distance (``mouth_shapes``), mean point distance x 100 (% IOD). Frame t of one video is paired with
+  frame t of the other.
 - CPBD sharpness: mean over up to ``max_frames`` evenly spaced frames (``thead.metrics.sharpness``).
 - Blinks: AU45 runs above 1.0 (``thead.face.au.count_blinks``): blinks per second and mean blink duration (s).
   FACIAL quotes 0.28-0.45 blinks/s and 0.41 s for people.
@@ -33,9 +34,10 @@ MIN_SIDE = 256  # px: frames smaller than this are upscaled before landmark dete
 MAX_LAG = 5
 
 
-def mouth_shapes(lm: np.ndarray) -> np.ndarray:
+def mouth_shapes(lm: np.ndarray, aligned: bool = True) -> np.ndarray:
     """Each frame's 20 mouth landmarks (ibug 48-67) in an eye-aligned frame: centred on their mean, rotated so the
-    outer eye corners (ibug 36, 45) lie on a horizontal line, and divided by that frame's inter-ocular distance.
+    outer eye corners (ibug 36, 45) lie on a horizontal line, and divided by that frame's inter-ocular distance
+    (``aligned=False``: centred and scaled only, not rotated: thead's figure before 2026-11-27).
 
     Args:
         lm: (T, 68, 2) landmarks in pixels (NaN where no face).
@@ -50,29 +52,20 @@ def mouth_shapes(lm: np.ndarray) -> np.ndarray:
 
     lm = np.asarray(lm, np.float64)
     m = lm[:, MOUTH] - lm[:, MOUTH].mean(1, keepdims=True)
-    d = lm[:, OUTER_EYE_CORNERS[1]] - lm[:, OUTER_EYE_CORNERS[0]]
-    a = np.arctan2(d[:, 1], d[:, 0])
-    c, s = np.cos(-a)[:, None], np.sin(-a)[:, None]
-    rot = np.stack([c * m[..., 0] - s * m[..., 1], s * m[..., 0] + c * m[..., 1]], -1)
-    return rot / interocular(lm)[:, None, None]
+    if aligned:
+        d = lm[:, OUTER_EYE_CORNERS[1]] - lm[:, OUTER_EYE_CORNERS[0]]
+        a = np.arctan2(d[:, 1], d[:, 0])
+        c, s = np.cos(-a)[:, None], np.sin(-a)[:, None]
+        m = np.stack([c * m[..., 0] - s * m[..., 1], s * m[..., 0] + c * m[..., 1]], -1)
+    return m / interocular(lm)[:, None, None]
 
 
 def mouth_lmd(found: np.ndarray, truth: np.ndarray, aligned: bool = True) -> float:
     """Mouth LMD (% IOD): mean distance between paired frames' 20 mouth landmarks, each video's shapes as
-    ``mouth_shapes`` gives them (``aligned=False``: centred and scaled only, not rotated: thead before 2026-11-27),
-    x 100. found, truth: (T, 68, 2) px; frame t is paired with frame t (the shorter length); frames where either
-    has no face are skipped; NaN when none is left."""
-    from thead.face.landmarks import interocular
-
+    ``mouth_shapes(aligned=aligned)`` gives them, x 100. found, truth: (T, 68, 2) px; frame t is paired with frame t
+    (the shorter length); frames where either has no face are skipped; NaN when none is left."""
     n = min(len(found), len(truth))
-
-    def shape(lm):
-        if aligned:
-            return mouth_shapes(lm[:n])
-        m = lm[:n, MOUTH]
-        return (m - m.mean(1, keepdims=True)) / interocular(lm[:n])[:, None, None]
-
-    d = np.linalg.norm(shape(found) - shape(truth), axis=-1).mean(-1)
+    d = np.linalg.norm(mouth_shapes(found[:n], aligned) - mouth_shapes(truth[:n], aligned), axis=-1).mean(-1)
     return float(np.nanmean(d) * 100) if np.isfinite(d).any() else float("nan")
 
 

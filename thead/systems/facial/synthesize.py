@@ -4,12 +4,12 @@ the person's video) -> a talking video of that person with lip motion, head pose
 Pipeline: audio -> features of the kind FACIAL-GAN was trained on (at the reference's frame rate) -> FACIAL-GAN,
 windowed, starting from the reference's first frame -> parameters mapped back with the reference's normalisation and
 smoothed with a Savitzky-Golay filter (official code; window 5 frames, order 2) -> expression and head-pose means
-moved to the reference's (``match_expression``, ``match_pose``; thead's, not the paper's) -> blinks given the reference's
-rate, duration and depth (``blinks``: ``fill`` default, ``predicted``, ``raw``; ``thead.systems.facial.blinks``)
--> 3DMM renders with the eye attention map (reference identity and albedo, the reference crop's pixels) ->
-rendering-to-video network over 2 N_w stacked
-renders -> MP4 at the reference's frame rate and crop size with the input audio muxed in, plus a side-by-side MP4
-(render | eye attention | output) and a PNG sheet of a few such frames.
+moved to the reference's (``match_expression``, ``match_pose``; thead's, not the paper's) -> blinks given the
+reference's rate, duration and depth (``blinks``: ``fill`` default, ``predicted``, ``raw``;
+``thead.systems.facial.blinks``) -> 3DMM renders with the eye attention map (reference identity and albedo, the
+reference crop's pixels) -> rendering-to-video network over 2 N_w stacked renders -> MP4 at the reference's frame
+rate and crop size with the input audio muxed in, plus a side-by-side MP4 (render | eye attention | output) and a
+PNG sheet of a few such frames.
 
 Paste-back (optional; the paper shows crops only): each generated crop goes back into a frame of the reference video
 through the inverse of render-face's crop and is blended in seamlessly (``thead.face.paste.FaceBlender``: colour

@@ -107,7 +107,7 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
 
     from thead.systems.facial import render2video as R
     from thead.systems.flnet.losses import perceptual_loss
-    from thead.systems.flnet.perceptual import DlibFaceFeatures, choose_perceptual, identity_loss
+    from thead.systems.flnet.perceptual import choose_perceptual, identity_network, perceptual_and_identity
     from thead.train import dist
     from thead.train.checkpoint import load_checkpoint, restore
 
@@ -126,7 +126,7 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
 
     perc, perc_name = choose_perceptual(vgg_weights, face_net, say, "perceptual loss (FACIAL eq. 10)")
     perc = perc.to(d.device)
-    ident = (perc if isinstance(perc, DlibFaceFeatures) else DlibFaceFeatures().to(d.device)) if cfg.lambda_id else None
+    ident = identity_network(perc, cfg.lambda_id, d.device)
     blob = load_checkpoint(last) if last else None
     if blob is not None and cfg.arch == "auto":  # a resumed run keeps its architecture whatever the device
         cfg.arch = blob.get("config", {}).get("arch", "pix2pixhd")
@@ -165,18 +165,9 @@ def train_render2video(manifest: Path, out_dir: Path, cfg: Render2VideoConfig, v
             d_fake, d_real = Dw(x, fake), Dw(x, real)
             terms = {"gan": R.lsgan(d_fake, True), "fm": R.feature_matching(d_fake, d_real),
                      "l1": ((fake - real).abs() * R.face_weight(x, cfg.n_w, cfg.w_face)).mean()}
-            if ident is perc:  # one pass of dlib's ResNet gives the perceptual maps and the descriptor
-                with torch.no_grad():
-                    f_real, e_real = perc.features_and_embedding(real)
-                f_fake, e_fake = perc.features_and_embedding(fake)
-                terms["identity"] = identity_loss(e_fake, e_real)
-            else:
-                with torch.no_grad():
-                    f_real = perc(real)
-                    e_real = ident.embed(real) if ident is not None else None
-                f_fake = perc(fake)
-                if ident is not None:
-                    terms["identity"] = identity_loss(ident.embed(fake), e_real)
+            f_fake, f_real, id_loss = perceptual_and_identity(perc, ident, fake, real)
+            if id_loss is not None:
+                terms["identity"] = id_loss
             terms["perceptual"] = perceptual_loss(f_fake, f_real)
             loss_g = (terms["gan"] + cfg.lambda_fm * terms["fm"] + cfg.lambda_p * terms["perceptual"]
                       + cfg.lambda_l1 * terms["l1"] + cfg.lambda_id * terms.get("identity", 0.0))

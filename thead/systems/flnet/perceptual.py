@@ -148,6 +148,32 @@ def identity_loss(emb_x: torch.Tensor, emb_t: torch.Tensor) -> torch.Tensor:
     return (emb_x - emb_t).pow(2).sum(1).add(1e-8).sqrt().mean()
 
 
+def identity_network(perc: nn.Module, lambda_id: float, device) -> Optional["DlibFaceFeatures"]:
+    """The network of a trainer's identity term: ``perc`` itself when it is dlib's ResNet (one pass then gives the
+    perceptual maps and the descriptor), else a frozen dlib ResNet of its own; None when ``lambda_id`` is 0."""
+    if not lambda_id:
+        return None
+    return perc if isinstance(perc, DlibFaceFeatures) else DlibFaceFeatures().to(device)
+
+
+def perceptual_and_identity(perc: nn.Module, ident: Optional["DlibFaceFeatures"], fake: torch.Tensor,
+                            real: torch.Tensor) -> tuple[list, list, Optional[torch.Tensor]]:
+    """(perceptual maps of ``fake``, of ``real`` (no gradient), ``identity_loss`` of their descriptors in float32 or
+    None without ``ident``) for images (B, 3, H, W) in [-1, 1]; one ResNet pass per image batch when ``ident`` is
+    ``perc``."""
+    if ident is perc:
+        with torch.no_grad():
+            f_real, e_real = perc.features_and_embedding(real)
+        f_fake, e_fake = perc.features_and_embedding(fake)
+    else:
+        with torch.no_grad():
+            f_real = perc(real)
+            e_real = ident.embed(real) if ident is not None else None
+        f_fake = perc(fake)
+        e_fake = ident.embed(fake) if ident is not None else None
+    return f_fake, f_real, (identity_loss(e_fake.float(), e_real.float()) if ident is not None else None)
+
+
 def choose_perceptual(vgg_weights, face_net, say: Callable[[str], None], loss_name: str = "perceptual loss"
                       ) -> tuple[nn.Module, str]:
     """The perceptual network of a run, said at start: VGG16 from ``vgg_weights`` (or, without ``face_net``, the

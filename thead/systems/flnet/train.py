@@ -185,10 +185,9 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     gen = seed_all(cfg.seed + d.rank)
     perc, perc_name = _perceptual(cfg, sampler, out_dir, vgg_weights, face_net, d, say)
     perc = perc.to(d.device)
-    from thead.systems.flnet.perceptual import DlibFaceFeatures, identity_loss
+    from thead.systems.flnet.perceptual import identity_network, perceptual_and_identity
 
-    # the identity term's network: the perceptual one when it is dlib's ResNet (one pass gives both), else its own
-    ident = (perc if isinstance(perc, DlibFaceFeatures) else DlibFaceFeatures().to(d.device)) if cfg.lambda_id else None
+    ident = identity_network(perc, cfg.lambda_id, d.device)
     G = FLNetGenerator(cfg.bank_size, cfg.width, cfg.variant, margin, cfg.prior).to(d.device)
     D = PatchDiscriminator(cfg.d_width).to(d.device)
     models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
@@ -251,20 +250,10 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
         with autocast(d.device, cfg.amp):
             out = Gw(*inputs(batch))
             k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
-            if ident is perc:  # one pass of dlib's ResNet: the perceptual maps and the descriptor
-                with torch.no_grad():
-                    f_t, e_t = perc.features_and_embedding(batch["target"])
-                f_o, e_o = perc.features_and_embedding(out["output"])
-            else:
-                with torch.no_grad():
-                    f_t = perc(batch["target"])
-                    e_t = ident.embed(batch["target"]) if ident is not None else None
-                f_o = perc(out["output"])
-                e_o = ident.embed(out["output"]) if ident is not None else None
+            f_o, f_t, id_loss = perceptual_and_identity(perc, ident, out["output"], batch["target"])
             d_fake = Dw(out["output"]) if cfg.d_steps > 0 and cfg.lambda_adv > 0 else None
             loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake)
-            if ident is not None:
-                id_loss = identity_loss(e_o.float(), e_t.float())
+            if id_loss is not None:
                 loss_g = loss_g + cfg.lambda_id * id_loss
                 g_logs["identity"] = float(id_loss.detach())
         opts["G"].zero_grad(set_to_none=True)
