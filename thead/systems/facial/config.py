@@ -41,8 +41,9 @@ class Render2VideoConfig(TrainSettings):
     batch_size: int = retuned(TrainSettings, "batch_size", 4)
     lr: float = retuned(TrainSettings, "lr", 2e-4)
     n_w: int = setting(2, "N_w: the generator reads 2 N_w consecutive renders.", low=1)
+    # choices: render2video.ARCHS
     arch: str = setting("auto", "Generator: pix2pixhd (the paper's), unet-residual (a U-Net correcting the render: "
-                        "learns in CPU minutes) or auto (pix2pixhd on cuda, unet-residual on cpu).")  # render2video.ARCHS
+                        "learns in CPU minutes) or auto (pix2pixhd on cuda, unet-residual on cpu).")
     width: int = retuned(TrainSettings, "width", 32, "Generator width.")  # pix2pixHD: 64
     d_width: int = setting(32, "Channels of each discriminator's first conv.", low=4)  # pix2pixHD: 64
     lambda_fm: float = 2.0  # lambda_1

@@ -33,7 +33,8 @@ class TrainConfig(TrainSettings):
                                  "gives the paper's objective).", low=0.0)  # see train_gath
     edit_fraction: float = setting(0.25, "Share of each batch driven by edited vectors (zeros, one AU) instead of a "
                                    "target frame's (not in GATH; 0 gives the paper's sampling).", low=0.0, high=1.0)
-    aue_norm: str = setting("batch", "batch (BatchNorm after each conv) or none (the paper's VGG).")  # model.AUEstimator
+    # model.AUEstimator
+    aue_norm: str = setting("batch", "batch (BatchNorm after each conv) or none (the paper's VGG).")
     augment: bool = True  # AU estimator: random shifts and brightness/contrast (not in GATH; see train_aue)
     output: str = setting("attention", "Generator output: attention (A * input + (1 - A) * colour, GANimation's), "
                           "residual (A * input + (1 - A) * (input + correction); experimental) or direct (the "

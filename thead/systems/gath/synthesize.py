@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from thead.declare import check_settings, defaults
-from thead.errors import InputError, NoFaceError
+from thead.errors import NoFaceError
 from thead.manifest.paths import item_path
 from thead.runner import safe_id
 from thead.systems.gath.config import BN_STATS, SynthesizeGathConfig
