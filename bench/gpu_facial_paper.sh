@@ -16,20 +16,18 @@ DEVICE=${DEVICE:-cuda}
 MINUTES=${MINUTES:-8}
 CURVE=${CURVE:-1500}
 mkdir -p "$OUT"
-[ -n "${SKIP_WHL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD:$DEV/site THEAD_ALLOW_OUTSIDE=/ PYTHONUNBUFFERED=1
+. bench/gpu_common.sh
+gpu_env || exit 1
 python3 bench/pack_crops.py unpack "$DEV/fc512" || exit 1
-(nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv,noheader -l 1 > "$OUT/smi.csv" 2>/dev/null &)
+smi_start 1
 python3 bench/paper_facial_r2v.py train --train "$DEV/fc512/render/manifest.json" \
   --heldout "$DEV/fc512/render_tail/manifest.json" --minutes "$MINUTES" --amp --curve-every "$CURVE" \
   --device "$DEVICE" --out /tmp/fcw ${RESUME:+--resume} > "$OUT/facial.log" 2>&1
 rc=$?
-pkill -f "nvidia-smi --query-gpu" 2>/dev/null
+smi_stop
 for f in result.json heldout.npz; do cp "/tmp/fcw/$f" "$OUT/" 2>/dev/null; done
 for f in samples.png log.jsonl; do cp "/tmp/fcw/run/$f" "$OUT/" 2>/dev/null; done
 tail -30 "$OUT/facial.log"
-awk -F', ' '{gsub(/ %/,"",$2); s+=$2; n++} END {if (n) print "GPU utilisation mean", s/n, "% over", n, "samples"}' \
-  "$OUT/smi.csv"
+smi_summary
 ls -la "$OUT"
 exit $rc

@@ -3,7 +3,7 @@
 #  - FLNet's ablations (issue 12, part 3): the five variants of bench/quality_flnet.py trained at the same time, each
 #    for FL_MIN minutes, with snapshots at each third (scored afterwards on the CPU with --from-runs);
 #  - FACIAL's rendering-to-video network in the paper's setting (issue 11): bench/paper_facial_r2v.py train.
-# Inputs prepared (JPEG-packed to fit the 64 MiB a call carries; .dev/unpack.py restores the PNGs) on the CPU machine under .dev/ (crops, 512 px renders, dlib's face ResNet file in a stand-in
+# Inputs prepared (packed by bench/pack_crops.py to fit the 64 MiB a call carries) on the CPU machine under .dev/ (crops, 512 px renders, dlib's face ResNet file in a stand-in
 # face_recognition_models package) and .whl/ (pydantic wheels for the GPU image's Python); results under $OUT.
 set -u
 FL_MIN=${FL_MIN:-7}
@@ -12,12 +12,11 @@ OUT=${OUT:-/tmp/gpu_out}
 DEV=${DEV:-.dev}
 DEVICE=${DEVICE:-cuda}
 mkdir -p "$OUT"
-[ -n "${SKIP_WHL:-}" ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  || exit 1
-[ "$FC_MIN" = 0 ] || python3 "$DEV/unpack.py" "$DEV/fc512" || exit 1
-export PYTHONPATH=/tmp/site:$PWD:$DEV/site THEAD_ALLOW_OUTSIDE=/ PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
-nvidia-smi --query-gpu=name,utilization.gpu,memory.used --format=csv,noheader -l 2 > "$OUT/smi.csv" &
-SMI=$!
+. bench/gpu_common.sh
+gpu_env || exit 1
+[ "$FC_MIN" = 0 ] || python3 bench/pack_crops.py unpack "$DEV/fc512" || exit 1
+export OMP_NUM_THREADS=2
+smi_start 2
 python3 bench/quality_flnet.py --video none --crops "$DEV/fl128/crops/manifest.json" --minutes "$FL_MIN" --ablations \
   --parallel --curve --no-eval --device "$DEVICE" --work /tmp/flw \
   --batch "${FL_BATCH:-4}" --d-steps "${FL_DSTEPS:-1}" > "$OUT/flnet.log" 2>&1 &
@@ -29,7 +28,7 @@ if [ "$FC_MIN" != 0 ]; then  # FC_MIN=0: FLNet only
     > "$OUT/facial.log" 2>&1
 fi
 wait $FL
-kill $SMI
+smi_stop
 cp /tmp/fcw/heldout.npz "$OUT/" 2>/dev/null
 cp /tmp/fcw/run/samples.png "$OUT/facial_samples.png" 2>/dev/null
 cp /tmp/fcw/result.json "$OUT/facial_result.json" 2>/dev/null
@@ -60,6 +59,6 @@ for k in (1, 2, 3):
     print(f"flnet_snap{k}.tar", round(os.path.getsize(out / f"flnet_snap{k}.tar") / 1e6, 1), "MB")
 EOF2
 tail -3 "$OUT/flnet.log"; [ -f "$OUT/facial.log" ] && tail -22 "$OUT/facial.log"
-awk -F', ' '{gsub(/ %/,"",$2); s+=$2; n++} END {print "GPU utilisation mean", s/n, "% over", n, "samples"}' "$OUT/smi.csv"
+smi_summary
 touch "$OUT/facial.log"; tar -C "$OUT" -cf "$OUT/logs.tar" smi.csv flnet.log facial.log && rm "$OUT/smi.csv" "$OUT/flnet.log" "$OUT/facial.log"
 ls -la "$OUT"
