@@ -28,6 +28,9 @@ FL_FRAMES   ?= 60
 FL_TARGETS  ?= 12
 DEVICE      ?= cpu
 FL_TRAIN_FLAGS ?=
+# fine-tuning is person-specific: every sample on the bank make-bank picks (FL_BANK_FRAMES = the trained frames), at
+# 3x the paper's learning rate (bench/quality_flnet.py measures both)
+FL_FINETUNE_FLAGS ?= --fixed-bank --lr 3e-4
 FL_FINETUNE ?= $(if $(and $(filter 128,$(FL_SIZE)),$(filter 16,$(FL_WIDTH)),$(filter full,$(FL_VARIANT)),$(filter 5,$(FL_BANK))),examples/weights/flnet_pretrained.pt)
 
 FL_TITLE_NOTE = $(if $(FL_FINETUNE),$(FL_STEPS) steps fine-tuned from $(notdir $(FL_FINETUNE)): for the people it \
@@ -52,8 +55,8 @@ $(FL_BANKS): $(FL_CROPS)
 $(FL_CKPT): $(FL_CROPS)
 	$(THEAD) train flnet --manifest $< -o $(dir $@) --variant $(FL_VARIANT) --bank-size $(FL_BANK) \
 	  --holdout $(FL_HOLDOUT) --steps $(FL_STEPS) --batch-size $(FL_BATCH) --width $(FL_WIDTH) --d-width $(FL_WIDTH) \
-	  --device $(DEVICE) --checkpoint-every 50 $(FL_TRAIN_FLAGS) $(if $(FL_FINETUNE),--finetune $(FL_FINETUNE)) \
-	  $(if $(wildcard $@),--resume)
+	  --device $(DEVICE) --checkpoint-every 50 $(FL_TRAIN_FLAGS) \
+	  $(if $(FL_FINETUNE),--finetune $(FL_FINETUNE) $(FL_FINETUNE_FLAGS)) $(if $(wildcard $@),--resume)
 
 $(FL_SYN): $(FL_CKPT) $(FL_BANKS)
 	$(THEAD) synthesize flnet --checkpoint $(FL_CKPT) --bank $(FL_BANKS) --landmarks $(FL_DRIVING) \

@@ -114,3 +114,32 @@ def test_crop_clips_refuse_frames_of_another_role(tmp_path, flnet_crops):
     with pytest.raises(InputError, match="SadTalker_sad1 holds frontal frames, not face crop frames; make them "
                                          "with 'thead crop-faces'"):
         load_crop_clips(fr.manifest_path)
+
+
+def test_fixed_bank_samples_use_the_synthesis_bank_and_keep_targets_away_from_it(flnet_crops):
+    import torch
+
+    from thead.systems.flnet.bank import bank_from_clips, bank_frames
+    from thead.systems.flnet.data import BankSampler
+    from thead.train.images import to_model_range
+
+    clips = load_crop_clips(flnet_crops)
+    sampler = BankSampler(clips, 5, 5, 0.2, gap=3, fixed_bank=True)
+    gen = torch.Generator().manual_seed(0)
+    for name in sampler.names:
+        pcs = [c for c in clips if c.identity == name]
+        bank = bank_from_clips(pcs, 5, 5, (0.0, 0.8))  # what evaluate flnet / make-bank give this person
+        images, lmk, targets = sampler.fixed[name]
+        assert np.array_equal(images.permute(0, 2, 3, 1).numpy(), bank.images)
+        assert np.allclose(lmk, bank.landmarks)
+        chosen = bank_frames(pcs, 5, 5, (0.0, 0.8))
+        for x, idx in targets:
+            own = [i for c, i in chosen if c is x.clip]
+            assert len(idx) > 0 and all(abs(int(t) - i) > 3 for t in idx for i in own)
+            assert set(idx.tolist()) <= set(x.train_idx.tolist())  # never the held-back tail
+    banks = [sampler.fixed[name][0] for name in sampler.names]
+    batch = sampler.sample(6, gen)
+    for b in batch["bank"]:  # (N, 3, S, S) in [-1, 1]: always one person's synthesis bank
+        assert any(torch.allclose(b, to_model_range(x)) for x in banks)
+    random_bank = BankSampler(clips, 5, 5, 0.2, gap=3).sample(6, torch.Generator().manual_seed(0))["bank"]
+    assert not all(torch.equal(random_bank[0], b) for b in random_bank[1:])  # the paper's varying banks

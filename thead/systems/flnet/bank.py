@@ -138,8 +138,13 @@ def load_crop_clips(manifest: Path) -> list[CropClip]:
     return clips
 
 
-def bank_from_clips(clips: list[CropClip], pool: int, n: int, frame_range: tuple[float, float] = (0.0, 1.0)) -> Bank:
-    """A bank from the frames of one person's clips within ``frame_range`` (fractions of each clip's length)."""
+def bank_frames(clips: list[CropClip], pool: int, n: int, frame_range: tuple[float, float] = (0.0, 1.0)
+                ) -> list[tuple[CropClip, int]]:
+    """The (clip, frame index) pairs ``bank_from_clips`` takes, in bank order.
+
+    Raises:
+        InputError: fewer than ``pool`` frames with a face in ``frame_range``.
+    """
     cands = []
     for c in clips:
         t = len(c.files)
@@ -151,7 +156,12 @@ def bank_from_clips(clips: list[CropClip], pool: int, n: int, frame_range: tuple
         raise InputError(f"identity {clips[0].identity}: {len(cands)} frames with a face in range {frame_range}, "
                          f"the bank needs {pool}")
     pick = select_bank(np.array([c.openness[i] for c, i in cands]), pool, n)
-    chosen = [cands[k] for k in pick]
+    return [cands[k] for k in pick]
+
+
+def bank_from_clips(clips: list[CropClip], pool: int, n: int, frame_range: tuple[float, float] = (0.0, 1.0)) -> Bank:
+    """A bank from the frames of one person's clips within ``frame_range`` (fractions of each clip's length)."""
+    chosen = bank_frames(clips, pool, n, frame_range)
     return Bank(np.stack([c.read([i])[0] for c, i in chosen]), np.stack([c.landmarks[i] for c, i in chosen]),
                 np.array([c.openness[i] for c, i in chosen], np.float32),
                 np.array([i if c.is_video else -1 for c, i in chosen]), clips[0].identity)

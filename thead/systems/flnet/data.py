@@ -8,6 +8,11 @@ source images"). The paper does not say how banks vary between samples; thead dr
 frames before sorting them by openness and taking the evenly spaced pool, so banks vary while keeping the spread of
 mouth shapes. The last ``holdout`` fraction of every clip is never used (``evaluate flnet`` uses it).
 
+With ``fixed_bank`` (thead's person-specific fine-tuning, not in the paper) every sample of a person uses the one
+bank that ``make-bank`` / ``evaluate flnet`` choose from that person's training frames (``bank.bank_from_clips``),
+and targets within ``gap`` of a bank frame are left out: the network learns to use exactly the five images it will
+be given at synthesis, as few-shot talking-head models fine-tune on their shots (Zakharov et al. 2019).
+
 The crops are held in memory as uint8 (S x S x 3 bytes a frame: 49 KB at 128, 150 KB at 224).
 """
 
@@ -38,13 +43,14 @@ class BankSampler:
         bank_size, bank_pool: N and the evenly spaced pool it is the first N of (``bank.select_bank``).
         holdout: fraction of every clip's tail never sampled.
         gap: frames around the target excluded from a same-clip bank.
+        fixed_bank: every sample of a person uses its synthesis bank (see the module docstring).
 
     Raises:
         InputError: no person has enough training frames.
     """
 
     def __init__(self, clips: list[CropClip], bank_size: int = 5, bank_pool: int = 5, holdout: float = 0.2,
-                 gap: int = 3, progress=None):
+                 gap: int = 3, progress=None, fixed_bank: bool = False):
         if bank_pool < bank_size:
             raise InputError(f"--bank-pool ({bank_pool}) must be at least --bank-size ({bank_size})")
         self.n, self.pool, self.gap = bank_size, bank_pool, gap
@@ -66,6 +72,28 @@ class BankSampler:
             raise InputError(f"no person has enough training frames (a single clip needs at least {need} frames "
                              f"with a face before the held-back tail)")
         self.names = sorted(self.people)
+        self.fixed: dict[str, tuple] = {}
+        if fixed_bank:
+            self._fix_banks(holdout)
+
+    def _fix_banks(self, holdout: float) -> None:
+        """Per person: the synthesis bank (images (N, 3, S, S) uint8, landmarks) and the training targets left once
+        the frames within ``gap`` of a bank frame are taken out (list of (clip, frame indices))."""
+        from thead.systems.flnet.bank import bank_frames
+
+        for name in self.names:
+            loaded = self.people[name]
+            chosen = bank_frames([x.clip for x in loaded], self.pool, self.n, (0.0, 1.0 - holdout))
+            targets = []
+            for x in loaded:
+                own = np.array([i for c, i in chosen if c is x.clip and c.is_video] or [-10**9])
+                idx = x.train_idx[np.all(np.abs(x.train_idx[:, None] - own[None]) > self.gap, 1)]
+                if len(idx):
+                    targets.append((x, idx))
+            if not targets:
+                raise InputError(f"identity {name}: no training frame is more than {self.gap} frames from the bank")
+            images = torch.from_numpy(np.stack([c.read([i])[0] for c, i in chosen])).permute(0, 3, 1, 2)
+            self.fixed[name] = (images.contiguous(), np.stack([c.landmarks[i] for c, i in chosen]), targets)
 
     @property
     def n_frames(self) -> int:
@@ -81,7 +109,13 @@ class BankSampler:
         def pick(k: int) -> int:
             return int(torch.randint(k, (), generator=gen))
 
-        clips = self.people[self.names[pick(len(self.names))]]
+        name = self.names[pick(len(self.names))]
+        if name in self.fixed:
+            bank, bank_lmk, targets = self.fixed[name]
+            x, idx = targets[pick(len(targets))]
+            t = int(idx[pick(len(idx))])
+            return bank, bank_lmk, x.images[t], x.clip.landmarks[t]
+        clips = self.people[name]
         tc = clips[pick(len(clips))]
         t = int(tc.train_idx[pick(len(tc.train_idx))])
         if len(clips) > 1:

@@ -15,7 +15,9 @@ Without VGG16 weights the perceptual loss runs on dlib's pretrained face-recogni
 Departure from the paper (issue 12): ``lambda_id`` (default 1) times the distance of dlib face descriptors (128-D)
 between output and target (``perceptual.identity_loss``), so that minutes of CPU training keep the person; the
 descriptor comes from the same ResNet pass as the perceptual maps when no VGG16 is given. ``lambda_id = 0`` gives
-eq. 17 exactly.
+eq. 17 exactly. ``fixed_bank`` (off by default; ``stages/flnet.mk`` and ``bench/quality_flnet.py`` turn it on when
+fine-tuning on the people to synthesize) trains every sample of a person on the bank synthesis will use
+(``data.BankSampler``); on a held-back clip tail it cut L1 by 0.7 at equal minutes (issue 12 note).
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     if base is not None and int(base["config"].get("size", size)) != size:
         raise InputError(f"{finetune}: trained on {base['config']['size']} px crops, these are {size} px")
     margin = cfg.margin or default_margin(size)
-    sampler = BankSampler(clips, cfg.bank_size, cfg.bank_pool, cfg.holdout, cfg.gap)
+    sampler = BankSampler(clips, cfg.bank_size, cfg.bank_pool, cfg.holdout, cfg.gap, fixed_bank=cfg.fixed_bank)
     gen = seed_all(cfg.seed + d.rank)
     perc, perc_name = _perceptual(cfg, sampler, out_dir, vgg_weights, face_net, d, say)
     perc = perc.to(d.device)
