@@ -86,14 +86,15 @@ class BankSampler:
             chosen = bank_frames([x.clip for x in loaded], self.pool, self.n, (0.0, 1.0 - holdout))
             targets = []
             for x in loaded:
-                own = np.array([i for c, i in chosen if c is x.clip and c.is_video] or [-10**9])
+                own = np.array([i for c, i in chosen if c is x.clip] or [-10**9])
                 idx = x.train_idx[np.all(np.abs(x.train_idx[:, None] - own[None]) > self.gap, 1)]
                 if len(idx):
                     targets.append((x, idx))
             if not targets:
                 raise InputError(f"identity {name}: no training frame is more than {self.gap} frames from the bank")
-            images = torch.from_numpy(np.stack([c.read([i])[0] for c, i in chosen])).permute(0, 3, 1, 2)
-            self.fixed[name] = (images.contiguous(), np.stack([c.landmarks[i] for c, i in chosen]), targets)
+            by_clip = {id(x.clip): x for x in loaded}  # the bank frames are training frames, already in memory
+            images = torch.stack([by_clip[id(c)].images[i] for c, i in chosen])
+            self.fixed[name] = (images, np.stack([c.landmarks[i] for c, i in chosen]), targets)
 
     @property
     def n_frames(self) -> int:
