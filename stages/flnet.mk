@@ -29,8 +29,9 @@ FL_TARGETS  ?= 12
 DEVICE      ?= cpu
 FL_TRAIN_FLAGS ?=
 # fine-tuning is person-specific: every sample on the bank make-bank picks (FL_BANK_FRAMES = the trained frames), at
-# 3x the paper's learning rate (bench/quality_flnet.py measures both)
-FL_FINETUNE_FLAGS ?= --fixed-bank --lr 3e-4
+# 3x the paper's learning rate, with E also taking the bank warped by the landmark prior (the general model's first
+# conv widened with zero weights; bench/quality_flnet.py measures all three)
+FL_FINETUNE_FLAGS ?= --fixed-bank --lr 3e-4 --warped-input
 FL_FINETUNE ?= $(if $(and $(filter 128,$(FL_SIZE)),$(filter 16,$(FL_WIDTH)),$(filter full,$(FL_VARIANT)),$(filter 5,$(FL_BANK))),examples/weights/flnet_pretrained.pt)
 
 FL_TITLE_NOTE = $(if $(FL_FINETUNE),$(FL_STEPS) steps fine-tuned from $(notdir $(FL_FINETUNE)): for the people it \

@@ -143,3 +143,31 @@ def test_fixed_bank_samples_use_the_synthesis_bank_and_keep_targets_away_from_it
         assert any(torch.allclose(b, to_model_range(x)) for x in banks)
     random_bank = BankSampler(clips, 5, 5, 0.2, gap=3).sample(6, torch.Generator().manual_seed(0))["bank"]
     assert not all(torch.equal(random_bank[0], b) for b in random_bank[1:])  # the paper's varying banks
+
+
+def test_zoomed_targets_keep_their_landmarks_on_the_same_pixels(flnet_crops):
+    import torch
+    import torch.nn.functional as F
+
+    from thead.systems.flnet.data import BankSampler, zoom_targets
+
+    clips = load_crop_clips(flnet_crops)
+    plain = BankSampler(clips, 5, 5, 0.2, gap=3, fixed_bank=True).sample(4, torch.Generator().manual_seed(3))
+    img, lmk = plain["target"], plain["target_lmk"].float()
+    s = img.shape[-1]
+    out, moved = zoom_targets(img, lmk, 0.2, torch.Generator().manual_seed(0))
+    assert out.shape == img.shape and moved.shape == lmk.shape
+
+    def at(im, p):  # bilinear colour at (B, 68, 2) px
+        return F.grid_sample(F.avg_pool2d(im, 3, 1, 1), ((2 * p + 1) / s - 1)[:, :, None], align_corners=False)
+
+    assert float((at(img, lmk) - at(out, moved)).abs().mean()) < 0.03  # the face moved with its landmarks
+    assert float((at(img, lmk) - at(out, lmk)).abs().mean()) > 0.05  # ... and it did move
+    spread = (moved - moved.mean(1, keepdim=True)).norm(dim=-1).mean(1) / (lmk - lmk.mean(1, keepdim=True)).norm(
+        dim=-1).mean(1)
+    assert bool(((spread >= 1.0 - 1e-4) & (spread <= 1.2 + 1e-4)).all())  # zoomed in by 1..1.2
+    assert out.min() >= img.min() - 1e-5 and out.max() <= img.max() + 1e-5  # only the image's own pixels
+    same, _ = zoom_targets(img, lmk, 0.0, torch.Generator())
+    assert same is img
+    zs = BankSampler(clips, 5, 5, 0.2, gap=3, fixed_bank=True, zoom=0.2).sample(4, torch.Generator().manual_seed(3))
+    assert torch.equal(zs["bank"], plain["bank"]) and not torch.equal(zs["target"], plain["target"])

@@ -95,3 +95,29 @@ def test_tps_prior_is_added_to_the_learned_warp():
     assert not torch.allclose(base["warped_each"], out["warped_each"], atol=1e-2)
     with pytest.raises(ValueError, match="prior"):
         FLNetGenerator(bank_size=2, width=8, prior="optical-flow")
+
+
+def test_warped_input_starts_from_a_checkpoint_without_it_unchanged():
+    from thead.systems.flnet.model import expand_for_warped_input
+
+    torch.manual_seed(0)
+    G = FLNetGenerator(5, 4, "full", 10.0, "tps-head").eval()
+    H = FLNetGenerator(5, 4, "full", 10.0, "tps-head", warped_input=True).eval()
+    assert H.master.net[0][0].weight.shape[1] == 8 * 5  # bank, difference field, bank warped by the prior
+    H.load_state_dict(expand_for_warped_input(G.state_dict(), 5))
+    bank = torch.rand(2, 5, 3, 32, 32) * 2 - 1
+    lmk = torch.rand(2, 5, 68, 2) * 20 + 6
+    tgt = lmk[:, 0] + torch.randn(2, 68, 2)
+    df = torch.randn(2, 10, 32, 32)
+    a = G(bank, df, G.prior_flow(lmk, tgt, 32))["output"]
+    b = H(bank, df, H.prior_flow(lmk, tgt, 32))["output"]
+    assert torch.allclose(a, b, atol=1e-6)  # zero weights on the new channels: the same network
+    with torch.no_grad():  # and the new channels are live: weights on them change the output
+        H.master.net[0][0].parametrizations.weight.original[:, 25:] += 0.1
+    assert not torch.allclose(b, H(bank, df, H.prior_flow(lmk, tgt, 32))["output"], atol=1e-4)
+    with pytest.raises(ValueError, match="needs prior_flow"):
+        H(bank, df)
+    with pytest.raises(ValueError, match="needs a warp prior"):
+        FLNetGenerator(5, 4, "full", 10.0, "none", warped_input=True)
+    with pytest.raises(ValueError, match="without warped input"):
+        expand_for_warped_input(H.state_dict(), 5)

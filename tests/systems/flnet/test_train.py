@@ -172,3 +172,32 @@ def test_finetune_starts_from_a_general_model_and_refuses_another(flnet_crops, t
         torch.save(facial_like, tmp_path / "other.pt")
         train_flnet(flnet_crops, tmp_path / "other", small_config(steps=1), finetune=tmp_path / "other.pt",
                     progress=False, say=lambda m: None)
+
+
+def test_warped_input_and_zoom_finetune_a_general_model_and_synthesize(flnet_crops, flnet_bank, tmp_path):
+    from thead.systems.flnet.synthesize import FLNetModel
+    from thead.train.export import export_weights
+
+    base = train_flnet(flnet_crops, tmp_path / "base", small_config(steps=1, fixed_bank=True), progress=False,
+                       say=lambda m: None)
+    general = export_weights(base, tmp_path / "general.pt")
+    p = train_flnet(flnet_crops, tmp_path / "tune", small_config(steps=2, fixed_bank=True, warped_input=True,
+                                                                 zoom=0.1), finetune=general, progress=False,
+                    say=lambda m: None)
+    blob = load_checkpoint(p)
+    assert blob["config"]["warped_input"] and blob["config"]["zoom"] == 0.1
+    first = "master.net.0.0.parametrizations.weight.original"
+    w0, w1 = load_checkpoint(general)["models"]["G"][first], blob["models"]["G"][first]
+    assert w1.shape[1] == w0.shape[1] + 15  # 3 x 5 channels: the bank warped by the prior
+    assert w1[:, w0.shape[1]:].abs().max() > 0  # the new channels learn from zero
+    model = FLNetModel(p)
+    assert model.G.warped_input
+    bank = model.bank(flnet_bank)
+    (fr,) = list(model(bank, bank.landmarks[:1]))
+    assert fr["output"].shape == (model.size, model.size, 3)
+    with pytest.raises(InputError, match="trained with --warped-input"):  # and back is refused
+        train_flnet(flnet_crops, tmp_path / "back", small_config(steps=1), finetune=export_weights(
+            p, tmp_path / "w.pt"), progress=False, say=lambda m: None)
+    with pytest.raises(InputError, match="needs a warp prior"):
+        train_flnet(flnet_crops, tmp_path / "bad", small_config(warped_input=True, prior="none"), progress=False,
+                    say=lambda m: None)

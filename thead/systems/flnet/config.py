@@ -40,6 +40,11 @@ class FLNetConfig(TrainSettings):
                          "corrected by the network; thead) or none (the paper's learned warps).")
     field: str = setting("sparse", "Landmark difference field: sparse (the paper's) or dense (offsets spread over the "
                          "face by normalized convolution).")  # fields.dense_difference_field
+    zoom: float = setting(0.0, "Random zoom-in of the training targets, up to 1 + this, with a shift it leaves room "
+                          "for (not in the paper: new head positions; 0: off).", low=0.0, high=0.5)  # data.zoom_targets
+    warped_input: bool = setting(False, "E also takes the bank warped by the landmark prior (not in the paper; "
+                                 "needs a tps prior; a finetune checkpoint without it is widened with zero weights)."
+                                 )  # model.FLNetGenerator
     d_steps: int = setting(5, "Discriminator updates per generator update (paper: 5; 1: one update on the step's own "
                            "fakes, ~3x faster on a CPU).", low=0)
     ema: float = setting(0.999, "Decay of the generator's weight average used for synthesis (not in the paper; 0: "

@@ -47,7 +47,7 @@ class FLNetModel:
         self.step = int(blob["step"])
         # checkpoints from before the prior option: the paper's learned warps only
         self.G = FLNetGenerator(self.bank_size, int(cfg["width"]), self.variant, self.margin,
-                                str(cfg.get("prior", "none")))
+                                str(cfg.get("prior", "none")), bool(cfg.get("warped_input", False)))
         models = blob["models"]
         self.G.load_state_dict(models["G_ema"] if "G_ema" in models else models["G"])  # the average, if any
         self.G.eval().to(self.device)

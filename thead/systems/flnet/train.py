@@ -49,6 +49,10 @@ def check_config(cfg: FLNetConfig) -> None:
         raise InputError(f"--field must be one of {', '.join(FIELDS)}, got {cfg.field!r}")
     if cfg.prior not in PRIORS:
         raise InputError(f"--prior must be one of {', '.join(PRIORS)}, got {cfg.prior!r}")
+    if cfg.warped_input and cfg.prior == "none":
+        raise InputError("--warped-input needs a warp prior (--prior tps or tps-head)")
+    if cfg.warped_input and cfg.variant == "appearance-only":
+        raise InputError("--warped-input is part of the fetching stream; the appearance-only ablation has none")
 
 
 ARCH = ("width", "d_width")  # taken from a finetune checkpoint
@@ -59,8 +63,12 @@ def load_finetune(path: Path, cfg: FLNetConfig) -> dict:
     """A general FLNet checkpoint to start from; sets ``cfg.width`` / ``cfg.d_width`` to its networks' (as FACIAL-GAN's
     ``--finetune`` takes its sizes).
 
+    A checkpoint without ``warped_input`` starts a run with it: its generators' first conv is widened with zero
+    weights (``model.expand_for_warped_input``), so the run starts from exactly the checkpoint's outputs.
+
     Raises:
-        InputError: unreadable, not an FLNet checkpoint, or another variant, bank size, warp prior or field.
+        InputError: unreadable, not an FLNet checkpoint, or another variant, bank size, warp prior or field, or one
+        with ``warped_input`` for a run without.
     """
     from thead.train.checkpoint import load_checkpoint
 
@@ -73,6 +81,14 @@ def load_finetune(path: Path, cfg: FLNetConfig) -> dict:
         raise InputError(f"{path}: trained with another " + ", ".join(bad))
     for k in ARCH:
         setattr(cfg, k, int(bc[k]))
+    had = bool(bc.get("warped_input", False))
+    if had and not cfg.warped_input:
+        raise InputError(f"{path}: trained with --warped-input; add it to this run")
+    if cfg.warped_input and not had:
+        from thead.systems.flnet.model import expand_for_warped_input
+
+        blob["models"] = {k: expand_for_warped_input(v, cfg.bank_size) if k in ("G", "G_ema") else v
+                          for k, v in blob["models"].items()}
     return blob
 
 
@@ -183,14 +199,15 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     if base is not None and int(base["config"].get("size", size)) != size:
         raise InputError(f"{finetune}: trained on {base['config']['size']} px crops, these are {size} px")
     margin = cfg.margin or default_margin(size)
-    sampler = BankSampler(clips, cfg.bank_size, cfg.bank_pool, cfg.holdout, cfg.gap, fixed_bank=cfg.fixed_bank)
+    sampler = BankSampler(clips, cfg.bank_size, cfg.bank_pool, cfg.holdout, cfg.gap, fixed_bank=cfg.fixed_bank,
+                          zoom=cfg.zoom)
     gen = seed_all(cfg.seed + d.rank)
     perc, perc_name = _perceptual(cfg, sampler, out_dir, vgg_weights, face_net, d, say)
     perc = perc.to(d.device)
     from thead.systems.flnet.perceptual import identity_network, perceptual_and_identity
 
     ident = identity_network(perc, cfg.lambda_id, d.device)
-    G = FLNetGenerator(cfg.bank_size, cfg.width, cfg.variant, margin, cfg.prior).to(d.device)
+    G = FLNetGenerator(cfg.bank_size, cfg.width, cfg.variant, margin, cfg.prior, cfg.warped_input).to(d.device)
     D = PatchDiscriminator(cfg.d_width).to(d.device)
     models = {"G": dist.wrap(G, d), "D": dist.wrap(D, d)}
     ema = None
