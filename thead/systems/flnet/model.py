@@ -109,11 +109,16 @@ class FLNetGenerator(nn.Module):
         if variant == "full":
             self.head_v = _sn_conv(w, 1, 7, 1, 3)  # E_V, eq. 6
 
+    @property
+    def takes_prior_flow(self) -> bool:
+        """Whether ``forward`` needs ``prior_flow``: a tps prior, and a warp stream or warped input to use it."""
+        return self.prior != "none" and (self.uses_warp or self.warped_input)
+
     def prior_flow(self, bank_lmk: torch.Tensor, tgt_lmk: torch.Tensor, size: int) -> torch.Tensor | None:
         """What ``forward`` takes as ``prior_flow``: ``fields.tps_flow`` of the bank's (B, N, 68, 2) and the
         targets' (B, 68, 2) landmarks (with ``head_ring`` anchors for ``"tps-head"``) for a tps generator with a
         warp stream or warped input, else None."""
-        if self.prior == "none" or not (self.uses_warp or self.warped_input):
+        if not self.takes_prior_flow:
             return None
         return tps_flow(bank_lmk, tgt_lmk, size, ring=HEAD_RING if self.prior == "tps-head" else 0.0)
 
@@ -135,7 +140,7 @@ class FLNetGenerator(nn.Module):
         b, n, _, s, _ = bank.shape
         if n != self.bank_size:
             raise ValueError(f"bank has {n} images, the network takes {self.bank_size}")
-        if self.prior != "none" and (self.uses_warp or self.warped_input) and prior_flow is None:
+        if self.takes_prior_flow and prior_flow is None:
             raise ValueError(f"a prior={self.prior!r} generator needs prior_flow (FLNetGenerator.prior_flow)")
         parts = [bank.reshape(b, 3 * n, s, s), delta_f]
         if self.warped_input:
