@@ -10,13 +10,18 @@ crop. Inside ``--minutes`` of wall clock, cropping and the evaluation of the ful
 with 5 bank images trains for what is left. JSON keys (full-5B): ``l1`` (0-255, held-back frames), ``fd_dlib``
 (Fréchet distance of dlib descriptors), ``mouth_r`` (Pearson r of the mouth opening found by dlib on the output vs
 the target landmarks'), ``mouth_std_ratio`` (output / target opening std: the amplitude), ``identity_distance``,
-``same_person_rate``, ``lmd_px``, ``wall_minutes``, ``steps``, and what copying a real training frame scores on
+``same_person_rate``, ``lmd_px``, ``wall_minutes``, ``steps``; the measurement's own limits on these targets:
+``fd_dlib_sd`` (bootstrap sd of ``fd_dlib``: rows closer than about twice it are not ordered), ``mouth_r_ceiling``
+(dlib's mouth opening on the real held-back crops against their landmarks: the most ``mouth_r`` can show; low when
+the tail's mouth barely moves), ``landmarks_found`` and ``gt_landmarks_found`` (dlib finds a face on the outputs /
+on the real crops); and what copying a real training frame scores on
 the same targets (``l1_copy_nearest``: the frame with the nearest landmarks; ``l1_copy_best``: the best frame, an
 oracle), which shows how far the clip's tail is from what the model saw and so which ``l1`` is reachable on it. With
 ``--ablations`` a ``variants`` object holds the same keys for ``full-5B``, ``full-3B``, ``full-1B``,
 ``appearance-only`` and ``warp-only``, each trained for the same minutes as full-5B (1B and 3B: the first 1 or 3 of
-the 5 evenly spaced bank images, as in the paper). With ``--curve``, full-5B is also scored (on 40 targets) at each
-fifth of its training: ``curve`` in the JSON.
+the 5 evenly spaced bank images, as in the paper); ``--variants full-5B,warp-only`` trains only those. With
+``--curve``, full-5B is also scored (on 40 targets) at each fifth of its training (``curve`` in the JSON), and with
+``--ablations --curve`` every variant at each third (``variant_curves``).
 
 On a GPU (issue 12, part 3: the ablation ordering at a budget the CPU cannot reach) the work splits in two:
 ``--crops MANIFEST`` reuses crops made here, ``--parallel`` trains the variants at the same time (one process each;
@@ -55,13 +60,15 @@ PRETRAINED = ROOT / "examples" / "weights" / "flnet_pretrained.pt"
 VARIANTS = [("full-5B", "full", 5), ("full-3B", "full", 3), ("full-1B", "full", 1),
             ("appearance-only", "appearance-only", 5), ("warp-only", "warp-only", 5)]
 EVAL_RESERVE_S = 150  # scoring ~200 held-back frames on 2 cores (dlib landmarks + descriptors), kept in the budget
-KEYS = ("l1", "fd_dlib", "mouth_r", "identity_distance", "same_person_rate", "lmd_px")
+KEYS = ("l1", "fd_dlib", "mouth_r", "identity_distance", "same_person_rate", "lmd_px", "fd_dlib_sd", "mouth_r_ceiling",
+        "landmarks_found", "gt_landmarks_found")
 
 
 def figures(row: dict) -> dict:
     out = {k: float(row[k]) for k in KEYS}
     t = row.get("target_mouth_std") or float("nan")
     out["mouth_std_ratio"] = float(row.get("mouth_std", float("nan")) / t) if t else float("nan")
+    out["target_mouth_std"] = float(t)
     out["steps"] = int(row["step"])
     return out
 
@@ -88,7 +95,7 @@ def train_parallel(a, crops: Path, work: Path, train_s: float, cfg, finetune=Non
     ``--curve`` each in 3 resumed pieces, leaving ``snap1..3.pt`` in its run folder."""
     import multiprocessing as mp
 
-    todo = VARIANTS if a.ablations else VARIANTS[:1]
+    todo = a.todo
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_train_one, args=(str(crops), str(work / f"run-{tag}"), cfg(variant, n, train_s),
                                                     3 if a.curve else 1, finetune))
@@ -109,6 +116,8 @@ def main() -> dict:
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--ablations", action="store_true")
+    ap.add_argument("--variants", default=",".join(t for t, _, _ in VARIANTS),
+                    help="With --ablations: which variants to train (comma-separated; full-5B always trains).")
     ap.add_argument("--curve", action="store_true")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=4)
@@ -145,6 +154,12 @@ def main() -> dict:
     ap.add_argument("--no-eval", action="store_true", help="Train only (a device without dlib).")
     ap.add_argument("--from-runs", type=Path, default=None, help="Score DIR/run-TAG/last.pt; no training.")
     a = ap.parse_args()
+    wanted = {t.strip() for t in a.variants.split(",") if t.strip()}
+    unknown = wanted - {t for t, _, _ in VARIANTS}
+    if unknown:
+        known = ", ".join(t for t, _, _ in VARIANTS)
+        sys.exit(f"error: --variants: unknown {', '.join(sorted(unknown))} (known: {known})")
+    a.todo = [v for i, v in enumerate(VARIANTS) if i == 0 or (a.ablations and v[0] in wanted)]
     if not a.video.is_file() and not a.crops:
         sys.exit(f"error: {a.video} not found")
     os.environ.setdefault("THEAD_ALLOW_OUTSIDE", str(a.video.resolve().parent))
@@ -199,7 +214,8 @@ def main() -> dict:
 
     def train(tag, variant, n):
         run = work / f"run-{tag}"
-        snaps = _train_one(str(crops), str(run), cfg(variant, n, train_s), 5 if (a.curve and tag == "full-5B") else 1,
+        chunks = (3 if a.ablations else 5 if tag == "full-5B" else 1) if a.curve else 1
+        snaps = _train_one(str(crops), str(run), cfg(variant, n, train_s), chunks,
                            finetune)
         print(f"[{(time.perf_counter() - t0) / 60:6.1f} min] trained {tag}", flush=True)
         return run / "last.pt", [((s + crop_s) / 60, snap) for s, snap in snaps]
@@ -213,8 +229,7 @@ def main() -> dict:
         trained = train_parallel(a, crops, work, train_s, cfg, finetune)
     else:
         trained = {VARIANTS[0][0]: train(*VARIANTS[0])}
-        if a.ablations:
-            trained.update({v[0]: train(*v) for v in VARIANTS[1:]})
+        trained.update({v[0]: train(*v) for v in a.todo[1:]})
     if a.no_eval:
         from thead.train.checkpoint import load_checkpoint
 
@@ -242,7 +257,7 @@ def main() -> dict:
 
     floor = copy_baselines(crops, ev["rows"][next(iter(ev["rows"]))]["holdout"], max_targets=a.max_targets)
     result.update(l1_copy_nearest=floor["l1_copy_nearest"], l1_copy_best=floor["l1_copy_best"])
-    if a.curve and (a.parallel or a.from_runs):  # every variant at each third of its training
+    if a.curve and (a.parallel or a.from_runs or a.ablations):  # every variant at each third of its training
         result["variant_curves"] = curves = {tag: [] for tag in trained}
         for k in (1, 2, 3):
             have = [(tag, runs / f"run-{tag}" / f"snap{k}.pt") for tag in trained]
@@ -275,7 +290,11 @@ def main() -> dict:
     for k, target in (("l1", "<= 12"), ("l1_copy_nearest", "(copying the nearest-landmark training frame)"),
                       ("l1_copy_best", "(copying the best training frame: an oracle)"),
                       ("mouth_r", ">= 0.8"), ("identity_distance", "<= 0.45"),
-                      ("same_person_rate", "= 1.0"), ("fd_dlib", ""), ("mouth_std_ratio", "~1"),
+                      ("same_person_rate", "= 1.0"), ("fd_dlib", ""), ("fd_dlib_sd", "(bootstrap sd over the targets)"),
+                      ("mouth_std_ratio", "~1"),
+                      ("mouth_r_ceiling", "(dlib on the real crops: the most mouth_r can show on this tail)"),
+                      ("landmarks_found", "(dlib finds a face on the output)"),
+                      ("gt_landmarks_found", "(dlib finds a face on the real crop)"),
                       ("wall_minutes", f"<= {a.minutes:g}")):
         print(f"| {k} | {result[k]:.3f} | {target} |")
     if a.curve and "curve" in result:
@@ -283,11 +302,17 @@ def main() -> dict:
         for c in result["curve"]:
             print(f"  {c['minutes']:6.1f} min, {c['steps']:5d} steps: l1 {c['l1']:.2f}, mouth_r {c['mouth_r']:.3f}, "
                   f"identity {c['identity_distance']:.3f}")
+    if result["mouth_r_ceiling"] < 0.5:
+        print(f"note: dlib on the real held-back crops agrees with their landmarks' mouth opening at r "
+              f"{result['mouth_r_ceiling']:.2f} only (mouth_r_ceiling): the tail's mouth barely moves (target std "
+              f"{result['target_mouth_std']:.3f}), so mouth_r measures landmark noise here")
     if a.ablations:
         v = result["variants"]
         for key in ("l1", "fd_dlib"):
             order = sorted(v, key=lambda t: v[t][key])
             print(f"{key}: {' < '.join(order)}")
+        print("fd_dlib ± bootstrap sd: " + ", ".join(f"{t} {v[t]['fd_dlib']:.4f} ± {v[t]['fd_dlib_sd']:.4f}"
+                                                     for t in sorted(v, key=lambda t: v[t]['fd_dlib'])))
     print(f"work folder: {work}")
     if a.json:
         a.json.write_text(json.dumps(result, indent=2) + "\n")

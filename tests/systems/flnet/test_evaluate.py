@@ -23,8 +23,13 @@ def test_evaluate_on_held_back_frames(flnet_ckpt, flnet_crops, tmp_path):
     assert 0 <= r["landmarks_found"] <= 1 and 0 <= r["faces_embedded"] <= 1
     assert res["rows"]["full-5B@2#2"]["l1"] == r["l1"]  # deterministic
     assert "mouth_r" in r and r["target_mouth_std"] > 0  # the targets' mouths move
+    # the same dlib measurements on the real crops: faces found, openings that follow the landmarks
+    assert r["gt_landmarks_found"] == 1.0 and r["gt_faces_embedded"] == 1.0
+    assert r["mouth_r_ceiling"] > 0.5
+    # a two-step model's outputs rarely hold a face dlib embeds: the sd is there exactly when FD-dlib is
+    assert np.isfinite(r["fd_dlib_sd"]) == np.isfinite(r["fd_dlib"])
     md = (tmp_path / "eval" / "metrics.md").read_text()
-    assert "| full-5B@2 | 12 |" in md and "FD-dlib" in md
+    assert "| full-5B@2 | 12 |" in md and "FD-dlib" in md and "mouth r ceiling" in md
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["fid"] == "computed"
     assert (tmp_path / "eval" / "full-5B_at_2.compare.png").exists()
 

@@ -14,7 +14,12 @@ gets its landmarks and its ground-truth crop is the reference. Metrics per model
 - identity: mean dlib descriptor distance between generated and ground-truth crops, and the fraction under 0.6;
 - mouth r: Pearson correlation over the targets between the mouth opening found by dlib on the generated crop and
   the target landmarks' (inner-lip distance, ibug 62-66, over the inter-ocular distance), with both openings' standard
-  deviations (their ratio is the motion's amplitude).
+  deviations (their ratio is the motion's amplitude);
+- what the same dlib measurements give on the ground-truth crops of the same targets: ``gt_landmarks_found``,
+  ``gt_faces_embedded`` (a face that fills or leaves the crop is missed on real frames too) and ``mouth_r_ceiling``
+  (dlib's mouth opening on the real crops against the target landmarks: the most ``mouth_r`` can show on these
+  targets; near zero when the tail's mouth barely moves, where ``mouth_r`` measures landmark noise);
+- ``fd_dlib_sd``: the bootstrap standard deviation of FD-dlib over the targets (``frechet_bootstrap_sd``).
 
 Writes ``metrics.json``, ``metrics.md`` and ``<row>.compare.png`` (ground truth over generated, a few targets).
 Fréchet distances over few samples are biased upwards; compare rows evaluated on the same targets only.
@@ -122,7 +127,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
     from rich.progress import Progress
 
     from thead.media import write_image
-    from thead.metrics.frechet import frechet_distance
+    from thead.metrics.frechet import frechet_bootstrap_sd, frechet_distance
     from thead.metrics.identity import SAME_PERSON_DISTANCE, FaceEmbedder, descriptor_distance
     from thead.metrics.inception import FIDInceptionV3, inception_features
     from thead.metrics.landmarks import LandmarkFinder, landmark_distance
@@ -137,6 +142,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
     inception = FIDInceptionV3.from_file(inception_weights) if inception_weights else None
     embed, finder = FaceEmbedder(), LandmarkFinder()
     gt_emb: dict[tuple[str, int], Optional[np.ndarray]] = {}
+    gt_open: dict[tuple[str, int], float] = {}  # dlib's mouth opening on the ground-truth crop (NaN: no face)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict] = {}
@@ -154,7 +160,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
                 raise InputError(f"{ckpt}: trained without held-back frames (--holdout 0); give --holdout")
             name = _row_name(model, set(rows))
             gen_all, gt_all, l1, lmd, ids, e_gen, e_gt, found = [], [], [], [], [], [], [], 0
-            open_gen, open_gt = [], []
+            open_gen, open_gt, open_real = [], [], []
             jobs = []
             for person, pcs in by_person.items():
                 targets = [(c, i) for c in pcs for i in c.split(h)[1][::every]][:max_targets]
@@ -179,6 +185,8 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
                     open_gt.append(mouth_opening(c.landmarks[i]))
                     if (c.id, i) not in gt_emb:
                         gt_emb[(c.id, i)] = embed(gt)
+                        gt_open[(c.id, i)] = mouth_opening(finder(gt))
+                    open_real.append(gt_open[(c.id, i)])
                     eg, et = embed(out), gt_emb[(c.id, i)]
                     ids.append(descriptor_distance(eg, et))
                     if eg is not None:
@@ -200,6 +208,10 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
                        same_person_rate=float(np.mean(ids_a[np.isfinite(ids_a)] < SAME_PERSON_DISTANCE))
                        if np.isfinite(ids_a).any() else float("nan"),
                        faces_embedded=len(e_gen) / n_targets, **mouth_agreement(open_gen, open_gt))
+            row.update(fd_dlib_sd=frechet_bootstrap_sd(np.stack(e_gen), np.stack(e_gt))
+                       if min(len(e_gen), len(e_gt)) > 1 else float("nan"),
+                       gt_landmarks_found=float(np.isfinite(open_real).mean()), gt_faces_embedded=len(e_gt) / n_targets,
+                       mouth_r_ceiling=mouth_agreement(open_real, open_gt)["mouth_r"])
             if inception is not None:
                 row["fid"] = frechet_distance(inception_features(inception, np.stack(gen_all), device=device),
                                               inception_features(inception, np.stack(gt_all), device=device))
@@ -220,12 +232,14 @@ def table(result: dict) -> str:
 
     lines = ["# FLNet evaluation (held-back frames)", "", f"people: {', '.join(result['people'])}", "",
              "L1: mean |generated - ground truth| on 0-255. FD-dlib: Fréchet distance of dlib face embeddings "
-             "(not FID). FID: " + result["fid"] + ". LMD: px at the crop size.", "",
+             "(not FID) ± its bootstrap sd over the targets. FID: " + result["fid"] + ". LMD: px at the crop size.", "",
              "| model | targets | L1 | FD-dlib | FID | LMD | landmarks found | identity dist | same person | mouth r "
-             "| mouth std (target) |", "|---" * 11 + "|"]
+             "| mouth std (target) | mouth r ceiling | landmarks found on ground truth |", "|---" * 13 + "|"]
     for name, r in result["rows"].items():
-        lines.append(f"| {name} | {r['n_targets']} | {f(r['l1'])} | {f(r['fd_dlib'], 4)} | {f(r.get('fid'))} | "
+        lines.append(f"| {name} | {r['n_targets']} | {f(r['l1'])} | {f(r['fd_dlib'], 4)} ± "
+                     f"{f(r.get('fd_dlib_sd'), 4)} | {f(r.get('fid'))} | "
                      f"{f(r['lmd_px'])} | {f(r['landmarks_found'])} | {f(r['identity_distance'], 3)} | "
                      f"{f(r['same_person_rate'])} | {f(r.get('mouth_r'))} | {f(r.get('mouth_std'), 3)} "
-                     f"({f(r.get('target_mouth_std'), 3)}) |")
+                     f"({f(r.get('target_mouth_std'), 3)}) | {f(r.get('mouth_r_ceiling'))} | "
+                     f"{f(r.get('gt_landmarks_found'))} |")
     return "\n".join(lines) + "\n"
