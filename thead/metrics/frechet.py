@@ -12,6 +12,16 @@ import numpy as np
 from thead.errors import InputError
 
 
+def _feature_sets(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` (n, D) and ``b`` (m, D) as float64, n, m >= 2; InputError otherwise."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise InputError(f"feature sets must be (n, D) and (m, D), got {a.shape} and {b.shape}")
+    if len(a) < 2 or len(b) < 2:
+        raise InputError("a Fréchet distance needs at least 2 vectors per set")
+    return a, b
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     """Fréchet distance of feature sets ``a`` (n, D) and ``b`` (m, D), n, m >= 2.
 
@@ -25,11 +35,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
 
     from scipy import linalg
 
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise InputError(f"feature sets must be (n, D) and (m, D), got {a.shape} and {b.shape}")
-    if len(a) < 2 or len(b) < 2:
-        raise InputError("a Fréchet distance needs at least 2 vectors per set")
+    a, b = _feature_sets(a, b)
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     with warnings.catch_warnings():  # singular products are expected with few samples; handled below
@@ -48,8 +54,7 @@ def frechet_bootstrap_sd(a: np.ndarray, b: np.ndarray, n: int = 100, seed: int =
     with replacement to its own size; Efron's bootstrap). With few samples per set (a clip's 40 held-back frames in
     128-D) the distance moves by this much from the choice of frames alone, so two rows closer than about twice it
     are not ordered by the metric. Same inputs and errors as ``frechet_distance``; ``seed`` makes it repeatable."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    frechet_distance(a, b)  # validates
+    a, b = _feature_sets(a, b)
     rng = np.random.default_rng(seed)
     return float(np.std([frechet_distance(a[rng.integers(0, len(a), len(a))], b[rng.integers(0, len(b), len(b))])
                          for _ in range(n)]))
