@@ -21,7 +21,8 @@ oracle), which shows how far the clip's tail is from what the model saw and so w
 ``appearance-only`` and ``warp-only``, each trained for the same minutes as full-5B (1B and 3B: the first 1 or 3 of
 the 5 evenly spaced bank images, as in the paper); ``--variants full-5B,warp-only`` trains only those. With
 ``--curve``, full-5B is also scored (on 40 targets) at each fifth of its training (``curve`` in the JSON), and with
-``--ablations --curve`` every variant at each third (``variant_curves``).
+``--ablations --curve`` every variant at each third (``variant_curves``); with ``--json OUT.json`` the curves are
+also drawn in ``OUT.curves.png`` (L1 and FD-dlib against minutes of training).
 
 On a GPU (issue 12, part 3: the ablation ordering at a budget the CPU cannot reach) the work splits in two:
 ``--crops MANIFEST`` reuses crops made here, ``--parallel`` trains the variants at the same time (one process each;
@@ -327,7 +328,40 @@ def main() -> dict:
     print(f"work folder: {work}")
     if a.json:
         a.json.write_text(json.dumps(result, indent=2) + "\n")
+        curves = result.get("variant_curves") or ({"full-5B": result["curve"]} if result.get("curve") else None)
+        if curves:
+            png = plot_curves(curves, a.json.with_suffix(".curves.png"),
+                              f"{Path(a.video).name}, {result['cores']} cores, {a.device}")
+            print(f"learning curves: {png}")
     return result
+
+
+def plot_curves(curves: dict, path: Path, title: str = "") -> Path:
+    """PNG of held-back L1 (0-255) and FD-dlib against minutes of training, one line per variant; FD-dlib with its
+    bootstrap sd as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from thead.viz import save_figure
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for tag, rows in curves.items():
+        if not rows:
+            continue
+        m = [r["minutes"] for r in rows]
+        axes[0].plot(m, [r["l1"] for r in rows], "o-", label=tag)
+        axes[1].errorbar(m, [r["fd_dlib"] for r in rows], yerr=[r.get("fd_dlib_sd", 0.0) for r in rows], fmt="o-",
+                         capsize=3, label=tag)
+    for ax, name in zip(axes, ("L1 (0-255, held-back frames)", "FD-dlib (± bootstrap sd)")):
+        ax.set_xlabel("minutes of training")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"FLNet learning curves {title}".strip())
+    fig.tight_layout()
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":
