@@ -61,5 +61,6 @@ def test_copy_baselines_on_the_evaluation_targets(flnet_crops):
     tails = sum(min(5, len(c.split(0.2)[1])) for c in load_crop_clips(flnet_crops))
     assert r["n_targets"] == tails > 0
     assert 0 < r["l1_copy_best"] <= r["l1_copy_nearest"] < 255
+    assert np.isnan(r["mouth_r_copy_nearest"]) or -1 <= r["mouth_r_copy_nearest"] <= 1
     with pytest.raises(InputError, match="no held-back frames"):
         copy_baselines(flnet_crops, 0.0)

@@ -72,7 +72,10 @@ def copy_baselines(manifest: Path, holdout: float, every: int = 1, max_targets: 
     how far a clip's held-back tail lies from what the model saw (pose, light, hair), i.e. which L1 is reachable.
 
     Returns:
-        ``l1_copy_nearest`` and ``l1_copy_best`` (means over targets) and ``n_targets``.
+        ``l1_copy_nearest`` and ``l1_copy_best`` (means over targets), ``mouth_r_copy_nearest`` (Pearson r of the
+        nearest frame's mouth opening against the target's, both from the manifest's landmarks: how much of the
+        tail's mouth motion retrieval from the training frames follows; NaN as in ``mouth_agreement``) and
+        ``n_targets``.
 
     Raises:
         InputError: no held-back frame, or a person with no training frame.
@@ -82,7 +85,7 @@ def copy_baselines(manifest: Path, holdout: float, every: int = 1, max_targets: 
     by_person: dict[str, list] = {}
     for c in load_crop_clips(manifest):
         by_person.setdefault(c.identity, []).append(c)
-    nearest, best = [], []
+    nearest, best, mouth_near, mouth_target = [], [], [], []
     for person, pcs in by_person.items():
         targets = [(c, i) for c in pcs for i in c.split(holdout)[1][::every]][:max_targets]
         if not targets:
@@ -95,11 +98,15 @@ def copy_baselines(manifest: Path, holdout: float, every: int = 1, max_targets: 
         for c, i in targets:
             gt = c.read([i])[0].astype(np.int16)
             l1 = np.abs(frames - gt).mean(axis=(1, 2, 3))
-            nearest.append(float(l1[int(np.argmin(np.abs(lmk - c.landmarks[i]).mean(axis=(1, 2))))]))
+            k = int(np.argmin(np.abs(lmk - c.landmarks[i]).mean(axis=(1, 2))))
+            nearest.append(float(l1[k]))
             best.append(float(l1.min()))
+            mouth_near.append(mouth_opening(lmk[k]))
+            mouth_target.append(mouth_opening(c.landmarks[i]))
     if not nearest:
         raise InputError(f"{manifest}: no held-back frames with a face (holdout {holdout})")
-    return dict(l1_copy_nearest=float(np.mean(nearest)), l1_copy_best=float(np.mean(best)), n_targets=len(nearest))
+    return dict(l1_copy_nearest=float(np.mean(nearest)), l1_copy_best=float(np.mean(best)),
+                mouth_r_copy_nearest=mouth_agreement(mouth_near, mouth_target)["mouth_r"], n_targets=len(nearest))
 
 def _row_name(model, names: set) -> str:
     base = f"{model.variant}-{model.bank_size}B@{model.step}"
