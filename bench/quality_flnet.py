@@ -167,8 +167,7 @@ def main() -> dict:
     # full-5B always trains, as the others' budget is its own; --no-eval (training split over calls or machines,
     # scored together with --from-runs) trains only the variants named
     a.todo = [v for i, v in enumerate(VARIANTS)
-              if (i == 0 and not (a.no_eval and a.ablations and "full-5B" not in wanted))
-              or (a.ablations and v[0] in wanted)]
+              if (a.ablations and v[0] in wanted) or (i == 0 and not (a.no_eval and a.ablations))]
     if not a.video.is_file() and not a.crops:
         sys.exit(f"error: {a.video} not found")
     os.environ.setdefault("THEAD_ALLOW_OUTSIDE", str(a.video.resolve().parent))
@@ -238,9 +237,11 @@ def main() -> dict:
     elif a.parallel:
         trained = train_parallel(a, crops, work, train_s, cfg, finetune)
     else:
-        trained = {a.todo[0][0]: train(*a.todo[0])}
-        t_full = time.perf_counter()  # the full model's budget ends here; the other variants get their own
-        trained.update({v[0]: train(*v) for v in a.todo[1:]})
+        trained = {}
+        for tag, variant, n in a.todo:
+            trained[tag] = train(tag, variant, n)
+            if tag == VARIANTS[0][0]:
+                t_full = time.perf_counter()  # the full model's budget ends here; the other variants get their own
     if a.no_eval:
         from thead.train.checkpoint import load_checkpoint
 
