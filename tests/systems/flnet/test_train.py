@@ -30,7 +30,7 @@ def test_two_cpu_steps_per_variant(flnet_crops, tmp_path, variant, n):
         assert "perceptual" in r and "d" in r
         assert 0.0 < r["identity"] < 2.0  # dlib descriptor distance output -> target (unit-norm-ish, 0.6 threshold)
         assert ("sparsity_v" in r) == (variant == "full")
-        assert ("rec_w" in r) == (variant == "full")
+        assert ("rec_w" in r) == ("rec_a" in r) == (variant == "full")  # rec_a: FLNetConfig.lambda_rec_a
         assert ("tv_wm" in r) == (variant != "appearance-only")
     for f in ("loss.png", "samples.png", "manifest.json", "config.json"):
         assert (tmp_path / "run" / f).exists(), f

@@ -19,6 +19,7 @@ class LossWeights:
     perceptual: float = 1.0
     adv: float = 1.0
     mask_entropy: float = 0.0  # not in FLNet (thead, issue 12): see ``mask_entropy``
+    rec_appearance: float = 0.0  # not in FLNet (thead, issue 12): L_rec on I_a alone, see ``generator_losses``
 
 
 def mask_entropy(masks: torch.Tensor) -> torch.Tensor:
@@ -65,6 +66,13 @@ def generator_losses(out: dict[str, torch.Tensor], target: torch.Tensor, k: torc
     """The generator's total loss (eq. 17) for whatever heads ``out`` has (a variant without a head has no term
     for it; ``warp-only`` has I_o = I_w, so L_rec_w and L_rec_o are one term counted once).
 
+    Departure from the paper (thead, issue 12): with ``w.rec_appearance`` > 0 the full variant also gets
+    ``rec_appearance x L_rec_a``, eq. 13 applied to the appearance stream I_a as the paper applies it to I_w. In eq. 17
+    I_a is trained only through (1 - V) I_a; once the warps beat a young appearance stream, V saturates near 1 and
+    I_a gets no gradient: in thead's 30-minute CPU runs the full-5B model ended with V 0.99 on the face and 0.98
+    elsewhere and I_a at L1 50 (0-255), so A+W was warp-only, while the full-1B model, whose single warp is worse,
+    kept V at 0.86 outside the face and gained 0.9 L1 from the blend (video-retalking_face_4).
+
     The paper's eq. 17 lists L_TV_wm twice (``L_TV_V + L_TV_wm + 0.1 x L_TV_wm``); thead reads the second as the
     warp-field term L_TV_ww of eq. 11, the only TV term otherwise missing.
 
@@ -76,6 +84,9 @@ def generator_losses(out: dict[str, torch.Tensor], target: torch.Tensor, k: torc
     if "appearance" in out and "warped" in out:
         terms["rec_w"] = weighted_l1(out["warped"], target, k)
         total = total + w.rec * terms["rec_w"]
+        if w.rec_appearance:
+            terms["rec_a"] = weighted_l1(out["appearance"], target, k)
+            total = total + w.rec_appearance * terms["rec_a"]
     if "merge" in out:
         terms["sparsity_v"] = sparsity_loss(out["merge"])
         terms["tv_v"] = tv_loss(out["merge"])
