@@ -8,7 +8,8 @@ The clip is cropped (``thead crop-faces``: landmarks + one crop per clip); the b
 the last 20% is held back: every held-back frame is a target, driven by its own landmarks, scored against its real
 crop. Inside ``--minutes`` of wall clock, cropping and the evaluation of the full model included, the full model
 with 5 bank images trains for what is left. JSON keys (full-5B): ``l1`` (0-255, held-back frames), ``fd_dlib``
-(Fréchet distance of dlib descriptors), ``mouth_r`` (Pearson r of the mouth opening found by dlib on the output vs
+(Fréchet distance of dlib descriptors), ``l1_face`` and ``l1_background`` (the same L1 inside and outside the
+target's face: where a variant gains), ``mouth_r`` (Pearson r of the mouth opening found by dlib on the output vs
 the target landmarks'), ``mouth_std_ratio`` (output / target opening std: the amplitude), ``identity_distance``,
 ``same_person_rate``, ``lmd_px``, ``wall_minutes``, ``steps``; the measurement's own limits on these targets:
 ``fd_dlib_sd`` (bootstrap sd of ``fd_dlib``: rows closer than about twice it are not ordered), ``mouth_r_ceiling``
@@ -64,8 +65,8 @@ PRETRAINED = ROOT / "examples" / "weights" / "flnet_pretrained.pt"
 VARIANTS = [("full-5B", "full", 5), ("full-3B", "full", 3), ("full-1B", "full", 1),
             ("appearance-only", "appearance-only", 5), ("warp-only", "warp-only", 5)]
 EVAL_RESERVE_S = 150  # scoring ~200 held-back frames on 2 cores (dlib landmarks + descriptors), kept in the budget
-KEYS = ("l1", "fd_dlib", "mouth_r", "identity_distance", "same_person_rate", "lmd_px", "fd_dlib_sd", "mouth_r_ceiling",
-        "landmarks_found", "gt_landmarks_found")
+KEYS = ("l1", "l1_face", "l1_background", "fd_dlib", "mouth_r", "identity_distance", "same_person_rate", "lmd_px",
+        "fd_dlib_sd", "mouth_r_ceiling", "landmarks_found", "gt_landmarks_found")
 
 
 def figures(row: dict) -> dict:
@@ -325,7 +326,7 @@ def main() -> dict:
               f"{result['target_mouth_std']:.3f}), so mouth_r measures landmark noise here")
     if a.ablations:
         v = result["variants"]
-        for key in ("l1", "fd_dlib"):
+        for key in ("l1", "fd_dlib", "l1_face", "l1_background"):
             order = sorted(v, key=lambda t: v[t][key])
             print(f"{key}: {' < '.join(order)}")
         print("fd_dlib ± bootstrap sd: " + ", ".join(f"{t} {v[t]['fd_dlib']:.4f} ± {v[t]['fd_dlib_sd']:.4f}"

@@ -19,6 +19,9 @@ def test_evaluate_on_held_back_frames(flnet_ckpt, flnet_crops, tmp_path):
     r = res["rows"]["full-5B@2"]
     assert r["n_targets"] == 3 * 4  # three clips (people), four held-back targets each
     assert 0 < r["l1"] < 255
+    # the whole-crop L1 is the pixel-weighted mean of the face and background parts, so it lies between them
+    assert 0 < r["l1_face"] < 255 and 0 < r["l1_background"] < 255 and r["l1_face"] != r["l1_background"]
+    assert min(r["l1_face"], r["l1_background"]) - 1e-6 <= r["l1"] <= max(r["l1_face"], r["l1_background"]) + 1e-6
     assert np.isfinite(r["fid"]) and r["fid"] >= 0
     assert 0 <= r["landmarks_found"] <= 1 and 0 <= r["faces_embedded"] <= 1
     assert res["rows"]["full-5B@2#2"]["l1"] == r["l1"]  # deterministic

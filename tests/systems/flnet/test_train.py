@@ -30,7 +30,8 @@ def test_two_cpu_steps_per_variant(flnet_crops, tmp_path, variant, n):
         assert "perceptual" in r and "d" in r
         assert 0.0 < r["identity"] < 2.0  # dlib descriptor distance output -> target (unit-norm-ish, 0.6 threshold)
         assert ("sparsity_v" in r) == (variant == "full")
-        assert ("rec_w" in r) == ("rec_a" in r) == (variant == "full")  # rec_a: FLNetConfig.lambda_rec_a
+        assert ("rec_w" in r) == (variant == "full")
+        assert "rec_a" not in r  # FLNetConfig.lambda_rec_a is off by default (eq. 17)
         assert ("tv_wm" in r) == (variant != "appearance-only")
     for f in ("loss.png", "samples.png", "manifest.json", "config.json"):
         assert (tmp_path / "run" / f).exists(), f
@@ -48,13 +49,14 @@ def test_training_changes_the_weights(flnet_crops, tmp_path):
 
 
 @pytest.mark.slow
-def test_dense_field_and_mask_entropy_train_and_synthesize(flnet_crops, flnet_bank, tmp_path):
+def test_dense_field_mask_entropy_and_appearance_rec_train_and_synthesize(flnet_crops, flnet_bank, tmp_path):
     from thead.systems.flnet.synthesize import FLNetModel
 
-    p = train_flnet(flnet_crops, tmp_path / "run", small_config(field="dense", lambda_entropy=0.05), progress=False,
-                    say=lambda m: None)
+    cfg = small_config(field="dense", lambda_entropy=0.05, lambda_rec_a=250.0)
+    p = train_flnet(flnet_crops, tmp_path / "run", cfg, progress=False, say=lambda m: None)
     recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(0 < r["mask_entropy"] <= 1.61 for r in recs)  # ln 5 at most
+    assert all(0 < r["rec_a"] < 10 for r in recs)  # the appearance stream's own reconstruction term is on
     model = FLNetModel(p)
     assert model.field == "dense" and load_checkpoint(p)["config"]["lambda_entropy"] == 0.05
     bank = model.bank(flnet_bank)

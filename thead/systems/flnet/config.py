@@ -36,8 +36,8 @@ class FLNetConfig(TrainSettings):
                              "hair and background against the face's 1.", low=0.0, high=1.0)
     lambda_entropy: float = setting(0.0, "Weight of the selection masks' entropy (not in the paper: pushes each pixel "
                                     "to copy one bank image).", low=0.0)  # losses.mask_entropy
-    lambda_rec_a: float = setting(250.0, "Weight of the reconstruction loss on the appearance stream alone (not in the "
-                                  "paper, which trains it only through the merge; keeps it alive once the warps are "
+    lambda_rec_a: float = setting(0.0, "Weight of a reconstruction loss on the appearance stream alone (not in the "
+                                  "paper, which trains it only through the merge: keeps it alive once the warps are "
                                   "good; 0: eq. 17).", low=0.0)  # losses.generator_losses
     prior: str = setting("tps-head", "Warp prior: tps (a thin-plate flow from the bank's to the target's landmarks, "
                          "corrected by the network; thead) or none (the paper's learned warps).")

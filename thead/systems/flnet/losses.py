@@ -66,12 +66,14 @@ def generator_losses(out: dict[str, torch.Tensor], target: torch.Tensor, k: torc
     """The generator's total loss (eq. 17) for whatever heads ``out`` has (a variant without a head has no term
     for it; ``warp-only`` has I_o = I_w, so L_rec_w and L_rec_o are one term counted once).
 
-    Departure from the paper (thead, issue 12): with ``w.rec_appearance`` > 0 the full variant also gets
-    ``rec_appearance x L_rec_a``, eq. 13 applied to the appearance stream I_a as the paper applies it to I_w. In eq. 17
-    I_a is trained only through (1 - V) I_a; once the warps beat a young appearance stream, V saturates near 1 and
-    I_a gets no gradient: in thead's 30-minute CPU runs the full-5B model ended with V 0.99 on the face and 0.98
-    elsewhere and I_a at L1 50 (0-255), so A+W was warp-only, while the full-1B model, whose single warp is worse,
-    kept V at 0.86 outside the face and gained 0.9 L1 from the blend (video-retalking_face_4).
+    Optional departure from the paper (thead, issue 12; off by default): with ``w.rec_appearance`` > 0 the full variant
+    also gets ``rec_appearance x L_rec_a``, eq. 13 applied to the appearance stream I_a as the paper applies it to I_w.
+    In eq. 17 I_a learns only through (1 - V) I_a, and once the warps beat a young appearance stream V saturates and
+    I_a gets no gradient: after 30 CPU minutes from scratch the full-5B model had V 0.99 on the face and 0.98 elsewhere
+    and I_a at L1 50 (0-255), so A+W ran as warp-only. With 250 (the weight of L_rec_w) on LatentSync_demo1_video,
+    V fell to 0.41 on the face and 0.14 elsewhere and I_a alone reached L1 10.7, but held-back L1 stayed where it was
+    (full-5B 10.37 against 10.39; full-1B 10.18 against 10.20) and FD-dlib rose (5B 0.073 against 0.068, 1B 0.080
+    against 0.066), so it stays off (issue 12 note).
 
     The paper's eq. 17 lists L_TV_wm twice (``L_TV_V + L_TV_wm + 0.1 x L_TV_wm``); thead reads the second as the
     warp-field term L_TV_ww of eq. 11, the only TV term otherwise missing.
