@@ -25,7 +25,9 @@ class LossWeights:
 def mask_entropy(masks: torch.Tensor) -> torch.Tensor:
     """Mean per-pixel entropy (nats) of the fetching stream's selection masks M_w (B, N, S, S), which sum to 1 over
     N. Not in the paper: a small weight on it pushes each pixel to copy one bank image instead of averaging several,
-    which is what ghosts the eyes when the bank images disagree (issue 12)."""
+    which is what ghosts the eyes when the bank images disagree (issue 12). At weight 1 for 30 CPU minutes from scratch
+    (full-5B, LatentSync_demo1_video) held-back L1 was 10.41 and FD-dlib 0.071 against 10.39 and 0.068 without, so
+    ``LossWeights.mask_entropy`` defaults to 0."""
     return -(masks * torch.log(masks.clamp_min(1e-6))).sum(1).mean()
 
 
