@@ -137,13 +137,13 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
     from rich.console import Console
     from rich.progress import Progress
 
+    from thead.face.paste import face_mask
     from thead.media import write_image
     from thead.metrics.frechet import frechet_bootstrap_sd, frechet_distance
     from thead.metrics.identity import SAME_PERSON_DISTANCE, FaceEmbedder, descriptor_distance
     from thead.metrics.inception import FIDInceptionV3, inception_features
     from thead.metrics.landmarks import LandmarkFinder, landmark_distance
     from thead.systems.flnet.bank import bank_from_clips, load_crop_clips
-    from thead.face.paste import face_mask
     from thead.systems.flnet.synthesize import FLNetModel
     from thead.viz import contact_sheet
 
@@ -172,7 +172,7 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
                 raise InputError(f"{ckpt}: trained without held-back frames (--holdout 0); give --holdout")
             name = _row_name(model, set(rows))
             gen_all, gt_all, l1, lmd, ids, e_gen, e_gt, found = [], [], [], [], [], [], [], 0
-            err_face, err_bg = [0.0, 0], [0.0, 0]  # sum of |error| over pixels x channels, pixel count
+            err_face, err_bg = [0.0, 0], [0.0, 0]  # sum over pixels of the channel-mean |error|, pixel count
             open_gen, open_gt, open_real = [], [], []
             jobs = []
             for person, pcs in by_person.items():
@@ -219,8 +219,8 @@ def evaluate(checkpoints: list[Path], manifest: Path, out_dir: Path, every: int 
             ids_a, lmd_a = np.array(ids), np.array(lmd)
             row = dict(checkpoint=str(ckpt), variant=model.variant, bank_size=model.bank_size, step=model.step,
                        holdout=h, n_targets=n_targets, l1=float(np.mean(l1)),
-                       l1_face=err_face[0] / max(err_face[1], 1) if err_face[1] else float("nan"),
-                       l1_background=err_bg[0] / max(err_bg[1], 1) if err_bg[1] else float("nan"),
+                       l1_face=err_face[0] / err_face[1] if err_face[1] else float("nan"),
+                       l1_background=err_bg[0] / err_bg[1] if err_bg[1] else float("nan"),
                        fd_dlib=frechet_distance(np.stack(e_gen), np.stack(e_gt)) if min(len(e_gen), len(e_gt)) > 1
                        else float("nan"),
                        lmd_px=float(np.nanmean(lmd_a)) if np.isfinite(lmd_a).any() else float("nan"),
