@@ -240,8 +240,8 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
     if d.is_main:
         write_run_files(out_dir, conf, argv)
     fixed = sampler.sample(min(4, cfg.batch_size), torch.Generator().manual_seed(12345), d.device)
-    w = L.LossWeights(cfg.lambda_sv, cfg.lambda_tv, cfg.lambda_rec, cfg.lambda_p, cfg.lambda_adv, cfg.lambda_entropy,
-                      cfg.lambda_rec_a)
+    w = L.LossWeights(sparsity=cfg.lambda_sv, tv=cfg.lambda_tv, rec=cfg.lambda_rec, perceptual=cfg.lambda_p,
+                      adv=cfg.lambda_adv, mask_entropy=cfg.lambda_entropy, rec_appearance=cfg.lambda_rec_a)
     Gw, Dw = models["G"], models["D"]
 
     def inputs(batch):
