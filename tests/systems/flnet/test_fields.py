@@ -148,3 +148,18 @@ def test_head_ring_moves_hair_with_the_face_and_keeps_the_borders():
     bad = src.clone()
     bad[3] = float("nan")
     assert tps_flow(bad[None, None], tgt[None], 128, ring=HEAD_RING).abs().max() == 0
+
+
+def test_background_appearance_weight_is_the_heatmap_complement():
+    from thead.systems.flnet.losses import appearance_weight
+
+    lmk = torch.full((1, 68, 2), float("nan"))
+    lmk[0, 0] = torch.tensor([5.0, 5.0])
+    k, k_raw = heatmap_weight(lmk, 32), heatmap_weight(lmk, 32, floor=0.0)
+    assert appearance_weight("all", k, k_raw) is k
+    bg = appearance_weight("background", k, k_raw)[0, 0]
+    assert bg[5, 5] == pytest.approx(0.0, abs=1e-6)  # on the landmark: the warps' alone
+    assert bg[5, 19] == pytest.approx(1 - 0.95 ** 14, rel=1e-5)  # 14 px away: about half
+    assert bg[31, 31] == pytest.approx(1 - 0.95 ** math.hypot(26, 26), rel=1e-5) and bool((bg >= 0).all() and (bg <= 1).all())
+    with pytest.raises(ValueError, match="region"):
+        appearance_weight("face", k, k_raw)

@@ -52,7 +52,7 @@ def test_training_changes_the_weights(flnet_crops, tmp_path):
 def test_dense_field_mask_entropy_and_appearance_rec_train_and_synthesize(flnet_crops, flnet_bank, tmp_path):
     from thead.systems.flnet.synthesize import FLNetModel
 
-    cfg = small_config(field="dense", lambda_entropy=0.05, lambda_rec_a=250.0)
+    cfg = small_config(field="dense", lambda_entropy=0.05, lambda_rec_a=250.0, rec_a_region="background")
     p = train_flnet(flnet_crops, tmp_path / "run", cfg, progress=False, say=lambda m: None)
     recs = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(0 < r["mask_entropy"] <= 1.61 for r in recs)  # ln 5 at most
@@ -64,6 +64,9 @@ def test_dense_field_mask_entropy_and_appearance_rec_train_and_synthesize(flnet_
     assert fr["output"].shape == (model.size, model.size, 3)
     with pytest.raises(InputError, match="--field"):
         train_flnet(flnet_crops, tmp_path / "bad", small_config(field="splat"), progress=False, say=lambda m: None)
+    with pytest.raises(InputError, match="--rec-a-region"):
+        train_flnet(flnet_crops, tmp_path / "bad2", small_config(rec_a_region="face"), progress=False,
+                    say=lambda m: None)
 
 
 @pytest.mark.slow

@@ -11,6 +11,9 @@ from thead.declare import REQUIRED, Config, Input, StageDecl, TrainerDecl, retun
 from thead.train.settings import TrainSettings
 
 
+REC_A_REGIONS = ("all", "background")  # FLNetConfig.rec_a_region
+
+
 @dataclass
 class FLNetConfig(TrainSettings):
     steps: int = retuned(TrainSettings, "steps", 20000)
@@ -39,6 +42,11 @@ class FLNetConfig(TrainSettings):
     lambda_rec_a: float = setting(0.0, "Weight of a reconstruction loss on the appearance stream alone (not in the "
                                   "paper, which trains it only through the merge: keeps it alive once the warps are "
                                   "good; 0: eq. 17).", low=0.0)  # losses.generator_losses
+    rec_a_region: str = setting("all", "Where --lambda-rec-a weighs the appearance stream's error: all (the target's "
+                                "heatmap K, as L_rec_w) or background (1 - K without its floor: far from the "
+                                "landmarks, where a face-centred crop's backdrop and hair move in ways the landmarks "
+                                "do not tell and the bank's warps cannot land).", choices=REC_A_REGIONS
+                                )  # losses.appearance_weight
     prior: str = setting("tps-head", "Warp prior: tps (a thin-plate flow from the bank's to the target's landmarks, "
                          "corrected by the network; thead) or none (the paper's learned warps).")
     field: str = setting("sparse", "Landmark difference field: sparse (the paper's) or dense (offsets spread over the "

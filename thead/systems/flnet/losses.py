@@ -63,8 +63,27 @@ def g_hinge_loss(d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
+def appearance_weight(region: str, k: torch.Tensor, k_raw: torch.Tensor) -> torch.Tensor:
+    """The per-pixel weight of ``L_rec_a`` (``generator_losses``): ``k`` (FLNet's heatmap K with its floor, as
+    L_rec_w) for ``region="all"``; for ``"background"`` ``1 - k_raw``, with ``k_raw`` K without its floor (gamma **
+    distance to the nearest target landmark, ``fields.heatmap_weight(floor=0)``): near 0 on the face, 0.5 at 14 px
+    from it, 1 far away. Not in the paper (thead, issue 12): the appearance stream then learns what the bank's warps
+    cannot land, the backdrop and hair that move in a face-centred crop in ways the landmarks do not tell, and
+    leaves the face to the warps. All (B, 1, S, S) in [0, 1].
+
+    Raises:
+        ValueError: another region.
+    """
+    if region == "all":
+        return k
+    if region == "background":
+        return 1 - k_raw
+    raise ValueError(f"unknown appearance reconstruction region {region!r} (all or background)")
+
+
 def generator_losses(out: dict[str, torch.Tensor], target: torch.Tensor, k: torch.Tensor, w: LossWeights,
-                     feats_out=None, feats_target=None, d_fake=None) -> tuple[torch.Tensor, dict[str, float]]:
+                     feats_out=None, feats_target=None, d_fake=None, k_appearance: torch.Tensor | None = None
+                     ) -> tuple[torch.Tensor, dict[str, float]]:
     """The generator's total loss (eq. 17) for whatever heads ``out`` has (a variant without a head has no term
     for it; ``warp-only`` has I_o = I_w, so L_rec_w and L_rec_o are one term counted once).
 
@@ -75,7 +94,8 @@ def generator_losses(out: dict[str, torch.Tensor], target: torch.Tensor, k: torc
     and I_a at L1 50 (0-255), so A+W ran as warp-only. With 250 (the weight of L_rec_w) on LatentSync_demo1_video,
     V fell to 0.41 on the face and 0.14 elsewhere and I_a alone reached L1 10.7, but held-back L1 stayed where it was
     (full-5B 10.37 against 10.39; full-1B 10.18 against 10.20) and FD-dlib rose (5B 0.073 against 0.068, 1B 0.080
-    against 0.066), so it stays off (issue 12 note).
+    against 0.066), so it stays off (issue 12 note). ``k_appearance`` (default ``k``) is that term's pixel weight
+    (``appearance_weight``).
 
     The paper's eq. 17 lists L_TV_wm twice (``L_TV_V + L_TV_wm + 0.1 x L_TV_wm``); thead reads the second as the
     warp-field term L_TV_ww of eq. 11, the only TV term otherwise missing.
@@ -89,7 +109,7 @@ def generator_losses(out: dict[str, torch.Tensor], target: torch.Tensor, k: torc
         terms["rec_w"] = weighted_l1(out["warped"], target, k)
         total = total + w.rec * terms["rec_w"]
         if w.rec_appearance:
-            terms["rec_a"] = weighted_l1(out["appearance"], target, k)
+            terms["rec_a"] = weighted_l1(out["appearance"], target, k if k_appearance is None else k_appearance)
             total = total + w.rec_appearance * terms["rec_a"]
     if "merge" in out:
         terms["sparsity_v"] = sparsity_loss(out["merge"])

@@ -51,6 +51,10 @@ def check_config(cfg: FLNetConfig) -> None:
         raise InputError(f"--prior must be one of {', '.join(PRIORS)}, got {cfg.prior!r}")
     if cfg.warped_input and cfg.prior == "none":
         raise InputError("--warped-input needs a warp prior (--prior tps or tps-head)")
+    from thead.systems.flnet.config import REC_A_REGIONS
+
+    if cfg.rec_a_region not in REC_A_REGIONS:
+        raise InputError(f"--rec-a-region must be one of {', '.join(REC_A_REGIONS)}, got {cfg.rec_a_region!r}")
     if cfg.warped_input and cfg.variant == "appearance-only":
         raise InputError("--warped-input is part of the fetching stream; the appearance-only ablation has none")
 
@@ -270,9 +274,11 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
         with autocast(d.device, cfg.amp):
             out = Gw(*inputs(batch))
             k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
+            k_a = None if cfg.rec_a_region == "all" else L.appearance_weight(
+                cfg.rec_a_region, k, heatmap_weight(batch["target_lmk"], size, floor=0.0))
             f_o, f_t, id_loss = perceptual_and_identity(perc, ident, out["output"], batch["target"])
             d_fake = Dw(out["output"]) if cfg.d_steps > 0 and cfg.lambda_adv > 0 else None
-            loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake)
+            loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake, k_a)
             if id_loss is not None:
                 loss_g = loss_g + cfg.lambda_id * id_loss
                 g_logs["identity"] = float(id_loss.detach())
