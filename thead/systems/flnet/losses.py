@@ -69,7 +69,11 @@ def appearance_weight(region: str, k: torch.Tensor, k_raw: torch.Tensor) -> torc
     distance to the nearest target landmark, ``fields.heatmap_weight(floor=0)``): near 0 on the face, 0.5 at 14 px
     from it, 1 far away. Not in the paper (thead, issue 12): the appearance stream then learns what the bank's warps
     cannot land, the backdrop and hair that move in a face-centred crop in ways the landmarks do not tell, and
-    leaves the face to the warps. All (B, 1, S, S) in [0, 1].
+    leaves the face to the warps. All (B, 1, S, S) in [0, 1]. At ``lambda_rec_a`` 250 for 27.5 CPU minutes from
+    scratch on LatentSync_demo1_video, against the same run without it on the same machine, held-back L1 fell
+    (full-5B 10.41 -> 10.05, full-1B 10.32 -> 10.03), all of it outside the face, but FD-dlib rose (5B 0.073 ->
+    0.079, 1B 0.074 -> 0.078) and 1B still edged 5B on both, so ``lambda_rec_a`` stays 0 (issue 12 note;
+    ``bench/results/flnet_cpu_30min_rec_a_bg250_latentsync1.json``).
 
     Raises:
         ValueError: another region.
