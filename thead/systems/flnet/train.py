@@ -30,7 +30,7 @@ from typing import Callable, Optional
 from thead.errors import InputError
 from thead.systems.flnet.model import VARIANTS
 from thead.train.loop import fit, prepare_run_dir, seed_all, write_run_files
-from thead.systems.flnet.config import FLNetConfig  # noqa: F401 (the settings live there)
+from thead.systems.flnet.config import REC_A_REGIONS, FLNetConfig  # noqa: F401 (the settings live there)
 
 
 def check_config(cfg: FLNetConfig) -> None:
@@ -51,8 +51,6 @@ def check_config(cfg: FLNetConfig) -> None:
         raise InputError(f"--prior must be one of {', '.join(PRIORS)}, got {cfg.prior!r}")
     if cfg.warped_input and cfg.prior == "none":
         raise InputError("--warped-input needs a warp prior (--prior tps or tps-head)")
-    from thead.systems.flnet.config import REC_A_REGIONS
-
     if cfg.rec_a_region not in REC_A_REGIONS:
         raise InputError(f"--rec-a-region must be one of {', '.join(REC_A_REGIONS)}, got {cfg.rec_a_region!r}")
     if cfg.warped_input and cfg.variant == "appearance-only":
@@ -273,9 +271,9 @@ def train_flnet(manifest: Path, out_dir: Path, cfg: FLNetConfig, vgg_weights: Op
         batch = fetch(lambda: sampler.sample(cfg.batch_size, gen, d.device), cfg.batch_size)
         with autocast(d.device, cfg.amp):
             out = Gw(*inputs(batch))
-            k = heatmap_weight(batch["target_lmk"], size, floor=cfg.k_floor)
-            k_a = None if cfg.rec_a_region == "all" else L.appearance_weight(
-                cfg.rec_a_region, k, heatmap_weight(batch["target_lmk"], size, floor=0.0))
+            k_raw = heatmap_weight(batch["target_lmk"], size, floor=0.0)  # one distance transform for both:
+            k = k_raw.clamp(min=cfg.k_floor)  # K = max(gamma ** B, floor) (eq. 12-13)
+            k_a = L.appearance_weight(cfg.rec_a_region, k, k_raw)
             f_o, f_t, id_loss = perceptual_and_identity(perc, ident, out["output"], batch["target"])
             d_fake = Dw(out["output"]) if cfg.d_steps > 0 and cfg.lambda_adv > 0 else None
             loss_g, g_logs = L.generator_losses(out, batch["target"], k, w, f_o, f_t, d_fake, k_a)
